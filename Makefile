@@ -1,0 +1,35 @@
+# Everything a fresh machine needs: `make demo` and `make test` create the virtual
+# environment, install sim2sky with the torch pin from constraints.txt, and run.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip install -q -c constraints.txt
+
+.PHONY: install install-bench demo test test-fast bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sim2sky needs Python >= 3.11 (set PYTHON=python3.11)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) -e ".[test]"
+	@touch $@
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) -e ".[test,bench]"
+	@touch $@
+
+install-bench: $(VENV)/.installed-bench
+
+demo: install
+	$(BIN)/sim2sky demo --out demo_out
+
+# pytest exits 5 when it collects no test; that is not a failure of the code
+test: install
+	$(BIN)/python -m pytest -q tests || [ $$? -eq 5 ]
+
+bench: install-bench
+	$(BIN)/python benchmarks/npe_vs_sbi.py --out benchmarks/results_npe_vs_sbi.json
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

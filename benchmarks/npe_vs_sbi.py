@@ -1,0 +1,122 @@
+"""sim2sky NPE vs sbi NPE (NSF, defaults) on the sbibm tasks, in one run, same simulations.
+
+For each task: 10^4 simulations from the task's prior and simulator (one seed, shared by both
+methods); both estimators trained; then
+  - C2ST against the 10 sbibm reference posteriors (10^4 samples each), sbibm's definition;
+  - training wall time;
+  - amortised sampling: 1000 samples for each of 1000 observations (sbi: ``sample_batched``).
+Prints one table with the ratios and writes it as JSON (``--out``).
+
+    python benchmarks/npe_vs_sbi.py [--tasks two_moons ...] [--threads 1] [--out results.json]
+
+Needs the ``bench`` extra (``pip install -e .[bench]``) and ../shared/data/sbibm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from sim2sky.cases.sbibm import TASKS, get_task, load_reference
+from sim2sky.infer.diagnostics import c2st
+from sim2sky.infer.npe import NPE, NPEConfig
+from sim2sky.infer.priors import BoxUniform
+from sim2sky.infer.train import TrainConfig
+
+
+def run_sim2sky(task, theta, x, seed):
+    t0 = time.perf_counter()
+    npe = NPE(prior=task.prior, train_config=TrainConfig(seed=seed)).fit(theta.numpy(), x.numpy())
+    train_s = time.perf_counter() - t0
+    post = npe.posterior_
+    return train_s, (lambda xo, n, s: post.sample(xo[0], n, seed=s)), (lambda xs, n: post.sample_batched(xs, n, seed=0))
+
+
+def run_sbi(task, theta, x, seed):
+    from sbi.inference import NPE as SbiNPE
+    from sbi.utils import BoxUniform as SbiBox
+
+    torch.manual_seed(seed)
+    if isinstance(task.prior, BoxUniform):
+        prior = SbiBox(task.prior.low, task.prior.high)
+    else:
+        prior = torch.distributions.Independent(torch.distributions.Normal(task.prior.loc, task.prior.scale), 1)
+    t0 = time.perf_counter()
+    inf = SbiNPE(prior=prior, density_estimator="nsf", show_progress_bars=False)
+    inf.append_simulations(theta, x)
+    de = inf.train()
+    train_s = time.perf_counter() - t0
+    post = inf.build_posterior(de)
+
+    def one(xo, n, s):
+        torch.manual_seed(s)
+        return post.sample((n,), x=torch.as_tensor(xo), show_progress_bars=False).numpy()
+
+    def batched(xs, n):
+        return post.sample_batched((n,), x=torch.as_tensor(xs), show_progress_bars=False).numpy()
+
+    return train_s, one, batched
+
+
+def evaluate(name, runner, task, theta, x, refs, seed, n_obs_batched):
+    train_s, one, batched = runner(task, theta, x, seed)
+    scores = [c2st(r["samples"], one(r["x"], 10_000, i + 1)) for i, r in enumerate(refs)]
+    xs = task.simulate(task.prior.sample(n_obs_batched, torch.Generator().manual_seed(99)),
+                       torch.Generator().manual_seed(98)).numpy()
+    t0 = time.perf_counter()
+    try:
+        out = batched(xs, 1000)
+        sample_s = time.perf_counter() - t0
+        assert out.shape[-1] == task.theta_dim
+    except Exception as exc:  # sbi can fail by memory or leakage; report, do not crash the table
+        sample_s = float("nan")
+        print(f"  {name}: batched sampling failed: {type(exc).__name__}: {exc}")
+    return {"c2st": float(np.mean(scores)), "c2st_per_obs": scores, "train_s": train_s, "sample_s": sample_s}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tasks", nargs="+", default=list(TASKS))
+    ap.add_argument("--num-simulations", type=int, default=10_000)
+    ap.add_argument("--num-observations", type=int, default=10)
+    ap.add_argument("--batched-observations", type=int, default=1000)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--skip-sbi", action="store_true")
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+
+    results = {}
+    for name in args.tasks:
+        task = get_task(name)
+        theta, x = task.sample_joint(args.num_simulations, seed=args.seed)
+        refs = [load_reference(name, i) for i in range(1, args.num_observations + 1)]
+        results[name] = {"sim2sky": evaluate("sim2sky", run_sim2sky, task, theta, x, refs, args.seed, args.batched_observations)}
+        print(name, "sim2sky", {k: v for k, v in results[name]["sim2sky"].items() if k != "c2st_per_obs"}, flush=True)
+        if not args.skip_sbi:
+            results[name]["sbi"] = evaluate("sbi", run_sbi, task, theta, x, refs, args.seed, args.batched_observations)
+            print(name, "sbi", {k: v for k, v in results[name]["sbi"].items() if k != "c2st_per_obs"}, flush=True)
+
+    print()
+    print(f"NPE at {args.num_simulations} simulations, {args.threads} thread(s); C2ST mean over {args.num_observations} reference observations")
+    print("| task | C2ST sim2sky | C2ST sbi | train s sim2sky | train s sbi | train ratio | 1000x1000 sampling s sim2sky | sbi | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        a, b = r["sim2sky"], r.get("sbi", {})
+        bc, bt, bs = b.get("c2st", float("nan")), b.get("train_s", float("nan")), b.get("sample_s", float("nan"))
+        print(f"| {name} | {a['c2st']:.3f} | {bc:.3f} | {a['train_s']:.1f} | {bt:.1f} | {a['train_s'] / bt:.2f} | "
+              f"{a['sample_s']:.2f} | {bs:.1f} | {bs / a['sample_s']:.0f}x |")
+    if args.out:
+        with open(args.out, "w") as fh:
+            json.dump(results, fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

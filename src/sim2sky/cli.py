@@ -1,0 +1,302 @@
+"""The ``sim2sky`` command line: a thin layer over the Python API.
+
+User errors (:class:`sim2sky.errors.InputError`) become one red line on stderr and exit code 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__
+from .errors import InputError
+
+__all__ = ["app", "main"]
+
+console = Console(stderr=True)
+out = Console()
+
+app = typer.Typer(
+    name="sim2sky",
+    help="Train on theory, apply to the sky, with errors.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+npe_app = typer.Typer(help="Amortised posterior estimation (NPE) from simulations on file.", no_args_is_help=True)
+sim_app = typer.Typer(help="Simulate training sets from built-in forward models.", no_args_is_help=True)
+app.add_typer(npe_app, name="npe")
+app.add_typer(sim_app, name="simulate")
+
+
+def user_errors(fn):
+    """Turn InputError into a clean message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as exc:
+            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _version(value: bool):
+    if value:
+        out.print(f"sim2sky {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit.")):
+    """sim2sky: simulation-based inference, calibrated classifiers and cube processing for astronomy."""
+
+
+def _split(cols: Optional[str]) -> Optional[list[str]]:
+    return [c.strip() for c in cols.split(",") if c.strip()] if cols else None
+
+
+def _load_json(path: Optional[Path], what: str):
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{what} file {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{what} file {path} is not valid JSON: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- simulate
+@sim_app.command("sbibm")
+@user_errors
+def simulate_sbibm(
+    task: str = typer.Argument(..., help="two_moons, gaussian_linear, gaussian_linear_uniform or gaussian_mixture."),
+    out_path: Path = typer.Option(..., "--out", help="Output .npz with theta (n, d) and x (n, k)."),
+    num: int = typer.Option(10_000, "--num", help="Number of simulations."),
+    seed: int = typer.Option(0, help="Random seed."),
+    bounds_out: Optional[Path] = typer.Option(None, help="Also write the box prior as JSON {low, high}."),
+    observations_out: Optional[Path] = typer.Option(None, help="Also write the 10 sbibm reference observations (needs the shared data)."),
+):
+    """Simulate an sbibm benchmark task (Lueckmann et al. 2021) into an .npz training file."""
+    import numpy as np
+
+    from .cases.sbibm import get_task, load_reference
+
+    t = get_task(task)
+    if num < 1:
+        raise InputError("--num must be positive")
+    theta, x = t.sample_joint(num, seed=seed)
+    _atomic_npz(out_path, theta=theta.numpy(), x=x.numpy(),
+                theta_names=np.array([f"theta_{i + 1}" for i in range(t.theta_dim)]),
+                x_names=np.array([f"x_{i + 1}" for i in range(t.x_dim)]))
+    out.print(f"wrote {num} simulations of {task} to {out_path}")
+    if bounds_out is not None:
+        if not hasattr(t.prior, "low"):
+            raise InputError(f"{task} has a Gaussian prior, not a box; omit --bounds-out")
+        Path(bounds_out).write_text(json.dumps({"low": t.prior.low.tolist(), "high": t.prior.high.tolist()}))
+    if observations_out is not None:
+        refs = [load_reference(task, i) for i in range(1, 11)]
+        _atomic_npz(observations_out, x=np.concatenate([r["x"] for r in refs]),
+                    theta=np.concatenate([r["theta"] for r in refs]))
+        out.print(f"wrote 10 reference observations to {observations_out}")
+
+
+def _atomic_npz(path: Path, **arrays):
+    import os
+    import tempfile
+
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------- npe
+@npe_app.command("train")
+@user_errors
+def npe_train(
+    sims: Path = typer.Argument(..., help="Simulations: .npz with theta (n, d) and x (n, k), or a FITS/Parquet/CSV table."),
+    out_dir: Path = typer.Option(..., "--out", help="Model folder to write (config.json + weights.safetensors)."),
+    flow: str = typer.Option("nsf", help="Flow family: nsf (neural spline) or maf (masked affine)."),
+    bounds: Optional[Path] = typer.Option(None, help='Box prior as JSON {"low": [...], "high": [...]}; samples never leave it.'),
+    seed: int = typer.Option(0, help="Seed for initialisation, data split and batches."),
+    theta_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated parameter columns."),
+    x_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated feature columns."),
+    theta_units: Optional[str] = typer.Option(None, help="Comma-separated units of the parameters (stored in the model)."),
+    embedding: str = typer.Option("none", help="Embedding network for x: none, mlp, or cnn1d (spectra)."),
+    transforms: int = typer.Option(5, help="Number of flow transforms."),
+    hidden: int = typer.Option(64, help="Hidden units per layer of each transform."),
+    batch_size: int = typer.Option(256, help="Training batch size."),
+    learning_rate: float = typer.Option(1e-3, help="Initial Adam learning rate."),
+    max_epochs: int = typer.Option(500, help="Upper limit on epochs (early stopping usually ends sooner)."),
+    patience: int = typer.Option(20, help="Stop after this many epochs without validation improvement."),
+    drop_invalid: bool = typer.Option(False, help="Drop rows with NaN/inf instead of failing."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Train a neural posterior estimator on simulations stored in a file."""
+    import numpy as np
+
+    from .config import from_dict
+    from .infer.io import save_posterior
+    from .infer.npe import NPE, NPEConfig
+    from .infer.priors import prior_from_dict
+    from .infer.train import TrainConfig, validate_training_data
+    from .modelio import sha256_file
+    from .tables import read_arrays
+
+    arrays, names = read_arrays(sims, ("theta", "x"), {"theta": _split(theta_cols), "x": _split(x_cols)})
+    prior = prior_from_dict(_load_json(bounds, "--bounds"))
+    arch = from_dict(NPEConfig, {"flow": flow, "embedding": embedding, "transforms": transforms,
+                                 "hidden_features": (hidden, hidden)}, "architecture")
+    tcfg = from_dict(TrainConfig, {"batch_size": batch_size, "learning_rate": learning_rate, "max_epochs": max_epochs,
+                                   "patience": patience, "seed": seed}, "training")
+    theta, x = validate_training_data(arrays["theta"], arrays["x"], prior, drop_invalid=drop_invalid)
+    units = _split(theta_units)
+    if units is not None and len(units) != theta.shape[1]:
+        raise InputError(f"--theta-units has {len(units)} entries for {theta.shape[1]} parameters")
+    console.print(f"training NPE ({flow}) on {len(theta)} simulations: {theta.shape[1]} parameters, {x.shape[1]} features")
+    npe = NPE(prior=prior, config=arch, train_config=tcfg, progress=progress).fit(
+        theta, x, theta_names=names["theta"], x_names=names["x"])
+    npe.posterior_.theta_units = units or [""] * theta.shape[1]
+    save_posterior(npe.posterior_, out_dir, tcfg, npe.history_,
+                   provenance={"seed": seed, "data_file": str(sims), "data_sha256": sha256_file(sims),
+                               "n_simulations": int(len(theta))})
+    h = npe.history_
+    out.print(f"best validation loss {h['best_val_loss']:.4f} at epoch {h['best_epoch'] + 1}/{h['epochs']} "
+              f"({h['wall_time_s']:.1f} s); model written to {out_dir}")
+
+
+@npe_app.command("sample")
+@user_errors
+def npe_sample(
+    model_dir: Path = typer.Argument(..., help="Model folder written by 'sim2sky npe train'."),
+    obs: Path = typer.Argument(..., help="Observations: .npz with x (m, k), or a table with --x-cols."),
+    num_samples: int = typer.Option(1000, "--num-samples", "-n", help="Posterior samples per observation."),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="Write samples (m, N, d) to this .npz."),
+    csv: Optional[Path] = typer.Option(None, help="Write the summary table (mean, std, 16/50/84%) to CSV instead of stdout."),
+    x_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated feature columns (default: the model's names)."),
+    seed: int = typer.Option(0, help="Random seed."),
+    allow_out_of_range: bool = typer.Option(False, help="Sample even for observations outside the training range."),
+    progress: bool = typer.Option(True, help="Show a progress bar."),
+):
+    """Draw posterior samples for every observation in a file, with a summary table."""
+    import numpy as np
+
+    from .infer.io import load_posterior
+    from .tables import read_arrays
+
+    if num_samples < 1:
+        raise InputError("--num-samples must be positive")
+    post = load_posterior(model_dir)
+    cols = _split(x_cols)
+    if cols is None and not str(obs).endswith(".npz"):
+        cols = post.x_names
+    arrays, _ = read_arrays(obs, ("x",), {"x": cols})
+    x = post.check_x(arrays["x"], allow_out_of_range=allow_out_of_range)
+    samples = post.sample_batched(x, num_samples, seed=seed, progress=progress)
+    summary = post.summarize(samples)
+    if out_path is not None:
+        _atomic_npz(out_path, samples=samples, theta_names=np.array(post.theta_names),
+                    **{f"{k}": v for k, v in summary.items()})
+        console.print(f"wrote samples {samples.shape} to {out_path}")
+    rows = []
+    for i in range(len(x)):
+        for j, name in enumerate(post.theta_names):
+            rows.append((i, name, *(float(summary[k][i, j]) for k in ("mean", "std", "q16", "q50", "q84"))))
+    header = ("obs", "parameter", "mean", "std", "q16", "q50", "q84")
+    if csv is not None:
+        from astropy.table import Table
+
+        Table(rows=rows, names=header).write(csv, format="ascii.csv", overwrite=True)
+        console.print(f"wrote summary table to {csv}")
+    else:
+        from rich.table import Table as RichTable
+
+        table = RichTable(*header, title=f"posterior summary ({num_samples} samples per observation)")
+        for r in rows[:200]:
+            table.add_row(str(r[0]), r[1], *(f"{v:.4g}" for v in r[2:]))
+        out.print(table)
+        if len(rows) > 200:
+            out.print(f"... {len(rows) - 200} more rows; use --csv to write them all")
+
+
+@npe_app.command("check")
+@user_errors
+def npe_check(
+    model_dir: Path = typer.Argument(..., help="Model folder written by 'sim2sky npe train'."),
+    sims: Path = typer.Argument(..., help="Held-out simulations (.npz or table) never used for training."),
+    out_dir: Path = typer.Option(Path("npe_check"), "--out", help="Folder for plots and check.json."),
+    num_sims: int = typer.Option(500, help="Number of held-out simulations to use."),
+    num_samples: int = typer.Option(1000, help="Posterior samples per simulation."),
+    theta_cols: Optional[str] = typer.Option(None, help="Table input: parameter columns."),
+    x_cols: Optional[str] = typer.Option(None, help="Table input: feature columns."),
+    seed: int = typer.Option(0, help="Random seed."),
+):
+    """Calibration diagnostics on held-out simulations: expected coverage, SBC ranks, TARP."""
+    from .infer.checks import run_checks
+    from .infer.io import load_posterior
+    from .tables import read_arrays
+
+    post = load_posterior(model_dir)
+    arrays, _ = read_arrays(sims, ("theta", "x"), {"theta": _split(theta_cols), "x": _split(x_cols)})
+    report = run_checks(post, arrays["theta"], arrays["x"], out_dir, num_sims=num_sims, num_samples=num_samples, seed=seed)
+    from rich.table import Table as RichTable
+
+    t = RichTable("diagnostic", "value", "ideal", title=f"calibration on {report['num_sims']} held-out simulations")
+    t.add_row("max |coverage - level| (HPD)", f"{report['coverage_max_error']:.3f}", "0")
+    t.add_row("max |ECP - level| (TARP)", f"{report['tarp_max_error']:.3f}", "0")
+    for name, p in report["sbc_ks_pvalue"].items():
+        t.add_row(f"SBC rank uniformity p-value ({name})", f"{p:.3f}", "> 0.01")
+    out.print(t)
+    out.print(f"plots and check.json in {out_dir}")
+
+
+@app.command("demo")
+@user_errors
+def demo(
+    out_dir: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the model, figures and tables."),
+    num_simulations: int = typer.Option(10_000, help="Training simulations."),
+    seed: int = typer.Option(0, help="Random seed."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
+):
+    """Run the embedded demo end to end (offline): two-moons NPE with calibration checks."""
+    from rich.table import Table as RichTable
+
+    from .cases.demo_npe import run_npe_demo
+
+    res = run_npe_demo(out_dir, num_simulations=num_simulations, seed=seed, progress=progress, log=out.print)
+    t = RichTable("measure", "value", title="sim2sky demo: two moons NPE")
+    t.add_row("training wall time", f"{res['train_s']:.1f} s ({res['epochs']} epochs)")
+    if "c2st_obs1" in res:
+        t.add_row("C2ST vs exact posterior (obs 1)", f"{res['c2st_obs1']:.3f} (0.5 = perfect)")
+    t.add_row("1000 samples x 10 observations", f"{res['sample_s']:.2f} s")
+    t.add_row("max |coverage - level|", f"{res['coverage_max_error']:.3f}")
+    t.add_row("TARP max |ECP - level|", f"{res['tarp_max_error']:.3f}")
+    out.print(t)
+    out.print(f"figures, summary.csv and the model folder are in {out_dir}/")
+
+
+def main():
+    app()
+
+
+if __name__ == "__main__":
+    main()

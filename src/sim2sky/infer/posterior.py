@@ -1,0 +1,155 @@
+"""Posterior object: sampling, densities and summaries for one or many observations.
+
+Amortised sampling over many observations runs in chunks of observations under
+``torch.inference_mode`` so memory is bounded by ``max_rows`` samples in flight, whatever the
+number of observations.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import InputError
+
+__all__ = ["Posterior"]
+
+
+class Posterior:
+    """Posterior ``q(theta | x)`` of a trained :class:`~sim2sky.infer.npe.NPEEstimator`.
+
+    Parameters
+    ----------
+    estimator : NPEEstimator
+    prior : BoxUniform or Gaussian, optional
+    theta_names, x_names : list of str, optional
+    theta_units : list of str, optional
+    x_range : (array (k,), array (k,)), optional
+        Training range of each feature, used to flag observations outside it.
+    """
+
+    def __init__(self, estimator, prior=None, theta_names=None, x_names=None, theta_units=None, x_range=None):
+        self.estimator = estimator.eval()
+        self.prior = prior
+        d, k = estimator.theta_dim, estimator.x_dim
+        self.theta_names = list(theta_names or [f"theta_{i}" for i in range(d)])
+        self.x_names = list(x_names or [f"x_{i}" for i in range(k)])
+        self.theta_units = list(theta_units or [""] * d)
+        self.x_range = None if x_range is None else (np.asarray(x_range[0], np.float32), np.asarray(x_range[1], np.float32))
+
+    # ------------------------------------------------------------------ validation
+    def check_x(self, x, allow_out_of_range: bool = False) -> np.ndarray:
+        """Validate observations: shape (m, k), finite, inside the training range."""
+        x = np.asarray(x, dtype=np.float32)
+        k = self.estimator.x_dim
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != k:
+            raise InputError(f"observations must have shape (m, {k}) to match the model's features {self.x_names}; got {x.shape}")
+        bad = ~np.isfinite(x).all(1)
+        if bad.any():
+            raise InputError(f"{bad.sum()} observation rows contain NaN or inf (first rows: {np.flatnonzero(bad)[:5].tolist()})")
+        if self.x_range is not None and not allow_out_of_range:
+            lo, hi = self.x_range
+            span = hi - lo
+            outside = (x < lo - 0.05 * span) | (x > hi + 0.05 * span)
+            if outside.any():
+                rows, cols = np.nonzero(outside)
+                feats = sorted({self.x_names[c] for c in cols})
+                raise InputError(
+                    f"{len(set(rows.tolist()))} observations lie outside the training range of feature(s) "
+                    f"{feats} (first row {rows[0]}: {self.x_names[cols[0]]}={x[rows[0], cols[0]]:.4g}, trained on "
+                    f"[{lo[cols[0]]:.4g}, {hi[cols[0]]:.4g}]); the posterior would be an extrapolation. "
+                    "Simulate a wider training set, or allow it explicitly (--allow-out-of-range)"
+                )
+        return x
+
+    # ------------------------------------------------------------------ sampling
+    @torch.inference_mode()
+    def sample(self, x, num_samples: int, seed: int | None = None) -> np.ndarray:
+        """Samples for one observation ``x`` (k,): array (num_samples, d)."""
+        return self.sample_batched(np.asarray(x, np.float32).reshape(1, -1), num_samples, seed=seed)[0]
+
+    @torch.inference_mode()
+    def sample_batched(self, x, num_samples: int, seed: int | None = None, max_rows: int = 1 << 14,
+                       progress: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+        """Samples for each of m observations: array (m, num_samples, d).
+
+        Observations are processed in chunks so that at most ``max_rows`` samples are in flight.
+        """
+        x = self.check_x(x, allow_out_of_range=True)
+        m, d = x.shape[0], self.estimator.theta_dim
+        if out is None:
+            out = np.empty((m, num_samples, d), dtype=np.float32)
+        if seed is not None:
+            torch.manual_seed(seed)
+        chunk = max(1, max_rows // max(num_samples, 1))
+        it = range(0, m, chunk)
+        bar = _bar(progress, m, "sampling")
+        for i in it:
+            xs = torch.from_numpy(x[i : i + chunk])
+            s = self.estimator(xs).sample((num_samples,))  # (n, c, d)
+            out[i : i + chunk] = s.transpose(0, 1).numpy()
+            if bar:
+                bar[0].update(bar[1], advance=len(xs))
+        if bar:
+            bar[0].stop()
+        return out
+
+    @torch.inference_mode()
+    def log_prob(self, theta, x) -> np.ndarray:
+        """log q(theta | x); theta (..., d) broadcast against x (..., k)."""
+        t = torch.as_tensor(np.asarray(theta, np.float32))
+        xx = torch.as_tensor(np.asarray(x, np.float32))
+        return self.estimator(xx).log_prob(t).numpy()
+
+    # ------------------------------------------------------------------ summaries
+    def summarize(self, samples: np.ndarray, quantiles: Sequence[float] = (0.16, 0.5, 0.84)) -> dict:
+        """Mean, std and quantiles over the sample axis of samples (m, n, d) -> dict of (m, d)."""
+        out = {"mean": samples.mean(1), "std": samples.std(1, ddof=1)}
+        qs = np.quantile(samples, quantiles, axis=1)
+        for q, v in zip(quantiles, qs):
+            out[f"q{int(round(100 * q)):02d}"] = v
+        return out
+
+    def credible_interval(self, samples: np.ndarray, level: float = 0.68) -> tuple[np.ndarray, np.ndarray]:
+        """Equal-tailed interval containing ``level`` of the mass, per parameter."""
+        a = (1 - level) / 2
+        lo, hi = np.quantile(samples, [a, 1 - a], axis=-2)
+        return lo, hi
+
+    def map(self, x, num_samples: int = 2000, steps: int = 100, seed: int = 0) -> np.ndarray:
+        """Maximum a posteriori estimate for one observation (d,).
+
+        Starts from the most probable of ``num_samples`` draws and climbs log q by Adam in
+        unbounded space (so a box prior is respected).
+        """
+        x = torch.as_tensor(self.check_x(x, allow_out_of_range=True)[0])
+        s = torch.as_tensor(self.sample(x.numpy(), num_samples, seed=seed))
+        with torch.no_grad():
+            lp = self.estimator(x).log_prob(s)
+        start = s[lp.argmax()]
+        box = self.estimator._box
+        u = (box()(start) if box is not None else start).clone().requires_grad_(True)
+        opt = torch.optim.Adam([u], lr=1e-2)
+        for _ in range(steps):
+            theta = box().inv(u) if box is not None else u
+            loss = -self.estimator(x).log_prob(theta)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            return (box().inv(u) if box is not None else u).numpy()
+
+
+def _bar(enabled: bool, total: int, label: str):
+    if not enabled:
+        return None
+    from rich.progress import Progress
+
+    p = Progress()
+    p.start()
+    return p, p.add_task(label, total=total)

@@ -1,0 +1,149 @@
+"""Conditional normalizing flows (zuko) with fixed pre-transforms for bounds and scaling.
+
+The flow models ``p(theta | context)``. Two fixed (non-learned) transforms sit in front of the
+learned ones: a logit map from a box prior to R^d and an affine standardisation, both lazy
+zuko transforms, so ``flow(c).log_prob(theta)`` and ``flow(c).sample((n,))`` work in the
+parameters' own units and all sampled mass lies inside the prior box.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+import zuko
+from torch import Tensor, nn
+from torch.distributions import Transform, constraints
+
+__all__ = ["BoxLogitTransform", "FastRQSTransform", "LazyBoxLogit", "LazyStandardize", "build_flow", "FLOWS"]
+
+FLOWS = ("nsf", "maf")
+_EPS = 1e-6
+
+
+class BoxLogitTransform(Transform):
+    """Bijection from the box ``[low, high]`` to R^d that is linear in the box's core.
+
+    With ``s = 2 (theta - low) / (high - low) - 1`` in (-1, 1), the map is ``u = s`` for
+    ``|s| <= core`` and ``u = sign(s) (core - (1 - core) log((1 - |s|) / (1 - core)))``
+    outside: continuous with a continuous derivative, monotone, onto R. A plain logit curves
+    the whole box, which bends narrow posteriors (two moons' crescents) and cost 0.06-0.1 nats
+    of validation loss in our runs; this map leaves the inner ``core`` fraction untouched and
+    only stretches the edges to infinity, so no mass can leak outside the prior.
+    """
+
+    domain = constraints.real
+    codomain = constraints.real
+    bijective = True
+
+    def __init__(self, low: Tensor, high: Tensor, core: float = 0.9):
+        super().__init__()
+        self.low, self.width, self.core = low, high - low, core
+
+    def _s(self, x: Tensor) -> Tensor:
+        return (2.0 * (x - self.low) / self.width - 1.0).clamp(-1.0 + _EPS, 1.0 - _EPS)
+
+    def call_and_ladj(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        s = self._s(x)
+        a, c = s.abs(), self.core
+        tail = a > c
+        log_gap = torch.log1p(-a) - math.log1p(-c)  # log((1 - |s|) / (1 - c)), <= 0 in the tails
+        u = torch.where(tail, torch.sign(s) * (c - (1.0 - c) * log_gap), s)
+        ladj = torch.where(tail, -log_gap, torch.zeros_like(s)) + torch.log(2.0 / self.width)
+        return u, ladj
+
+    def _call(self, x: Tensor) -> Tensor:
+        return self.call_and_ladj(x)[0]
+
+    def _inverse(self, u: Tensor) -> Tensor:
+        a, c = u.abs(), self.core
+        s_tail = torch.sign(u) * (1.0 - (1.0 - c) * torch.exp(-(a - c) / (1.0 - c)))
+        s = torch.where(a > c, s_tail, u)
+        return self.low + (s + 1.0) * 0.5 * self.width
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.call_and_ladj(x)[1]
+
+
+class FastRQSTransform(zuko.transforms.MonotonicRQSTransform):
+    """zuko's monotonic rational-quadratic spline with a cheaper bin normalisation.
+
+    Why our own: ``torch.softmax`` over a last axis of 8-10 bins is slow on CPU; profiling
+    amortised sampling (10^6 draws) showed it took ~50% of the time. ``exp / sum`` over the
+    same axis gives identical values (up to rounding) and halved the sampling wall time.
+    """
+
+    def __init__(self, widths, heights, derivatives, bound: float = 5.0, slope: float = 1e-3, **kwargs):
+        torch.distributions.Transform.__init__(self, **kwargs)
+        log_slope = math.log(slope)
+        widths = widths / (1 + abs(2 * widths / log_slope))  # soft-clipped, as in zuko
+        heights = heights / (1 + abs(2 * heights / log_slope))
+        derivatives = derivatives / (1 + abs(derivatives / log_slope))
+        self.horizontal = bound * (2 * _cumsum_from_zero(_softmax(widths)) - 1)
+        self.vertical = bound * (2 * _cumsum_from_zero(_softmax(heights)) - 1)
+        self.derivatives = torch.exp(F.pad(derivatives, (1, 1), value=0))
+
+
+def _softmax(a):
+    # inputs are soft-clipped to |a| < -log(slope)/2 ~ 3.5, so exp cannot overflow
+    e = torch.exp(a)
+    return e / e.sum(-1, keepdim=True)
+
+
+def _cumsum_from_zero(w):
+    return F.pad(torch.cumsum(w, dim=-1), (1, 0), value=0)
+
+
+class LazyBoxLogit(zuko.lazy.LazyTransform):
+    """Lazy wrapper holding the prior box as buffers (so it moves and saves with the model)."""
+
+    def __init__(self, low: Tensor, high: Tensor):
+        super().__init__()
+        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
+        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float32))
+
+    def forward(self, c: Tensor | None = None) -> Transform:
+        return zuko.transforms.DependentTransform(BoxLogitTransform(self.low, self.high), 1)
+
+
+class LazyStandardize(zuko.lazy.LazyTransform):
+    """``u -> (u - loc) / scale`` with statistics fixed from the training set."""
+
+    def __init__(self, features: int):
+        super().__init__()
+        self.register_buffer("loc", torch.zeros(features))
+        self.register_buffer("scale", torch.ones(features))
+
+    def forward(self, c: Tensor | None = None) -> Transform:
+        affine = torch.distributions.AffineTransform(-self.loc / self.scale, 1.0 / self.scale)
+        return zuko.transforms.DependentTransform(affine, 1)
+
+
+def build_flow(
+    kind: str,
+    features: int,
+    context: int,
+    transforms: int = 5,
+    hidden_features=(64, 64),
+    bins: int = 8,
+    box: tuple[Tensor, Tensor] | None = None,
+) -> tuple[zuko.flows.Flow, LazyStandardize]:
+    """Build ``Flow([box-logit?, standardize, learned...], base)``.
+
+    Returns the flow and its standardisation module (to fill from training data).
+    """
+    if kind == "nsf":
+        learned = zuko.flows.MAF(
+            features, context, transforms=transforms, hidden_features=hidden_features,
+            univariate=partial(FastRQSTransform, slope=1e-3), shapes=[(bins,), (bins,), (bins - 1,)],
+        )
+    elif kind == "maf":
+        learned = zuko.flows.MAF(features, context, transforms=transforms, hidden_features=hidden_features)
+    else:
+        raise ValueError(f"unknown flow {kind!r}; choose from {FLOWS}")
+    standardize = LazyStandardize(features)
+    pre = [LazyBoxLogit(*box)] if box is not None else []
+    flow = zuko.flows.Flow([*pre, standardize, *learned.transform.transforms], learned.base)
+    return flow, standardize

@@ -1,0 +1,105 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from sim2sky import __version__
+from sim2sky.cli import app
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_version_and_help():
+    r = run("--version")
+    assert r.exit_code == 0 and __version__ in r.output
+    for cmd in ([], ["npe"], ["npe", "train"], ["npe", "sample"], ["npe", "check"], ["simulate", "sbibm"], ["demo"]):
+        r = run(*cmd, "--help")
+        assert r.exit_code == 0, (cmd, r.output)
+        assert "Usage" in r.output
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    assert run("simulate", "sbibm", "two_moons", "--num", 2000, "--out", d / "sims.npz", "--bounds-out", d / "bounds.json").exit_code == 0
+    assert run("simulate", "sbibm", "two_moons", "--num", 300, "--seed", 9, "--out", d / "test.npz").exit_code == 0
+    r = run("npe", "train", d / "sims.npz", "--out", d / "model", "--bounds", d / "bounds.json", "--max-epochs", 8, "--no-progress")
+    assert r.exit_code == 0, r.output
+    return d
+
+
+def test_train_sample_check(workdir):
+    d = workdir
+    np.savez(d / "obs.npz", x=np.array([[0.1, 0.2], [-0.3, 0.1]], np.float32))
+    r = run("npe", "sample", d / "model", d / "obs.npz", "-n", 300, "--out", d / "s.npz", "--csv", d / "summary.csv", "--no-progress")
+    assert r.exit_code == 0, r.output
+    s = np.load(d / "s.npz")
+    assert s["samples"].shape == (2, 300, 2)
+    lines = (d / "summary.csv").read_text().splitlines()
+    assert lines[0] == "obs,parameter,mean,std,q16,q50,q84" and len(lines) == 5
+    r = run("npe", "check", d / "model", d / "test.npz", "--out", d / "check", "--num-sims", 100, "--num-samples", 100)
+    assert r.exit_code == 0, r.output
+    rep = json.loads((d / "check" / "check.json").read_text())
+    assert rep["num_sims"] == 100 and len(rep["coverage"]) == 21
+    assert (d / "check" / "coverage.png").stat().st_size > 1000
+
+
+def test_table_inputs(workdir, tmp_path):
+    from astropy.table import Table
+
+    sims = np.load(workdir / "sims.npz")
+    t = Table({"Z": sims["theta"][:, 0], "logU": sims["theta"][:, 1], "f1": sims["x"][:, 0], "f2": sims["x"][:, 1]})
+    t.write(tmp_path / "sims.fits")
+    t.write(tmp_path / "sims.parquet")
+    for f in ("sims.fits", "sims.parquet"):
+        r = run("npe", "train", tmp_path / f, "--out", tmp_path / f"m_{f}", "--theta-cols", "Z,logU", "--x-cols", "f1,f2",
+                "--max-epochs", 2, "--no-progress")
+        assert r.exit_code == 0, r.output
+    # observations as a table with the model's feature names
+    Table({"f1": [0.1], "f2": [0.0]}).write(tmp_path / "obs.csv", format="ascii.csv")
+    r = run("npe", "sample", tmp_path / "m_sims.fits", tmp_path / "obs.csv", "-n", 50, "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert "logU" in r.output
+    # a misspelt column gets a suggestion
+    r = run("npe", "train", tmp_path / "sims.fits", "--out", tmp_path / "x", "--theta-cols", "Z,logu", "--x-cols", "f1,f2")
+    assert r.exit_code == 2 and "did you mean 'logU'" in r.output
+
+
+@pytest.mark.parametrize("case", ["shape", "nan", "rows", "bounds", "obs_shape", "obs_range", "missing", "bad_json"])
+def test_bad_input_exits_2_without_traceback(case, workdir, tmp_path):
+    d = workdir
+    rng = np.random.default_rng(0)
+    if case == "shape":
+        np.savez(tmp_path / "b.npz", theta=rng.normal(size=(100, 2, 2)), x=rng.normal(size=(100, 2)))
+        args = ("npe", "train", tmp_path / "b.npz", "--out", tmp_path / "m")
+    elif case == "nan":
+        th, x = rng.uniform(-1, 1, (100, 2)), rng.normal(size=(100, 2))
+        x[7, 1] = np.nan
+        np.savez(tmp_path / "b.npz", theta=th, x=x)
+        args = ("npe", "train", tmp_path / "b.npz", "--out", tmp_path / "m")
+    elif case == "rows":
+        np.savez(tmp_path / "b.npz", theta=rng.normal(size=(100, 2)), x=rng.normal(size=(90, 2)))
+        args = ("npe", "train", tmp_path / "b.npz", "--out", tmp_path / "m")
+    elif case == "bounds":
+        np.savez(tmp_path / "b.npz", theta=rng.normal(size=(100, 2)) * 5, x=rng.normal(size=(100, 2)))
+        args = ("npe", "train", tmp_path / "b.npz", "--out", tmp_path / "m", "--bounds", d / "bounds.json")
+    elif case == "obs_shape":
+        np.savez(tmp_path / "o.npz", x=np.zeros((3, 4)))
+        args = ("npe", "sample", d / "model", tmp_path / "o.npz")
+    elif case == "obs_range":
+        np.savez(tmp_path / "o.npz", x=np.array([[40.0, 0.0]]))
+        args = ("npe", "sample", d / "model", tmp_path / "o.npz")
+    elif case == "missing":
+        args = ("npe", "sample", tmp_path / "no_model", d / "sims.npz")
+    else:
+        (tmp_path / "bounds.json").write_text("{low: 1")
+        args = ("npe", "train", d / "sims.npz", "--out", tmp_path / "m", "--bounds", tmp_path / "bounds.json")
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    assert "error:" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "m").exists()  # nothing half-written

@@ -1,0 +1,107 @@
+"""Statistical correctness of the NPE engine against exact posteriors.
+
+Tolerances were set so that a posterior that ignores the observation, or one with the wrong
+width, fails (checked in the same tests).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from sim2sky.cases.sbibm import gaussian_linear_task
+from sim2sky.infer.diagnostics import c2st, coverage_error, expected_coverage, tarp
+from sim2sky.infer.npe import NPE, NPEConfig
+from sim2sky.infer.train import TrainConfig
+
+FAST = TrainConfig(batch_size=256, learning_rate=2e-3, max_epochs=60, patience=10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def gaussian_3d():
+    task = gaussian_linear_task(3)
+    theta, x = task.sample_joint(6000, seed=0)
+    npe = NPE(prior=task.prior, train_config=FAST).fit(theta.numpy(), x.numpy())
+    return task, npe
+
+
+def test_c2st_against_analytic_posterior(gaussian_3d):
+    task, npe = gaussian_3d
+    scores, broken = [], []
+    for i, seed in enumerate((11, 12, 13)):
+        theta0 = task.prior.sample(1, torch.Generator().manual_seed(seed))
+        x0 = task.simulate(theta0, torch.Generator().manual_seed(seed + 1))
+        exact = task.analytic_posterior(x0[0]).sample((3000,)).numpy()
+        ours = npe.posterior_.sample(x0[0].numpy(), 3000, seed=i)
+        scores.append(c2st(exact, ours))
+        # a broken posterior (twice too wide) must be detected by the same test
+        wide = exact.mean(0) + 2.0 * (exact - exact.mean(0))
+        broken.append(c2st(exact, wide))
+    assert np.mean(scores) < 0.58, scores
+    assert np.mean(broken) > 0.62, broken
+
+
+def test_posterior_moments_match_analytic(gaussian_3d):
+    task, npe = gaussian_3d
+    x0 = np.array([[0.3, -0.5, 0.1]], np.float32)
+    s = npe.posterior_.sample(x0[0], 5000, seed=0)
+    assert np.allclose(s.mean(0), x0[0] / 2, atol=0.03)
+    assert np.allclose(s.std(0), np.sqrt(0.05), rtol=0.15)
+
+
+def test_expected_coverage_is_calibrated(gaussian_3d):
+    task, npe = gaussian_3d
+    theta, x = task.sample_joint(300, seed=99)
+    levels, cov = expected_coverage(npe.posterior_, theta.numpy(), x.numpy(), num_samples=300)
+    assert coverage_error(levels, cov) < 0.1
+    samples = npe.posterior_.sample_batched(x.numpy(), 300, seed=1)
+    tl, ecp = tarp(samples, theta.numpy())
+    assert coverage_error(tl, ecp) < 0.1
+    # an overconfident posterior (samples shrunk to 40% width) is flagged by both
+    shrunk = samples.mean(1, keepdims=True) + 0.4 * (samples - samples.mean(1, keepdims=True))
+    tl, ecp = tarp(shrunk, theta.numpy())
+    assert coverage_error(tl, ecp) > 0.2
+
+
+def test_box_prior_samples_never_leave_the_box():
+    task = gaussian_linear_task(2, uniform=True)
+    theta, x = task.sample_joint(3000, seed=0)
+    npe = NPE(prior=task.prior, train_config=TrainConfig(max_epochs=15, seed=0)).fit(theta.numpy(), x.numpy())
+    # observations at the edge of the box put much posterior mass near the bounds
+    xs = np.array([[0.98, -0.97], [1.2, 1.1], [-1.3, 0.0]], np.float32)
+    s = npe.posterior_.sample_batched(xs, 20000, seed=0)
+    assert (s >= -1).all() and (s <= 1).all()
+    assert np.isfinite(npe.posterior_.log_prob(s[:, :5].transpose(1, 0, 2), xs)).all()
+
+
+def test_training_is_reproducible_with_a_seed():
+    task = gaussian_linear_task(2)
+    theta, x = task.sample_joint(1000, seed=0)
+    cfg = TrainConfig(max_epochs=5, seed=3)
+    a = NPE(prior=task.prior, train_config=cfg).fit(theta.numpy(), x.numpy())
+    b = NPE(prior=task.prior, train_config=cfg).fit(theta.numpy(), x.numpy())
+    assert a.history_["val_loss"] == b.history_["val_loss"]
+
+
+def test_maf_and_embeddings_train(tmp_path):
+    task = gaussian_linear_task(2)
+    theta, x = task.sample_joint(1500, seed=0)
+    for cfg in (NPEConfig(flow="maf"), NPEConfig(embedding="mlp", embedding_dim=8)):
+        npe = NPE(prior=task.prior, config=cfg, train_config=TrainConfig(max_epochs=30, seed=0)).fit(theta.numpy(), x.numpy())
+        s = npe.posterior_.sample(np.array([0.2, -0.2], np.float32), 2000, seed=0)
+        assert np.allclose(s.mean(0), [0.1, -0.1], atol=0.1)
+
+
+def test_cnn1d_embedding_on_spectra():
+    # theta = (line centre, amplitude) of a Gaussian line in a 64-channel noisy spectrum
+    g = torch.Generator().manual_seed(0)
+    n, grid = 3000, torch.linspace(0, 1, 64)
+    theta = torch.rand(n, 2, generator=g) * torch.tensor([0.6, 2.0]) + torch.tensor([0.2, 1.0])
+    x = theta[:, 1:] * torch.exp(-0.5 * ((grid - theta[:, :1]) / 0.03) ** 2) + 0.1 * torch.randn(n, 64, generator=g)
+    from sim2sky.infer.priors import BoxUniform
+
+    prior = BoxUniform([0.2, 1.0], [0.8, 3.0])
+    npe = NPE(prior=prior, config=NPEConfig(embedding="cnn1d", embedding_dim=16),
+              train_config=TrainConfig(max_epochs=25, learning_rate=2e-3, seed=0)).fit(theta.numpy(), x.numpy())
+    s = npe.posterior_.sample_batched(x[:50].numpy(), 200, seed=0)
+    err = np.abs(s.mean(1)[:, 0] - theta[:50, 0].numpy())
+    assert np.median(err) < 0.02  # the line centre is recovered to < 1.3 channels

@@ -1,0 +1,77 @@
+"""The reimplemented sbibm tasks against the sbibm 1.1.0 reference data."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from sim2sky.cases.sbibm import TASKS, get_task, load_reference
+from sim2sky.errors import InputError
+
+
+def test_unknown_task_suggests():
+    with pytest.raises(InputError, match="did you mean 'two_moons'"):
+        get_task("two_moon")
+
+
+def test_gaussian_linear_analytic_posterior_matches_reference(data_dir):
+    task = get_task("gaussian_linear")
+    for i in (1, 5, 10):
+        ref = load_reference("gaussian_linear", i, data_dir)
+        post = task.analytic_posterior(torch.as_tensor(ref["x"][0]))
+        # 10^4 reference samples: mean within 5 standard errors, variance within 10%
+        se = math.sqrt(0.05 / len(ref["samples"]))
+        assert np.abs(ref["samples"].mean(0) - post.mean.numpy()).max() < 5 * se
+        assert np.allclose(ref["samples"].var(0), 0.05, rtol=0.1)
+
+
+@pytest.mark.parametrize("name", ["gaussian_linear", "gaussian_linear_uniform"])
+def test_gaussian_observations_consistent_with_simulator(name, data_dir):
+    # stored observations given stored true parameters: (x - theta) / sqrt(0.1) ~ N(0, 1)
+    z = np.concatenate([(r["x"] - r["theta"]).ravel() / math.sqrt(0.1)
+                        for r in (load_reference(name, i, data_dir) for i in range(1, 11))])
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # and our simulator draws residuals from the same law
+    task = get_task(name)
+    theta = task.prior.sample(2000, torch.Generator().manual_seed(0))
+    ours = ((task.simulate(theta, torch.Generator().manual_seed(1)) - theta) / math.sqrt(0.1)).ravel().numpy()
+    assert stats.ks_2samp(z, ours).pvalue > 1e-3
+
+
+def test_two_moons_observations_consistent_with_simulator(data_dir):
+    task = get_task("two_moons")
+    for i in range(1, 11):
+        r = load_reference("two_moons", i, data_dir)
+        t = r["theta"][0]
+        shift = np.array([-abs(t[0] + t[1]), -t[0] + t[1]]) / math.sqrt(2)
+        p = r["x"][0] - shift - np.array([0.25, 0.0])
+        radius, angle = np.hypot(*p), np.arctan2(p[1], p[0])
+        assert abs(radius - 0.1) < 0.05  # r ~ N(0.1, 0.01)
+        assert abs(angle) <= math.pi / 2 + 1e-3  # a ~ U(-pi/2, pi/2)
+        # simulate many x at the true parameters: the stored x lies inside their support
+        xs = task.simulate(torch.as_tensor(np.repeat(r["theta"], 5000, 0)), torch.Generator().manual_seed(i)).numpy()
+        assert np.min(np.linalg.norm(xs - r["x"], axis=1)) < 0.01
+
+
+def test_gaussian_mixture_observations_and_reference(data_dir):
+    task = get_task("gaussian_mixture")
+    for i in range(1, 11):
+        r = load_reference("gaussian_mixture", i, data_dir)
+        assert np.abs(r["x"] - r["theta"]).max() < 5.0
+        # reference posterior is the mixture 0.5 N(x, I) + 0.5 N(x, 0.01 I) truncated to the box
+        s = r["samples"]
+        assert task.prior.contains(torch.as_tensor(s)).all()
+        narrow = np.linalg.norm(s - r["x"], axis=1) < 0.3
+        assert 0.45 < narrow.mean() < 0.65
+    theta = torch.zeros(20000, 2)
+    x = task.simulate(theta, torch.Generator().manual_seed(0)).numpy()
+    assert abs((np.abs(x[:, 0]) < 0.3).mean() - (0.5 * 0.997 + 0.5 * 0.236)) < 0.02
+
+
+def test_all_tasks_shapes():
+    for name, task in TASKS.items():
+        theta, x = task.sample_joint(100, seed=0)
+        assert theta.shape == (100, task.theta_dim) and x.shape == (100, task.x_dim)
+        assert torch.isfinite(x).all()
