@@ -63,9 +63,9 @@ def run_sbi(task, theta, x, seed):
     return train_s, one, batched
 
 
-def evaluate(name, runner, task, theta, x, refs, seed, n_obs_batched):
+def evaluate(name, runner, task, theta, x, refs, seed, n_obs_batched, with_c2st=True):
     train_s, one, batched = runner(task, theta, x, seed)
-    scores = [c2st(r["samples"], one(r["x"], 10_000, i + 1)) for i, r in enumerate(refs)]
+    scores = [c2st(r["samples"], one(r["x"], 10_000, i + 1)) for i, r in enumerate(refs)] if with_c2st else [float("nan")]
     xs = task.simulate(task.prior.sample(n_obs_batched, torch.Generator().manual_seed(99)),
                        torch.Generator().manual_seed(98)).numpy()
     t0 = time.perf_counter()
@@ -88,6 +88,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--skip-sbi", action="store_true")
+    ap.add_argument("--skip-c2st", action="store_true", help="Timing only (C2ST takes ~25 s per observation).")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -98,10 +99,10 @@ def main():
         task = get_task(name)
         theta, x = task.sample_joint(args.num_simulations, seed=args.seed)
         refs = [load_reference(name, i) for i in range(1, args.num_observations + 1)]
-        results[name] = {"sim2sky": evaluate("sim2sky", run_sim2sky, task, theta, x, refs, args.seed, args.batched_observations)}
+        results[name] = {"sim2sky": evaluate("sim2sky", run_sim2sky, task, theta, x, refs, args.seed, args.batched_observations, not args.skip_c2st)}
         print(name, "sim2sky", {k: v for k, v in results[name]["sim2sky"].items() if k != "c2st_per_obs"}, flush=True)
         if not args.skip_sbi:
-            results[name]["sbi"] = evaluate("sbi", run_sbi, task, theta, x, refs, args.seed, args.batched_observations)
+            results[name]["sbi"] = evaluate("sbi", run_sbi, task, theta, x, refs, args.seed, args.batched_observations, not args.skip_c2st)
             print(name, "sbi", {k: v for k, v in results[name]["sbi"].items() if k != "c2st_per_obs"}, flush=True)
 
     print()

@@ -46,6 +46,9 @@ def test_posterior_moments_match_analytic(gaussian_3d):
     s = npe.posterior_.sample(x0[0], 5000, seed=0)
     assert np.allclose(s.mean(0), x0[0] / 2, atol=0.03)
     assert np.allclose(s.std(0), np.sqrt(0.05), rtol=0.15)
+    assert np.allclose(npe.posterior_.map(x0[0]), x0[0] / 2, atol=0.08)  # Gaussian: mode = mean
+    lo, hi = npe.posterior_.credible_interval(s[None], level=0.68)
+    assert np.all((hi - lo)[0] > 0.3) and np.all((hi - lo)[0] < 0.6)  # +-1 sigma = 0.447 wide
 
 
 def test_expected_coverage_is_calibrated(gaussian_3d):
@@ -105,3 +108,19 @@ def test_cnn1d_embedding_on_spectra():
     s = npe.posterior_.sample_batched(x[:50].numpy(), 200, seed=0)
     err = np.abs(s.mean(1)[:, 0] - theta[:50, 0].numpy())
     assert np.median(err) < 0.02  # the line centre is recovered to < 1.3 channels
+
+
+def test_training_streams_from_memmap(tmp_path):
+    # simulations on disk, opened as memory maps: trained block by block, not loaded whole
+    task = gaussian_linear_task(2)
+    theta, x = task.sample_joint(4000, seed=0)
+    np.save(tmp_path / "theta.npy", theta.numpy())
+    x_np = x.numpy().copy()
+    x_np[17] = np.nan  # an invalid row inside a block is skipped while streaming
+    np.save(tmp_path / "x.npy", x_np)
+    t_mm = np.load(tmp_path / "theta.npy", mmap_mode="r")
+    x_mm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    npe = NPE(prior=task.prior, train_config=TrainConfig(max_epochs=40, learning_rate=2e-3, seed=0)).fit(t_mm, x_mm)
+    assert npe.history_["n_train"] == 3600
+    s = npe.posterior_.sample(np.array([0.2, -0.2], np.float32), 3000, seed=0)
+    assert np.allclose(s.mean(0), [0.1, -0.1], atol=0.06)
