@@ -1,7 +1,7 @@
 """Priors that serialise to JSON and know how to map themselves to unbounded space.
 
-A bounded prior (box-uniform) is handled by a bijection ``theta -> logit((theta - low) /
-(high - low))``: the flow lives in unbounded space and every sample maps back inside the box,
+A bounded prior (box-uniform) is handled by a bijection to R^d
+(:class:`sim2sky.nn.flows.BoxLogitTransform`): the flow lives in unbounded space and every sample maps back inside the box,
 so no posterior mass leaks outside the prior and sampling needs no rejection (sbi's NPE
 rejects samples that fall outside the prior, which stalls when the leakage is large).
 """
@@ -17,7 +17,6 @@ from ..errors import InputError
 
 __all__ = ["BoxUniform", "Gaussian", "prior_from_dict"]
 
-_EPS = 1e-6
 
 
 class BoxUniform:
@@ -65,17 +64,6 @@ class BoxUniform:
     def contains(self, theta: Tensor) -> Tensor:
         return ((theta >= self.low) & (theta <= self.high)).all(-1)
 
-    # bijection to R^d and back -------------------------------------------------------
-    def to_unbounded(self, theta: Tensor) -> tuple[Tensor, Tensor]:
-        """Map ``theta`` inside the box to R^d; return ``(u, log|du/dtheta|)`` summed over d."""
-        width = self.high - self.low
-        p = ((theta - self.low) / width).clamp(_EPS, 1 - _EPS)
-        u = torch.log(p) - torch.log1p(-p)
-        ladj = -(torch.log(p) + torch.log1p(-p) + torch.log(width)).sum(-1)
-        return u, ladj
-
-    def to_bounded(self, u: Tensor) -> Tensor:
-        return self.low + torch.sigmoid(u) * (self.high - self.low)
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "low": self.low.tolist(), "high": self.high.tolist()}
@@ -105,11 +93,6 @@ class Gaussian:
     def contains(self, theta: Tensor) -> Tensor:
         return torch.ones(theta.shape[:-1], dtype=torch.bool)
 
-    def to_unbounded(self, theta: Tensor) -> tuple[Tensor, Tensor]:
-        return theta, torch.zeros(theta.shape[:-1])
-
-    def to_bounded(self, u: Tensor) -> Tensor:
-        return u
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}

@@ -109,10 +109,17 @@ def validate_training_data(theta, x, prior=None, drop_invalid: bool = False):
     return theta.astype(np.float32, copy=False), x.astype(np.float32, copy=False)
 
 
+def _finite_rows(theta, x, rows) -> tuple[Tensor, Tensor]:
+    """float32 tensors of ``theta[rows]``, ``x[rows]`` without rows holding NaN/inf."""
+    t = torch.from_numpy(np.array(theta[rows], dtype=np.float32))
+    xx = torch.from_numpy(np.array(x[rows], dtype=np.float32))
+    ok = torch.isfinite(t).all(1) & torch.isfinite(xx).all(1)
+    return t[ok], xx[ok]
+
+
 class _InMemory:
-    def __init__(self, theta, x, idx):
-        self.theta, self.x = torch.as_tensor(theta[idx]), torch.as_tensor(x[idx])
-        self.n = len(idx)
+    def __init__(self, theta: Tensor, x: Tensor):
+        self.theta, self.x, self.n = theta, x, len(theta)
 
     def batches(self, batch_size, g):
         perm = torch.randperm(self.n, generator=g)
@@ -131,16 +138,7 @@ class _Streamed:
         starts = torch.randperm(math.ceil(self.n / _BLOCK), generator=g).tolist()
         for b in starts:
             sl = slice(b * _BLOCK, min((b + 1) * _BLOCK, self.n))
-            t = torch.from_numpy(np.array(self.theta[sl], dtype=np.float32))
-            xx = torch.from_numpy(np.array(self.x[sl], dtype=np.float32))
-            ok = torch.isfinite(t).all(1) & torch.isfinite(xx).all(1)
-            t, xx = t[ok], xx[ok]
-            yield from _InMemory.batches(_Holder(t, xx), batch_size, g)
-
-
-class _Holder:
-    def __init__(self, theta, x):
-        self.theta, self.x, self.n = theta, x, len(theta)
+            yield from _InMemory(*_finite_rows(self.theta, self.x, sl)).batches(batch_size, g)
 
 
 class NPETrainer:
@@ -177,18 +175,13 @@ class NPETrainer:
             train = _Streamed(theta, x, n - n_val)
             val_idx = np.arange(n - n_val, n)
             stat_idx = np.sort(np.random.default_rng(cfg.seed).choice(n - n_val, min(n - n_val, 200_000), replace=False))
+            estimator.set_standardization(*_finite_rows(theta, x, stat_idx))
         else:
             perm = torch.randperm(n, generator=g).numpy()
-            train = _InMemory(theta, x, perm[n_val:])
-            val_idx, stat_idx = perm[:n_val], perm[n_val:]
-        val_t = torch.as_tensor(np.asarray(theta[val_idx], dtype=np.float32))
-        val_x = torch.as_tensor(np.asarray(x[val_idx], dtype=np.float32))
-        ok = torch.isfinite(val_t).all(1) & torch.isfinite(val_x).all(1)
-        val_t, val_x = val_t[ok], val_x[ok]
-        stats_t = torch.as_tensor(np.asarray(theta[stat_idx], dtype=np.float32))
-        stats_x = torch.as_tensor(np.asarray(x[stat_idx], dtype=np.float32))
-        keep = torch.isfinite(stats_t).all(1) & torch.isfinite(stats_x).all(1)
-        estimator.set_standardization(stats_t[keep], stats_x[keep])
+            train = _InMemory(torch.as_tensor(theta[perm[n_val:]]), torch.as_tensor(x[perm[n_val:]]))
+            val_idx = perm[:n_val]
+            estimator.set_standardization(train.theta, train.x)  # in memory: the training rows, already finite
+        val_t, val_x = _finite_rows(theta, x, val_idx)
 
         opt = torch.optim.Adam(estimator.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         sched = None
