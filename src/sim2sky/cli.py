@@ -388,29 +388,7 @@ def lit_serve(
         pass
 
 
-@app.command("demo")
-@user_errors
-def demo(
-    out_dir: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the model, figures and tables."),
-    num_simulations: int = typer.Option(10_000, help="Training simulations."),
-    seed: int = typer.Option(0, help="Random seed."),
-    progress: bool = typer.Option(True, help="Show progress bars."),
-):
-    """Run the embedded demo end to end (offline): two-moons NPE with calibration checks."""
-    from rich.table import Table as RichTable
-
-    from .cases.demo_npe import run_npe_demo
-
-    res = run_npe_demo(out_dir, num_simulations=num_simulations, seed=seed, progress=progress, log=out.print)
-    t = RichTable("measure", "value", title="sim2sky demo: two moons NPE")
-    t.add_row("training wall time", f"{res['train_s']:.1f} s ({res['epochs']} epochs)")
-    if "c2st_obs1" in res:
-        t.add_row("C2ST vs exact posterior (obs 1)", f"{res['c2st_obs1']:.3f} (0.5 = perfect)")
-    t.add_row("1000 samples x 10 observations", f"{res['sample_s']:.2f} s")
-    t.add_row("max |coverage - level|", f"{res['coverage_max_error']:.3f}")
-    t.add_row("TARP max |ECP - level|", f"{res['tarp_max_error']:.3f}")
-    out.print(t)
-    out.print(f"figures, summary.csv and the model folder are in {out_dir}/")
+from . import cli_nebulae  # noqa: E402,F401  (registers the nebula commands)
 
 
 def main():

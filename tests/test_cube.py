@@ -1,0 +1,187 @@
+"""The cube pipeline: products with WCS, truth recovery, resume, LocalCluster, bad input."""
+
+import shutil
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from typer.testing import CliRunner
+
+from sim2sky.cases.sbibm import shared_data_dir
+from sim2sky.cli import app
+from sim2sky.cube import pipeline
+from sim2sky.cube.pipeline import classify_cube
+
+runner = CliRunner()
+needs_data = pytest.mark.skipif(shared_data_dir() is None, reason="needs ../shared/data (3MdB tables for PNe)")
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def mock(tmp_path_factory):
+    if shared_data_dir() is None:
+        pytest.skip("needs ../shared/data (3MdB tables for PNe)")
+    d = tmp_path_factory.mktemp("cube")
+    r = run("simulate", "cube", "--out", d / "mock.fits", "--size", 40, 36, "--seed", 4)
+    assert r.exit_code == 0, r.output
+    return d / "mock.fits"
+
+
+@pytest.fixture(scope="module")
+def reference(mock, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref") / "out"
+    r = run("cube", "classify", mock, "--out", out, "--block", 16)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_products_and_truth(mock, reference):
+    from sim2sky.cases.demo_cube import score_against_truth
+
+    for f in ("lines.fits", "classes.fits", "probabilities.fits", "params.fits", "nebulae.csv", "nebulae.fits",
+              "report.html", "classes.png", "bpt.png", "composite.png", "params.png"):
+        assert (reference / f).is_file(), f
+    assert not (reference / ".partial").exists()
+    with fits.open(reference / "lines.fits") as h:
+        assert h["HA6563"].data.shape == (36, 40)
+        assert h["HA6563"].header["CTYPE1"] == "RA---TAN"
+        assert np.isclose(h["HA6563"].header["CRVAL1"], fits.getheader(mock, "DATA")["CRVAL1"])
+    s = score_against_truth(mock, reference)
+    assert s["accuracy_signal"] > 0.55, s
+    assert s["oh_rms"] < 0.45, s          # prior sd 0.47 dex; a handful of HII regions, so no bias test
+    assert s["velocity_rms"] < 60, s                     # the disk rotates by +-130 km/s
+
+
+def test_resume_after_interruption(mock, reference, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    calls = {"n": 0}
+    real = pipeline.process_block
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(pipeline, "process_block", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.dask.config.set(scheduler="sync") if hasattr(pipeline, "dask") else None
+        classify_cube(mock, out, block=16, report=False, log=lambda *a: None,
+                      scheduler=None) if False else _run_sync(mock, out)
+    assert not (out / "lines.fits").exists()                       # nothing half-written
+    done = len(list((out / ".partial").glob("block_*.npy")))
+    assert done >= 2
+    calls["n"] = -100
+    monkeypatch.setattr(pipeline, "process_block", _counting(real, calls))
+    classify_cube(mock, out, block=16, report=False, log=lambda *a: None)
+    assert calls["n"] + 100 == 9 - done                            # only the missing blocks recomputed
+    for name in ("CLASS", "P_HII"):
+        a = fits.getdata(out / ("classes.fits" if name == "CLASS" else "probabilities.fits"), name)
+        b = fits.getdata(reference / ("classes.fits" if name == "CLASS" else "probabilities.fits"), name)
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def _run_sync(mock, out):
+    import dask
+
+    with dask.config.set(scheduler="sync"):
+        spec = pipeline.open_cube(mock, workdir=out / ".partial" / "input")
+        (out / ".partial").mkdir(parents=True, exist_ok=True)
+        (out / ".partial" / "manifest.json").write_text(
+            __import__("json").dumps(pipeline._manifest(spec, None, 16)))
+        for ys in (slice(0, 16), slice(16, 32), slice(32, 36)):
+            for xs in (slice(0, 16), slice(16, 32), slice(32, 40)):
+                pipeline._cached_block(spec, ys, xs, None, str(out / ".partial"), 0)
+
+
+def _counting(real, calls):
+    def f(*a, **k):
+        calls["n"] += 1
+        return real(*a, **k)
+    return f
+
+
+def test_local_cluster_gives_identical_maps(mock, reference, tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        classify_cube(mock, tmp_path / "dist", block=16, scheduler=cluster.scheduler_address, report=False,
+                      log=lambda *a: None)
+    for f, ext in (("classes.fits", "CLASS"), ("lines.fits", "HA6563"), ("params.fits", "OH_MEAN")):
+        assert np.array_equal(fits.getdata(tmp_path / "dist" / f, ext), fits.getdata(reference / f, ext), equal_nan=True)
+
+
+def _edit(mock, tmp_path, fn, name="bad.fits"):
+    out = tmp_path / name
+    with fits.open(mock) as h:
+        hdus = fits.HDUList([hh.copy() for hh in h[:4]])
+    fn(hdus)
+    hdus.writeto(out, overwrite=True)
+    return out
+
+
+def test_robustness(mock, tmp_path):
+    # NaN spaxel, DQ-flagged pixels, zero variance: NaN + flags, no crash
+    def damage(h):
+        h["DATA"].data[:, 3, 3] = np.nan
+        h["DQ"].data[1500:1600, 5, 5] = 1
+        h["STAT"].data[:, 7, 7] = 0.0
+    cube = _edit(mock, tmp_path, damage)
+    r = run("cube", "classify", cube, "--out", tmp_path / "o1", "--no-report")
+    assert r.exit_code == 0, r.output
+    flags = fits.getdata(tmp_path / "o1/lines.fits", "FLAGS")
+    cls = fits.getdata(tmp_path / "o1/classes.fits", "CLASS")
+    assert int(flags[3, 3]) & 1 and cls[3, 3] == 5 and np.isnan(fits.getdata(tmp_path / "o1/lines.fits", "HA6563")[3, 3])
+    assert int(flags[7, 7]) & 1
+    # missing STAT: noise estimated, flagged, warned
+    cube = _edit(mock, tmp_path, lambda h: h.pop(2), "nostat.fits")
+    r = run("cube", "classify", cube, "--out", tmp_path / "o2", "--no-report")
+    assert r.exit_code == 0 and "noise is estimated" in r.output
+    assert np.all(fits.getdata(tmp_path / "o2/lines.fits", "FLAGS").astype(int) & 8)
+
+
+@pytest.mark.parametrize("fn,message", [
+    (lambda h: h["DATA"].header.__setitem__("CUNIT3", "Hz"), "not a wavelength unit"),
+    (lambda h: [h[e].header.remove(k) for e in ("DATA", "STAT", "DQ") for k in ("CTYPE1", "CTYPE2")], "celestial WCS"),
+    (lambda h: h["DATA"].header.remove("CTYPE3"), "CTYPE3"),
+])
+def test_bad_headers_exit_2(mock, tmp_path, fn, message):
+    cube = _edit(mock, tmp_path, fn)
+    r = run("cube", "classify", cube, "--out", tmp_path / "o")
+    assert r.exit_code == 2, r.output
+    assert message in " ".join(r.output.split())
+    assert not (tmp_path / "o" / "lines.fits").exists()
+
+
+def test_2d_image_and_truncated_file(mock, tmp_path):
+    fits.HDUList([fits.PrimaryHDU(np.zeros((10, 10), np.float32))]).writeto(tmp_path / "img.fits")
+    r = run("cube", "classify", tmp_path / "img.fits", "--out", tmp_path / "o", "--redshift", 0.01)
+    assert r.exit_code == 2 and "2-D image is not a cube" in " ".join(r.output.split())
+    data = mock.read_bytes()
+    (tmp_path / "trunc.fits").write_bytes(data[: len(data) // 3])
+    r = run("cube", "classify", tmp_path / "trunc.fits", "--out", tmp_path / "o")
+    assert r.exit_code == 2 and "truncated" in " ".join(r.output.split())
+
+
+def test_real_muse_cube_crop(tmp_path):
+    data = shared_data_dir()
+    if data is None:
+        pytest.skip("needs ../shared/data/muse/abell478_minicube.fits.gz")
+    with fits.open(data / "muse/abell478_minicube.fits.gz") as h:
+        crop = fits.HDUList([fits.PrimaryHDU(header=h[0].header)] +
+                            [fits.ImageHDU(h[e].data[:, 10:30, 10:30], header=h[e].header, name=e) for e in ("DATA", "STAT", "DQ")])
+        for e in ("DATA", "STAT", "DQ"):
+            for k in ("CRPIX1", "CRPIX2"):
+                if k in crop[e].header:
+                    crop[e].header[k] -= 10
+    crop.writeto(tmp_path / "crop.fits")
+    r = run("cube", "classify", tmp_path / "crop.fits", "--out", tmp_path / "real", "--redshift", 0.086)
+    assert r.exit_code == 0, r.output
+    ha = fits.getdata(tmp_path / "real/lines.fits", "HA6563")
+    snr = fits.getdata(tmp_path / "real/lines.fits", "SNR_HA")
+    assert ha.shape == (20, 20) and np.isfinite(ha).mean() > 0.9
+    assert np.nanmax(snr) > 10                     # the cluster-core nebula is detected in Hα
+    assert np.isnan(fits.getdata(tmp_path / "real/lines.fits", "SIII9069")).all()   # redshifted out of MUSE
