@@ -127,7 +127,7 @@ def cube_classify(
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped models)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler, e.g. tcp://host:8786."),
     var: Optional[Path] = typer.Option(None, "--var", help="Variance cube for a single-extension cube."),
-    block: int = typer.Option(32, help="Spatial block size [spaxels] (memory per worker ~ block^2 x 2 MB)."),
+    block: int = typer.Option(64, help="Spatial block size [spaxels]; memory per worker ~ block^2 x 10 kB."),
     report: bool = typer.Option(True, help="Write report.html and figures."),
     seed: int = typer.Option(0, help="Seed of the posterior sampling."),
 ):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +21,7 @@ from ..simulate.lines import LINE_NAMES
 __all__ = ["NebulaPipeline", "read_line_table", "classify_table", "DETECTION_SNR", "TABLE_LINES", "PASSTHROUGH"]
 
 DETECTION_SNR = 3.0
-# torch's global RNG is shared by threads: seeding + sampling must not interleave, or a threaded
-# cube run would differ from a run on a cluster of processes
-_SAMPLING_LOCK = threading.Lock()
+
 TABLE_LINES = tuple(LINE_NAMES) + ("SII6717_31",)
 PASSTHROUGH = ("ID", "NAME", "RA", "DEC", "X", "Y", "Z", "REGION")
 
@@ -92,8 +89,10 @@ class NebulaPipeline:
         mean, std = np.full((n, p), np.nan), np.full((n, p), np.nan)
         hii = label == "HII"
         if self.posterior is not None and hii.any():
-            with _SAMPLING_LOCK:
-                samples = self.posterior.sample_batched(x[hii], self.num_samples, seed=seed)
+            import torch
+
+            gen = torch.Generator().manual_seed(seed)      # private RNG: thread-safe and reproducible
+            samples = self.posterior.sample_batched(x[hii], self.num_samples, generator=gen, max_rows=1 << 16)
             mean[hii], std[hii] = samples.mean(1), samples.std(1)
         return {"proba": proba, "label": label, "flag": flag, "distance": dist, "param_mean": mean,
                 "param_std": std, "features": x, "valid": valid}

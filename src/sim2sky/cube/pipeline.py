@@ -301,7 +301,7 @@ def _manifest(spec: CubeSpec, model_dir, block: int) -> dict:
             "block": block, "redshift": spec.redshift}
 
 
-def run_blocks(spec: CubeSpec, partial: Path, model_dir=None, block: int = 32, scheduler: str | None = None,
+def run_blocks(spec: CubeSpec, partial: Path, model_dir=None, block: int = 64, scheduler: str | None = None,
                seed: int = 0, progress: bool = False) -> np.ndarray:
     """Compute all planes (n_planes, ny, nx) with dask, reusing finished blocks in ``partial``."""
     import dask
@@ -334,7 +334,7 @@ def _split(n, b):
     return tuple(min(b, n - i) for i in range(0, n, b))
 
 
-def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, var_path=None, block: int = 32,
+def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, var_path=None, block: int = 64,
                   seed: int = 0, progress: bool = False, report: bool = True, log=print) -> dict:
     """Run the whole cube pipeline; write maps, catalogue and report into ``out_dir``.
 

@@ -36,8 +36,9 @@ def _image_hdus(planes, names, header, extra=None):
     return fits.HDUList(hdus)
 
 
-def segment_nebulae(planes, spec, min_snr: float = 5.0):
-    """Connected regions (8-connected) of spaxels of one class among HII/PN/SNR with S/N(Hα) >= min_snr.
+def segment_nebulae(planes, spec, min_snr: float = 5.0, min_area: int = 3):
+    """Connected regions (8-connected, >= ``min_area`` spaxels, about the seeing disk) of spaxels of
+    one class among HII/PN/SNR with S/N(Hα) >= min_snr.
 
     Returns an astropy Table: id, class, probability, ra, dec (Hα-weighted centroid),
     area_spaxels, <LINE> and <LINE>_ERR integrated over the region, and for HII the mean
@@ -49,38 +50,46 @@ def segment_nebulae(planes, spec, min_snr: float = 5.0):
 
     from .pipeline import CLASS_CODES, PARAM_KEYS
 
-    cls, snr = _planes(planes, ["CLASS", "SNR_HA"])
+    cls, snr, ha = _planes(planes, ["CLASS", "SNR_HA", "HA6563"])
     wcs = WCS(fits.Header.fromstring(spec.celestial_header))
-    rows = []
+    labels = np.zeros(cls.shape, np.int32)
+    kinds = []
     for code, name in enumerate(CLASS_CODES[:3]):
-        mask = (cls == code) & (snr >= min_snr)
-        labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
-        if n == 0:
-            continue
-        objects = ndimage.find_objects(labels)
-        (ha,) = _planes(planes, ["HA6563"])
+        lab, n = ndimage.label((cls == code) & (snr >= min_snr), structure=np.ones((3, 3)))
+        small = np.bincount(lab.ravel(), minlength=n + 1) < min_area
+        small[0] = True
+        lab, n = ndimage.label(~small[lab], structure=np.ones((3, 3)))   # drop regions below min_area
+        labels[lab > 0] = lab[lab > 0] + len(kinds)
+        kinds += [name] * n
+    columns = ["id", "class", "probability", "ra", "dec", "x", "y", "area_spaxels"]
+    if not kinds:
+        return Table(names=columns, dtype=[int, str, float, float, float, float, float, int])
+    # one pass per plane over all regions (ndimage reductions), not a Python loop per nebula
+    index = np.arange(1, len(kinds) + 1)
+    kinds = np.asarray(kinds)
+    weight = np.clip(np.nan_to_num(ha), 0, None) + 1e-12
+    yc, xc = np.asarray(ndimage.center_of_mass(weight, labels, index)).T
+    ra, dec = wcs.pixel_to_world_values(xc, yc)
+    area = ndimage.sum_labels(np.ones(cls.shape), labels, index).astype(int)
+    prob = np.full(len(kinds), np.nan)
+    for name in CLASS_CODES[:3]:
         (p,) = _planes(planes, [f"P_{name}"])
-        for k, sl in enumerate(objects, start=1):
-            m = labels[sl] == k
-            yy, xx = np.nonzero(m)
-            w = np.clip(np.nan_to_num(ha[sl][m]), 0, None) + 1e-12
-            yc, xc = (yy * w).sum() / w.sum() + sl[0].start, (xx * w).sum() / w.sum() + sl[1].start
-            ra, dec = wcs.pixel_to_world_values(xc, yc)
-            row = {"id": len(rows) + 1, "class": name, "probability": float(np.nanmean(p[sl][m])),
-                   "ra": float(ra), "dec": float(dec), "x": float(xc), "y": float(yc), "area_spaxels": int(m.sum())}
-            for line in LINE_NAMES:
-                f, e = _planes(planes, [line, f"{line}_ERR"])
-                row[line] = float(np.nansum(f[sl][m]))
-                row[f"{line}_ERR"] = float(np.sqrt(np.nansum(e[sl][m] ** 2)))
-            for key in PARAM_KEYS:
-                (mean,) = _planes(planes, [f"{key}_MEAN"])
-                vals = mean[sl][m]
-                row[f"{key}_MEAN"] = float(np.nanmean(vals)) if name == "HII" and np.isfinite(vals).any() else np.nan
-            rows.append(row)
-    if not rows:
-        return Table(names=["id", "class", "probability", "ra", "dec", "x", "y", "area_spaxels"],
-                     dtype=[int, str, float, float, float, float, float, int])
-    return Table(rows=rows)
+        sel = kinds == name
+        prob[sel] = (ndimage.sum_labels(np.nan_to_num(p), labels, index) / area)[sel]
+    table = Table({"id": index, "class": kinds, "probability": prob, "ra": ra, "dec": dec, "x": xc, "y": yc,
+                   "area_spaxels": area})
+    for line in LINE_NAMES:
+        f, e = _planes(planes, [line, f"{line}_ERR"])
+        table[line] = ndimage.sum_labels(np.nan_to_num(f), labels, index)
+        table[f"{line}_ERR"] = np.sqrt(ndimage.sum_labels(np.nan_to_num(e) ** 2, labels, index))
+    for key in PARAM_KEYS:
+        (mean,) = _planes(planes, [f"{key}_MEAN"])
+        finite = np.isfinite(mean)
+        n_ok = ndimage.sum_labels(finite, labels, index)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg = ndimage.sum_labels(np.where(finite, mean, 0.0), labels, index) / n_ok
+        table[f"{key}_MEAN"] = np.where((kinds == "HII") & (n_ok > 0), avg, np.nan)
+    return table
 
 
 def write_products(spec, planes, out_dir: Path, staging: Path, report: bool = True) -> dict:

@@ -75,10 +75,13 @@ class Posterior:
 
     @torch.inference_mode()
     def sample_batched(self, x, num_samples: int, seed: int | None = None, max_rows: int = 1 << 14,
-                       progress: bool = False, out: np.ndarray | None = None) -> np.ndarray:
+                       progress: bool = False, out: np.ndarray | None = None,
+                       generator: torch.Generator | None = None) -> np.ndarray:
         """Samples for each of m observations: array (m, num_samples, d).
 
         Observations are processed in chunks so that at most ``max_rows`` samples are in flight.
+        ``generator`` draws the base noise from a private RNG instead of torch's global one, so
+        concurrent threads sampling with their own generators stay reproducible.
         """
         x = self.check_x(x, allow_out_of_range=True)
         m, d = x.shape[0], self.estimator.theta_dim
@@ -91,7 +94,13 @@ class Posterior:
         bar = _bar(progress, m, "sampling")
         for i in it:
             xs = torch.from_numpy(x[i : i + chunk])
-            s = self.estimator(xs).sample((num_samples,))  # (n, c, d)
+            q = self.estimator(xs)
+            if generator is None:
+                s = q.sample((num_samples,))  # (n, c, d)
+            else:
+                base = q.base.base_dist if hasattr(q.base, "base_dist") else q.base
+                z = torch.randn((num_samples, *base.loc.shape), generator=generator, dtype=base.loc.dtype)
+                s = q.transform.inv(base.loc + base.scale * z)
             out[i : i + chunk] = s.transpose(0, 1).numpy()
             if bar:
                 bar[0].update(bar[1], advance=len(xs))

@@ -122,19 +122,25 @@ def make_mock_cube(out, nx: int = 60, ny: int = 60, seed: int = 0, z: float = 0.
             ("STAT", header, (L, ny, nx), "float32"), ("DQ", header, (L, ny, nx), "uint8")]
     try:
         create_empty_fits(tmp, exts)
-        with fits.open(tmp, mode="update", memmap=True) as h:
-            for y0 in range(0, ny, block_rows):
-                y1 = min(ny, y0 + block_rows)
-                sl = (slice(y0, y1), slice(None))
-                n = (y1 - y0) * nx
-                obs = line_flux[sl].reshape(n, -1)
-                spec, _, _ = render_lines(wave, obs, velocity[sl].ravel(), sigma_map[sl].ravel(),
-                                          continuum[sl].ravel(), np.full(n, -0.8), np.full(n, 2.0), z=z)
-                var = noise_var[rng.integers(0, len(noise_var), n)]
-                spec += rng.standard_normal(spec.shape).astype(np.float32) * np.sqrt(var)
-                h["DATA"].data[:, y0:y1, :] = spec.reshape(y1 - y0, nx, L).transpose(2, 0, 1)
-                h["STAT"].data[:, y0:y1, :] = var.reshape(y1 - y0, nx, L).transpose(2, 0, 1)
-            h.flush()
+        with fits.open(tmp) as h:
+            offsets = {name: h.fileinfo(i)["datLoc"] for i, name in enumerate(("PRIMARY", "DATA", "STAT", "DQ"))}
+        for y0 in range(0, ny, block_rows):
+            # a fresh memory map per block: written pages are released, so RSS stays bounded
+            h = {name: np.memmap(tmp, dtype=">f4", mode="r+", offset=offsets[name], shape=(L, ny, nx))
+                 for name in ("DATA", "STAT")}
+            y1 = min(ny, y0 + block_rows)
+            sl = (slice(y0, y1), slice(None))
+            n = (y1 - y0) * nx
+            obs = line_flux[sl].reshape(n, -1)
+            spec, _, _ = render_lines(wave, obs, velocity[sl].ravel(), sigma_map[sl].ravel(),
+                                      continuum[sl].ravel(), np.full(n, -0.8), np.full(n, 2.0), z=z)
+            var = noise_var[rng.integers(0, len(noise_var), n)]
+            spec += rng.standard_normal(spec.shape).astype(np.float32) * np.sqrt(var)
+            h["DATA"][:, y0:y1, :] = spec.reshape(y1 - y0, nx, L).transpose(2, 0, 1)
+            h["STAT"][:, y0:y1, :] = var.reshape(y1 - y0, nx, L).transpose(2, 0, 1)
+            for m in h.values():
+                m.flush()
+            del h
         truth = fits.HDUList([fits.ImageHDU(truth_class.astype(np.int16), header=cel, name="TRUTH_CLASS")])
         truth[0].header["CLASSES"] = ",".join(CUBE_CLASSES)
         for name, arr in zip(("TRUTH_OH", "TRUTH_LOGU", "TRUTH_LOGPK", "TRUTH_EBV"), truth_params):
