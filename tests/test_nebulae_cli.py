@@ -41,11 +41,14 @@ def test_classify_table(table, tmp_path):
 
 def test_subset_of_lines_and_upper_limits(table, tmp_path):
     t = Table.read(table, format="ascii.csv")
-    keep = ["ID", "HA6563", "HA6563_ERR", "HB4861", "HB4861_ERR", "OIII5007", "NII6584", "SII6717", "SII6731", "TRUE_CLASS"]
+    keep = ["ID", "HA6563", "HA6563_ERR", "HB4861", "HB4861_ERR", "OIII5007", "NII6584", "NII6584_ERR", "SII6717",
+            "SII6731", "TRUE_CLASS"]
     sub = t[keep]
     sub["SII6717_31"] = sub["SII6717"] + sub["SII6731"]
     sub.remove_columns(["SII6717", "SII6731"])
     sub["OIII5007"][:20] = np.nan                            # missing
+    faint = np.asarray(sub["NII6584"]) < 2 * np.asarray(sub["NII6584_ERR"])
+    sub["NII6584"][faint] = np.nan                           # undetected: NaN flux + error = upper limit
     sub.write(tmp_path / "sub.fits")
     r = run("nebulae", "classify", tmp_path / "sub.fits", "--out", tmp_path / "sub_out.csv")
     assert r.exit_code == 0, r.output
@@ -74,3 +77,16 @@ def test_help_pages():
                 ["simulate", "cube"], ["simulate", "nebulae"], ["demo"]):
         r = run(*cmd, "--help")
         assert r.exit_code == 0 and "Usage" in r.output, cmd
+
+
+def test_adapt_to_a_table(tmp_path):
+    r = run("simulate", "nebulae", "--out", tmp_path / "target.csv", "--n-per-class", 60, "--domain", "shifted", "--seed", 8)
+    assert r.exit_code == 0, r.output
+    r = run("nebulae", "adapt", "--target", tmp_path / "target.csv", "--out", tmp_path / "adapted",
+            "--n-per-class", 600, "--epochs", 3)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "adapted/classifier/config.json").is_file() and (tmp_path / "adapted/hii_params").is_dir()
+    r = run("nebulae", "classify", tmp_path / "target.csv", "--out", tmp_path / "o.csv", "--model", tmp_path / "adapted")
+    assert r.exit_code == 0, r.output
+    r = run("nebulae", "adapt", "--target", tmp_path / "missing.csv", "--out", tmp_path / "x")
+    assert r.exit_code == 2

@@ -358,7 +358,7 @@ def lit_ask(
     mode: str = typer.Option("hybrid", help="hybrid, lexical or dense."),
     index: Optional[Path] = typer.Option(None, help="Index folder."),
 ):
-    """Answer a question from retrieved papers, citing them as [n], then show the papers."""
+    """Answer a question from retrieved papers, citing them as \\[n], then show the papers."""
     from .literature.answer import answer
     from .literature.index import LitIndex
     from .literature.search import search

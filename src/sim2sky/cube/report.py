@@ -13,10 +13,10 @@ CLASS_COLORS = {"HII": "#d62728", "PN": "#2ca02c", "SNR": "#1f77b4", "DIG": "#e5
                 "no-signal": "#000000"}
 
 
-def _stretch(img):
+def _stretch(img, hi):
+    """asinh stretch with a scale shared by the three channels, so colours are line ratios."""
     v = np.nan_to_num(img, nan=0.0)
-    lo, hi = np.percentile(v, [1, 99.5])
-    return np.clip(np.arcsinh((v - lo) / max(hi - lo, 1e-12) * 10) / np.arcsinh(10), 0, 1)
+    return np.clip(np.arcsinh(v / max(hi, 1e-12) * 10) / np.arcsinh(10), 0, 1)
 
 
 def write_report(spec, planes, catalogue, summary, folder: Path) -> None:
@@ -32,7 +32,8 @@ def write_report(spec, planes, catalogue, summary, folder: Path) -> None:
     folder = Path(folder)
     s1, s2, ha, o3, hb, n2, code, oh, ebv = _planes(
         planes, ["SII6717", "SII6731", "HA6563", "OIII5007", "HB4861", "NII6584", "CLASS", "OH_MEAN", "EBV_MEAN"])
-    rgb = np.dstack([_stretch(s1 + s2), _stretch(ha), _stretch(o3)])
+    hi = np.nanpercentile(ha, 99.5) if np.isfinite(ha).any() else 1.0
+    rgb = np.dstack([_stretch(s1 + s2, hi), _stretch(ha, hi), _stretch(o3, hi)])
     fig, ax = plt.subplots(figsize=(5, 5))
     ax.imshow(rgb, origin="lower")
     ax.set_title("[SII] (R), Hα (G), [OIII] (B)")

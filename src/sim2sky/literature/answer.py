@@ -128,7 +128,8 @@ def _openai(url: str, messages: list[dict], model: str, timeout: float) -> str:
     endpoint = url.rstrip("/")
     if not endpoint.endswith("/chat/completions"):
         endpoint += "/chat/completions" if endpoint.endswith("/v1") else "/v1/chat/completions"
-    body = json.dumps({"model": model, "messages": messages, "temperature": 0.1, "max_tokens": 400}).encode()
+    body = json.dumps({"model": model, "messages": messages, "temperature": 0.1, "max_tokens": 400,
+                       "frequency_penalty": 0.5}).encode()
     req = urllib.request.Request(endpoint, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -146,7 +147,8 @@ def _gguf(path: str, messages: list[dict]) -> str:
     except ImportError:
         raise InputError("--gguf needs llama-cpp-python (pip install 'sim2sky[llm]'; see the README for the build flags)") from None
     llm = Llama(model_path=path, n_ctx=4096, verbose=False)
-    out = llm.create_chat_completion(messages=messages, temperature=0.1, max_tokens=400)
+    # small local models loop without a repetition penalty
+    out = llm.create_chat_completion(messages=messages, temperature=0.1, max_tokens=300, repeat_penalty=1.3)
     return out["choices"][0]["message"]["content"]
 
 
@@ -161,5 +163,21 @@ def answer(question: str, results: list[Result], llm_url: str | None = None, ggu
         return Answer("No indexed paper matches this question.", "openai" if llm_url else "gguf", [])
     messages = build_messages(question, results)
     raw = _openai(llm_url, messages, model, timeout) if llm_url else _gguf(gguf, messages)
-    text, cited = clean_citations(raw, min(len(results), 8))
+    text, cited = clean_citations(_drop_repeats(raw), min(len(results), 8))
+    if not cited:
+        # an answer without sources is not one we pass on as such: add the cited evidence
+        evidence = extractive_answer(question, results)
+        text = f"{text}\n\n(The model cited no paper.) Evidence from the retrieved papers: {evidence.text}"
+        cited = evidence.cited
     return Answer(text, "openai" if llm_url else "gguf", cited)
+
+
+def _drop_repeats(text: str) -> str:
+    """Remove sentences that repeat an earlier one verbatim (small models loop)."""
+    seen, out = set(), []
+    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
+        key = sentence.strip().lower()
+        if key and key not in seen:
+            seen.add(key)
+            out.append(sentence.strip())
+    return " ".join(out)

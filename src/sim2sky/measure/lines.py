@@ -149,8 +149,11 @@ def measure_lines(flux, var, wave, z: float = 0.0, config: LineFitConfig = LineF
     for group in _GROUPS:
         waves = np.array([LINE_WAVES[line_index(name)] for comp in group for name, _ in comp])
         lo, hi = waves.min() * zf * (1 - vr / C_KMS) - 8, waves.max() * zf * (1 + vr / C_KMS) + 8
-        if lo - config.band_angstrom < wave[0] or hi + config.band_angstrom > wave[-1]:
-            continue                               # outside the spectrum: stays NaN
+        # outside the spectrum: stays NaN. The tolerance of 1.5 channels keeps a group whose window
+        # starts exactly at the first channel of a reduced spectrum (``needed_channels``).
+        tol = 1.5 * (wave[1] - wave[0])
+        if lo - config.band_angstrom * zf < wave[0] - tol or hi + config.band_angstrom * zf > wave[-1] + tol:
+            continue
         sl = _window(wave, lo - config.band_angstrom * zf, hi + config.band_angstrom * zf)
         y, wt = _continuum_subtract(flux, weight, wave, sl, lo, hi)
         partial |= (wt == 0).any(1)
