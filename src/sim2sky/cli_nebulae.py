@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from .cli import app, console, out, sim_app, user_errors
+from .cli import app, out, sim_app, user_errors
 from .errors import InputError
 
 nebulae_app = typer.Typer(help="Classify ionised nebulae (HII/PN/SNR/DIG/unknown) and infer HII-region parameters.",
