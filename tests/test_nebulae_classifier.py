@@ -70,15 +70,18 @@ def test_short_retraining_reaches_documented_accuracy(tmp_path):
 
 
 def test_dann_improves_shifted_domain():
-    src = simulate_set(source_domain(), 4000, 0)
-    cal = simulate_set(source_domain(), 800, 1, augment=False)
-    tgt = simulate_set(shifted_domain(), 2000, 3, augment=False)
-    test = simulate_set(shifted_domain(), 600, 4, augment=False)
+    # DANN's gain is a few points and varies with the seed (README): compare the mean of two seeds
+    src = simulate_set(source_domain(), 5000, 0)
+    cal = simulate_set(source_domain(), 1000, 1, augment=False)
+    tgt = simulate_set(shifted_domain(), 2500, 3, augment=False)
+    test = simulate_set(shifted_domain(), 1000, 4, augment=False)
     v, vc, vt = src["valid"], cal["valid"], tgt["valid"]
-    cfg = ClassifierConfig(epochs=15)
-    plain = CalibratedClassifier(CLASSES, cfg).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
-    dann = fit_dann(CalibratedClassifier(CLASSES, cfg), src["x"][v], src["y"][v], tgt["x"][vt], cal["x"][vc],
-                    cal["y"][vc], DANNConfig(epochs=15))
-    before, after = evaluate_classifier(plain, test), evaluate_classifier(dann, test)
-    assert after["accuracy"] > before["accuracy"], (before["accuracy"], after["accuracy"])
-    assert len(dann.history_["domain_loss"]) == 15
+    plain = CalibratedClassifier(CLASSES, ClassifierConfig(epochs=20)).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
+    before = evaluate_classifier(plain, test)["accuracy"]
+    after = []
+    for seed in (1, 2):
+        dann = fit_dann(CalibratedClassifier(CLASSES, ClassifierConfig(epochs=20, seed=seed)), src["x"][v], src["y"][v],
+                        tgt["x"][vt], cal["x"][vc], cal["y"][vc], DANNConfig(epochs=20, seed=seed))
+        after.append(evaluate_classifier(dann, test)["accuracy"])
+        assert len(dann.history_["domain_loss"]) == 20
+    assert np.mean(after) > before + 0.005, (before, after)
