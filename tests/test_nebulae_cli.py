@@ -90,3 +90,11 @@ def test_adapt_to_a_table(tmp_path):
     assert r.exit_code == 0, r.output
     r = run("nebulae", "adapt", "--target", tmp_path / "missing.csv", "--out", tmp_path / "x")
     assert r.exit_code == 2
+
+
+def test_error_messages_keep_square_brackets(table, tmp_path):
+    t = Table.read(table, format="ascii.csv")
+    t.remove_columns(["SII6731", "SII6731_ERR"])
+    t.write(tmp_path / "half_sii.csv", format="ascii.csv")
+    r = run("nebulae", "classify", tmp_path / "half_sii.csv", "--out", tmp_path / "o.csv")
+    assert r.exit_code == 2 and "of the [SII] doublet" in " ".join(r.output.split())

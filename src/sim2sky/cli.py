@@ -46,7 +46,10 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            from rich.markup import escape
+
+            # escaped: messages quote things like [SII] or [km/s] that rich would take for markup
+            console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper

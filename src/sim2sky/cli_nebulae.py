@@ -25,7 +25,7 @@ app.add_typer(train_app, name="train")
 def nebulae_classify(
     table: Path = typer.Argument(..., help="Line table (CSV, FITS, Parquet, ECSV) with columns such as HA6563, HB4861, "
                                            "OIII5007, NII6584, SII6717, SII6731 (or SII6717_31), OI6300 and optional "
-                                           "<LINE>_ERR, SIGMA [km/s]; NaN = missing; NaN flux with an error = undetected."),
+                                           "<LINE>_ERR, SIGMA (km/s); NaN = missing; NaN flux with an error = undetected."),
     out_path: Path = typer.Option(..., "--out", help="Output table (.csv, .fits or .ecsv), written atomically."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped models)."),
     seed: int = typer.Option(0, help="Seed of the posterior sampling."),
@@ -127,7 +127,7 @@ def cube_classify(
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped models)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler, e.g. tcp://host:8786."),
     var: Optional[Path] = typer.Option(None, "--var", help="Variance cube for a single-extension cube."),
-    block: int = typer.Option(64, help="Spatial block size [spaxels]; memory per worker ~ block^2 x 10 kB."),
+    block: int = typer.Option(64, help="Spatial block size in spaxels; memory per worker ~ block^2 x 10 kB."),
     report: bool = typer.Option(True, help="Write report.html and figures."),
     seed: int = typer.Option(0, help="Seed of the posterior sampling."),
 ):
