@@ -60,17 +60,13 @@ def process_block(spec: CubeSpec, ys: slice, xs: slice, model_dir=None, seed: in
 
     from ..learn.features import measured_to_table
 
-    from threadpoolctl import threadpool_limits
-
     torch.set_num_threads(1)
+    _pin_blas()
     flux, var, wave, (by, bx) = read_block(spec, ys, xs)
     n = len(flux)
     pipe = _pipeline(model_dir)
-    # one BLAS thread per block: dask supplies the parallelism, and results are then bitwise
-    # identical whatever the scheduler (threads here, processes on a cluster)
-    with threadpool_limits(1):
-        m = measure_lines(flux, var, wave, z=spec.redshift)
-        res = pipe.predict(measured_to_table(m), n, seed=seed)
+    m = measure_lines(flux, var, wave, z=spec.redshift)
+    res = pipe.predict(measured_to_table(m), n, seed=seed)
     flags = m["flags"].astype(np.int32) | (FLAG_NO_STAT if var is None else 0)
     label = res["label"]
     code = np.array([CLASS_CODES.index(c) for c in label], np.float32)
@@ -86,6 +82,19 @@ def process_block(spec: CubeSpec, ys: slice, xs: slice, model_dir=None, seed: in
     mean, std = res["param_mean"], res["param_std"]
     planes += [mean[:, j] for j in range(mean.shape[1])] + [std[:, j] for j in range(std.shape[1])]
     return np.stack(planes).astype(np.float32).reshape(-1, by, bx)
+
+
+def _pin_blas():
+    """One BLAS thread in this process, set (not restored) at the start of every block.
+
+    dask supplies the parallelism. BLAS thread limits are process-wide, so a per-block
+    ``with threadpool_limits(1)`` in concurrent threads would race (one block restoring two
+    threads while another computes) and break bitwise reproducibility across schedulers;
+    setting it without restoring is idempotent. ``run_blocks`` restores the caller's limits.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def _block_file(partial: Path, ys: slice, xs: slice) -> Path:
@@ -139,12 +148,16 @@ def run_blocks(spec: CubeSpec, partial: Path, model_dir=None, block: int = 64, s
             raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
         with client:
             return client.compute(arr).result()
-    if progress:
-        from dask.diagnostics import ProgressBar
+    from threadpoolctl import threadpool_limits
 
-        with ProgressBar(minimum=1.0):
-            return arr.compute(scheduler="threads", num_workers=min(2, os.cpu_count() or 1))
-    return dask.compute(arr, scheduler="threads", num_workers=min(2, os.cpu_count() or 1))[0]
+    # pinned before the worker threads start (process-wide), restored when the run is over
+    with threadpool_limits(1):
+        if progress:
+            from dask.diagnostics import ProgressBar
+
+            with ProgressBar(minimum=1.0):
+                return arr.compute(scheduler="threads", num_workers=min(2, os.cpu_count() or 1))
+        return dask.compute(arr, scheduler="threads", num_workers=min(2, os.cpu_count() or 1))[0]
 
 
 def _split(n, b):
