@@ -153,11 +153,31 @@ def run_blocks(spec: CubeSpec, partial: Path, model_dir=None, block: int = 64, s
     # pinned before the worker threads start (process-wide), restored when the run is over
     with threadpool_limits(1):
         if progress:
-            from dask.diagnostics import ProgressBar
-
-            with ProgressBar(minimum=1.0):
+            with _rich_progress_class()():
                 return arr.compute(scheduler="threads", num_workers=min(2, os.cpu_count() or 1))
         return dask.compute(arr, scheduler="threads", num_workers=min(2, os.cpu_count() or 1))[0]
+
+
+def _rich_progress_class():
+    from dask.callbacks import Callback
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    class RichProgress(Callback):
+        """A rich progress bar over the tasks of a local dask run (one task per block)."""
+
+        def _start(self, dsk):
+            self._bar = Progress(TextColumn("cube blocks"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            self._bar.start()
+            self._task = self._bar.add_task("blocks", total=len(dsk))
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self._bar.advance(self._task)
+
+        def _finish(self, dsk, state, errored):
+            self._bar.stop()
+
+    return RichProgress
+
 
 
 def _split(n, b):
