@@ -20,13 +20,13 @@ def pipe():
     return NebulaPipeline()
 
 
-@pytest.mark.parametrize("sn,min_f1", [(20.0, 0.82), (100.0, 0.88)])
+@pytest.mark.parametrize("sn,min_f1", [(20.0, 0.90), (100.0, 0.95)])
 def test_shipped_classifier_accuracy_and_calibration(pipe, sn, min_f1):
     test = simulate_set(theory_domain(), 800, seed=101, augment=False, sn_halpha=sn)
     m = evaluate_classifier(pipe.classifier, test)
-    assert m["macro_f1"] >= min_f1, m            # README: 0.87 at S/N 20, 0.91 at S/N 100
+    assert m["macro_f1"] >= min_f1, m            # README: 0.935 at S/N 20, 0.967 at S/N 100
     assert m["ece"] <= 0.03, m
-    assert min(m["recall"].values()) > 0.7, m
+    assert min(m["recall"].values()) > 0.8, m
     assert m["unknown_rate"] < 0.05
 
 
@@ -62,26 +62,28 @@ def test_hii_posterior_is_calibrated(pipe):
 
 def test_short_retraining_reaches_documented_accuracy(tmp_path):
     m = train_nebulae(tmp_path / "models", n_per_class=3000, n_hii_params=3000, epochs=10, log=lambda *a: None)
-    assert m["accuracy"] > 0.78, m                  # full training: 0.857 (README)
+    assert m["accuracy"] > 0.85, m                  # full training: 0.909 (README)
     assert (tmp_path / "models/classifier/weights.safetensors").is_file()
     assert (tmp_path / "models/hii_params/config.json").is_file()
     pipe = NebulaPipeline(tmp_path / "models")
     assert pipe.classes == CLASSES
 
 
-def test_dann_improves_shifted_domain():
-    # DANN's gain is a few points and varies with the seed (README): compare the mean of two seeds
-    src = simulate_set(source_domain(), 5000, 0)
-    cal = simulate_set(source_domain(), 1000, 1, augment=False)
-    tgt = simulate_set(shifted_domain(), 2500, 3, augment=False)
-    test = simulate_set(shifted_domain(), 1000, 4, augment=False)
+def test_dann_aligns_domains_without_losing_accuracy():
+    # with EW(Hα) among the features DANN no longer raises target accuracy here (README); what must
+    # hold is that the reversed gradient makes the domains indistinguishable (domain loss near
+    # log 2, unlike the same discriminator without reversal) at little cost in accuracy
+    src = simulate_set(source_domain(), 4000, 0)
+    cal = simulate_set(source_domain(), 800, 1, augment=False)
+    tgt = simulate_set(shifted_domain(), 2000, 3, augment=False)
+    test = simulate_set(shifted_domain(), 800, 4, augment=False)
     v, vc, vt = src["valid"], cal["valid"], tgt["valid"]
-    plain = CalibratedClassifier(CLASSES, ClassifierConfig(epochs=20)).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
-    before = evaluate_classifier(plain, test)["accuracy"]
-    after = []
-    for seed in (1, 2):
-        dann = fit_dann(CalibratedClassifier(CLASSES, ClassifierConfig(epochs=20, seed=seed)), src["x"][v], src["y"][v],
-                        tgt["x"][vt], cal["x"][vc], cal["y"][vc], DANNConfig(epochs=20, seed=seed))
-        after.append(evaluate_classifier(dann, test)["accuracy"])
-        assert len(dann.history_["domain_loss"]) == 20
-    assert np.mean(after) > before + 0.005, (before, after)
+    plain = CalibratedClassifier(CLASSES, ClassifierConfig(epochs=15)).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
+    runs = {}
+    for weight in (0.0, 3.0):
+        runs[weight] = fit_dann(CalibratedClassifier(CLASSES, ClassifierConfig(epochs=15, seed=1)), src["x"][v], src["y"][v],
+                                tgt["x"][vt], cal["x"][vc], cal["y"][vc], DANNConfig(epochs=15, seed=1, domain_weight=weight))
+    aligned, separable = runs[3.0].history_["domain_loss"][-1], runs[0.0].history_["domain_loss"][-1]
+    assert aligned > 0.6 and aligned > separable + 0.1, (aligned, separable)
+    before, after = evaluate_classifier(plain, test)["accuracy"], evaluate_classifier(runs[3.0], test)["accuracy"]
+    assert after > before - 0.04, (before, after)

@@ -118,7 +118,7 @@ def read_line_table(path) -> tuple[dict, int, dict]:
     n = len(t)
     if n == 0:
         raise InputError(f"TABLE: {path.name} has no rows")
-    allowed = set(TABLE_LINES) | {f"{l}_ERR" for l in TABLE_LINES} | {"SIGMA", "SIGMA_ERR"}
+    allowed = set(TABLE_LINES) | {f"{l}_ERR" for l in TABLE_LINES} | {"SIGMA", "SIGMA_ERR", "EW_HA6563"}
     passthrough, table = {}, {}
     for col in t.colnames:
         key = col.upper()
@@ -128,7 +128,7 @@ def read_line_table(path) -> tuple[dict, int, dict]:
         if key not in allowed:
             raise InputError(
                 f"TABLE: unknown column {col!r}{suggest(key, sorted(allowed))}; line columns are "
-                f"{', '.join(TABLE_LINES)} with optional <LINE>_ERR, plus SIGMA [km/s] and pass-through "
+                f"{', '.join(TABLE_LINES)} with optional <LINE>_ERR, plus SIGMA [km/s], EW_HA6563 [Å] and pass-through "
                 f"columns {', '.join(PASSTHROUGH)} and TRUE_*")
         values = t[col]
         if not np.issubdtype(np.asarray(values).dtype, np.number):
@@ -160,8 +160,9 @@ def read_line_table(path) -> tuple[dict, int, dict]:
     for name, (f, e) in list(lines.items()):
         if e is not None:
             lines[name] = (np.where(np.isnan(f) & np.isfinite(e), 0.0, f), e)
-    if "SIGMA" in table:
-        lines["SIGMA"] = (table["SIGMA"], None)
+    for extra in ("SIGMA", "EW_HA6563"):
+        if extra in table:
+            lines[extra] = (table[extra], None)
     return lines, n, passthrough
 
 

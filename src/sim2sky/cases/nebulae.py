@@ -71,7 +71,7 @@ def simulate_set(domain: Domain, n_per_class: int, seed: int = 0, augment: bool 
     fit = LineFitConfig(lsf_scale=domain.lsf_scale_fit)
     out = {k: [] for k in ("x", "y", "valid", "sn", "theta", "source")}
     if keep_measurements:
-        out.update(flux=[], err=[], sigma=[])
+        out.update(flux=[], err=[], sigma=[], ew=[])
     for k, cls in enumerate(classes):
         for m_i, model in enumerate(models[cls]):
             n_model = n_per_class // len(models[cls]) + (m_i < n_per_class % len(models[cls]))
@@ -102,6 +102,7 @@ def simulate_set(domain: Domain, n_per_class: int, seed: int = 0, augment: bool 
                     out["flux"].append(m["flux"])
                     out["err"].append(m["err"])
                     out["sigma"].append(m["sigma"])
+                    out["ew"].append(measured_to_table(m)["EW_HA6563"][0])
     return {key: np.concatenate(v) for key, v in out.items()}
 
 
@@ -143,6 +144,7 @@ def write_line_table(out, n_per_class: int, sn_halpha=None, domain: str = "theor
         cols[name] = np.round(np.maximum(d["flux"][:, i], 0) * 100, 4)
         cols[f"{name}_ERR"] = np.round(d["err"][:, i] * 100, 4)
     cols["SIGMA"] = np.round(d["sigma"], 1)
+    cols["EW_HA6563"] = np.round(np.where(d["ew"] > 0, d["ew"], np.nan), 2)
     cols["TRUE_CLASS"] = np.asarray(CLASSES)[d["y"]]
     cols["TRUE_SN"] = np.round(d["sn"], 2)
     out = Path(out)

@@ -21,7 +21,8 @@ FEATURE_LINES = ("HB4861", "OIII5007", "NI5200", "HEI5876", "OI6300", "NII6584",
 FEATURE_NAMES = tuple(
     [f"{l}_{k}" for l in FEATURE_LINES for k in ("ratio", "err", "missing")]
     + ["SII_6717_6731", "SII_6717_6731_err", "SII_6717_6731_missing",
-       "log_snr_HA", "log_snr_HA_missing", "sigma_100kms", "sigma_missing", "errors_missing"]
+       "log_snr_HA", "log_snr_HA_missing", "sigma_100kms", "sigma_missing", "errors_missing",
+       "log_ew_HA", "ew_missing"]
 )
 _SCALE = 0.02
 
@@ -33,6 +34,11 @@ def measured_to_table(measured: dict) -> dict:
     a, b = table["SII6717"], table["SII6731"]
     table["SII6717_31"] = (a[0] + b[0], np.sqrt(a[1] ** 2 + b[1] ** 2))
     table["SIGMA"] = (measured["sigma"], None)
+    # emission EW(Hα) [Å, observed frame]; a continuum below its own error counts as its error
+    # (a lower limit on the EW), so faint-continuum spectra do not get infinite or negative EWs
+    cont = np.maximum(measured["continuum_ha"], measured["continuum_ha_err"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["EW_HA6563"] = (np.where(cont > 0, f[:, LINE_NAMES.index("HA6563")] / cont, np.nan), None)
     return table
 
 
@@ -78,14 +84,19 @@ def line_features(table: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
     sig_ok = np.isfinite(sig)
     cols += [np.where(sig_ok, np.nan_to_num(sig) / 100.0, 0.0), (~sig_ok).astype(float)]
     cols.append((~any_err).astype(float))
+    # EW(Hα) separates diffuse gas (a few Å) from HII regions and PNe (tens to thousands of Å),
+    # e.g. Lacerda et al. 2018 (arXiv:1711.00915)
+    ew, _ = _get(table, "EW_HA6563", n)
+    ew_ok = np.isfinite(ew) & (ew > 0)
+    cols += [np.where(ew_ok, np.log10(np.clip(np.where(ew_ok, ew, 1.0), 0.1, 1e4)), 0.0), (~ew_ok).astype(float)]
     x = np.stack(cols, axis=1).astype(np.float32)
     x[~valid] = 0.0
     return x, valid
 
 
 def augment_table(table: dict, n: int, rng, p_line: float = 0.12, p_sigma: float = 0.5,
-                  p_sii_sum: float = 0.2, p_no_err: float = 0.1) -> dict:
-    """Randomly remove lines / dispersion / errors, as tables and high-z cubes do."""
+                  p_sii_sum: float = 0.2, p_no_err: float = 0.1, p_ew: float = 0.3) -> dict:
+    """Randomly remove lines / dispersion / EW / errors, as tables and high-z cubes do."""
     out = dict(table)
     for line in FEATURE_LINES:
         if line in ("SII6717_31",):
@@ -102,9 +113,11 @@ def augment_table(table: dict, n: int, rng, p_line: float = 0.12, p_sigma: float
     out["SII6717_31"] = (np.where(drop_sii, np.nan, s), es)
     sig, _ = _get(out, "SIGMA", n)
     out["SIGMA"] = (np.where(rng.random(n) < p_sigma, np.nan, sig), None)
+    ew, _ = _get(out, "EW_HA6563", n)
+    out["EW_HA6563"] = (np.where(rng.random(n) < p_ew, np.nan, ew), None)
     no_err = rng.random(n) < p_no_err
     for name in list(out):
-        if name != "SIGMA":
+        if name not in ("SIGMA", "EW_HA6563"):
             f, e = out[name]
             out[name] = (f, np.where(no_err, np.nan, e) if e is not None else None)
     return out

@@ -64,8 +64,11 @@ def _window(wave, lo, hi):
     return slice(int(i0), int(i1))
 
 
-def _continuum_subtract(flux, weight, wave, sl, inner_lo, inner_hi):
-    """Subtract a line through the weighted means of the side bands of window ``sl``."""
+def _continuum_subtract(flux, weight, wave, sl, inner_lo, inner_hi, at=None):
+    """Subtract a line through the weighted means of the side bands of window ``sl``.
+
+    With ``at`` (a wavelength) also return the continuum there and its error, per spectrum.
+    """
     w = wave[sl]
     left, right = w < inner_lo, w > inner_hi
     y, wt = flux[:, sl], weight[:, sl]
@@ -74,14 +77,19 @@ def _continuum_subtract(flux, weight, wave, sl, inner_lo, inner_hi):
         ww = wt[:, mask]
         s = ww.sum(1)
         m = np.where(s > 0, (y[:, mask] * ww).sum(1) / np.where(s > 0, s, 1), np.nan)
-        return m, w[mask].mean() if mask.any() else np.nan
+        return m, w[mask].mean() if mask.any() else np.nan, np.where(s > 0, 1 / np.sqrt(np.where(s > 0, s, 1)), np.nan)
 
-    (ml, xl), (mr, xr) = band(left), band(right)
+    (ml, xl, el), (mr, xr, er) = band(left), band(right)
     ml = np.where(np.isfinite(ml), ml, mr)
     mr = np.where(np.isfinite(mr), mr, ml)
     slope = (mr - ml) / (xr - xl)
     cont = ml[:, None] + slope[:, None] * (w[None, :] - xl)
-    return np.nan_to_num(y - cont), wt
+    if at is None:
+        return np.nan_to_num(y - cont), wt
+    f = (at - xl) / (xr - xl)
+    c_at = ml + slope * (at - xl)
+    c_err = np.sqrt(((1 - f) * np.nan_to_num(el, nan=np.inf)) ** 2 + (f * np.nan_to_num(er, nan=np.inf)) ** 2)
+    return np.nan_to_num(y - cont), wt, c_at, c_err
 
 
 def measure_lines(flux, var, wave, z: float = 0.0, config: LineFitConfig = LineFitConfig()) -> dict:
@@ -100,7 +108,8 @@ def measure_lines(flux, var, wave, z: float = 0.0, config: LineFitConfig = LineF
     -------
     dict with ``flux``, ``err`` (n, 15) [flux unit, NaN for lines outside the spectrum],
     ``velocity`` (n,) [km/s relative to z], ``sigma`` (n,) intrinsic dispersion [km/s],
-    ``snr_halpha`` (n,), ``flags`` (n,) int (bit mask of FLAG_*).
+    ``snr_halpha`` (n,), ``flags`` (n,) int (bit mask of FLAG_*), ``continuum_ha`` and
+    ``continuum_ha_err`` (n,): continuum at Hα [flux unit per Angstrom] (for the equivalent width).
     """
     flux = np.asarray(flux, np.float32)
     wave = np.asarray(wave, float)
@@ -122,7 +131,7 @@ def measure_lines(flux, var, wave, z: float = 0.0, config: LineFitConfig = LineF
     pad = (vr + 3 * max(config.sigma_grid_kms)) / C_KMS
     lo, hi = n1 * zf * (1 - pad) - 4, n2 * zf * (1 + pad) + 4
     sl = _window(wave, lo - config.band_angstrom * zf, hi + config.band_angstrom * zf)
-    y, wt = _continuum_subtract(flux, weight, wave, sl, lo, hi)
+    y, wt, cont_ha, cont_ha_err = _continuum_subtract(flux, weight, wave, sl, lo, hi, at=ha * zf)
     w = wave[sl]
     vel_grid = np.arange(-vr, vr + 1e-6, config.velocity_step_kms)
     sig_grid = np.asarray(config.sigma_grid_kms, float)
@@ -187,6 +196,8 @@ def measure_lines(flux, var, wave, z: float = 0.0, config: LineFitConfig = LineF
     velocity = np.where(no_data, np.nan, velocity)
     sigma = np.where(no_data, np.nan, sigma)
     return {"flux": out_f, "err": out_e, "velocity": velocity.astype(np.float32), "sigma": sigma.astype(np.float32),
+            "continuum_ha": np.where(no_data, np.nan, cont_ha).astype(np.float32),
+            "continuum_ha_err": np.where(no_data, np.nan, cont_ha_err).astype(np.float32),
             "snr_halpha": np.where(no_data, np.nan, snr).astype(np.float32), "flags": flags.astype(np.int16)}
 
 
