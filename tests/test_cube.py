@@ -1,6 +1,6 @@
 """The cube pipeline: products with WCS, truth recovery, resume, LocalCluster, bad input."""
 
-import shutil
+import json
 
 import numpy as np
 import pytest
@@ -70,9 +70,7 @@ def test_resume_after_interruption(mock, reference, tmp_path, monkeypatch):
 
     monkeypatch.setattr(pipeline, "process_block", flaky)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.dask.config.set(scheduler="sync") if hasattr(pipeline, "dask") else None
-        classify_cube(mock, out, block=16, report=False, log=lambda *a: None,
-                      scheduler=None) if False else _run_sync(mock, out)
+        _run_sync(mock, out)
     assert not (out / "lines.fits").exists()                       # nothing half-written
     done = len(list((out / ".partial").glob("block_*.npy")))
     assert done >= 2
@@ -87,16 +85,13 @@ def test_resume_after_interruption(mock, reference, tmp_path, monkeypatch):
 
 
 def _run_sync(mock, out):
-    import dask
-
-    with dask.config.set(scheduler="sync"):
-        spec = pipeline.open_cube(mock, workdir=out / ".partial" / "input")
-        (out / ".partial").mkdir(parents=True, exist_ok=True)
-        (out / ".partial" / "manifest.json").write_text(
-            __import__("json").dumps(pipeline._manifest(spec, None, 16)))
-        for ys in (slice(0, 16), slice(16, 32), slice(32, 36)):
-            for xs in (slice(0, 16), slice(16, 32), slice(32, 40)):
-                pipeline._cached_block(spec, ys, xs, None, str(out / ".partial"), 0)
+    """The block loop of a run with block 16, one block at a time (so it can be interrupted)."""
+    spec = pipeline.open_cube(mock, workdir=out / ".partial" / "input")
+    (out / ".partial").mkdir(parents=True, exist_ok=True)
+    (out / ".partial" / "manifest.json").write_text(json.dumps(pipeline._manifest(spec, None, 16)))
+    for ys in (slice(0, 16), slice(16, 32), slice(32, 36)):
+        for xs in (slice(0, 16), slice(16, 32), slice(32, 40)):
+            pipeline._cached_block(spec, ys, xs, None, str(out / ".partial"), 0)
 
 
 def _counting(real, calls):

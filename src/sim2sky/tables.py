@@ -12,7 +12,7 @@ import numpy as np
 
 from .errors import InputError, suggest
 
-__all__ = ["read_arrays", "read_table_columns", "table_columns"]
+__all__ = ["read_arrays", "read_table_columns", "table_columns", "write_table"]
 
 _TABLE_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".parquet", ".pq", ".csv", ".ecsv")
 
@@ -100,3 +100,31 @@ def read_arrays(path, keys: tuple[str, ...], cols: dict[str, list[str] | None]) 
             names[k] = list(cols[k])
         return arrays, names
     raise InputError(f"unsupported file type {path.name}: use .npz, FITS table, Parquet or CSV")
+
+
+_WRITE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}
+
+
+def write_table(table, out, default_format: str | None = None) -> Path:
+    """Write an astropy ``table`` to ``out`` atomically (temporary sibling, then rename).
+
+    The format follows the suffix (.csv, .ecsv, .fits); another suffix uses ``default_format``
+    or, without one, raises :class:`InputError`.
+    """
+    import os
+    import tempfile
+
+    out = Path(out)
+    fmt = _WRITE_FORMATS.get(out.suffix.lower(), default_format)
+    if fmt is None:
+        raise InputError(f"--out: {out.name} must end in {', '.join(_WRITE_FORMATS)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
+    os.close(fd)
+    try:
+        table.write(tmp, format=fmt, overwrite=True)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return out

@@ -7,8 +7,6 @@ posterior means and standard deviations of 12+log(O/H), log U, log P/k and E(B-V
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -170,6 +168,8 @@ def classify_table(path, out, model_dir=None, seed: int = 0) -> dict:
     """Classify every row of a line table; write ``out`` (CSV, FITS or ECSV) atomically."""
     from astropy.table import Table
 
+    from ..tables import write_table
+
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".fits", ".ecsv"):
         raise InputError(f"--out: {out.name} must end in .csv, .fits or .ecsv")
@@ -185,17 +185,7 @@ def classify_table(path, out, model_dir=None, seed: int = 0) -> dict:
     for j, name in enumerate(pipe.param_names):
         cols[f"{_param_column(name)}_mean"] = np.round(res["param_mean"][:, j], 4)
         cols[f"{_param_column(name)}_std"] = np.round(res["param_std"][:, j], 4)
-    result = Table(cols)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        fmt = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}[out.suffix.lower()]
-        result.write(tmp, format=fmt, overwrite=True)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_table(Table(cols), out)
     counts = {c: int((res["label"] == c).sum()) for c in (*pipe.classes, UNKNOWN)}
     return {"n": n, "counts": counts, "out": str(out)}
 

@@ -85,9 +85,8 @@ def simulate_set(domain: Domain, n_per_class: int, seed: int = 0, augment: bool 
                 r = render_spectra(fluxes, sigma, ew, domain.observation, rng, z=z, sn_halpha=sn_halpha,
                                    dig_fluxes=None if cls == "DIG" else dig_f, wave=wave, noise_var=noise_var)
                 m = measure_lines(r["flux"], r["var"], wave, z=z, config=fit)
-                table = measured_to_table(m)
-                if augment:
-                    table = augment_table(table, n, rng)
+                measured = measured_to_table(m)
+                table = augment_table(measured, n, rng) if augment else measured
                 x, valid = line_features(table, n)
                 theta = np.full((n, len(HII_PARAMS)), np.nan)
                 if isinstance(model, MappingsHII):
@@ -102,7 +101,7 @@ def simulate_set(domain: Domain, n_per_class: int, seed: int = 0, augment: bool 
                     out["flux"].append(m["flux"])
                     out["err"].append(m["err"])
                     out["sigma"].append(m["sigma"])
-                    out["ew"].append(measured_to_table(m)["EW_HA6563"][0])
+                    out["ew"].append(measured["EW_HA6563"][0])
     return {key: np.concatenate(v) for key, v in out.items()}
 
 
@@ -127,12 +126,10 @@ def write_line_table(out, n_per_class: int, sn_halpha=None, domain: str = "theor
     Fluxes are in units of 10^-17 erg/s/cm2 for an Hα flux of 100; measured negative fluxes of
     undetected lines are written as 0 with their error. Columns TRUE_CLASS and TRUE_SN hold the truth.
     """
-    import os
-    import tempfile
-
     from astropy.table import Table
 
     from ..simulate.lines import LINE_NAMES
+    from ..tables import write_table
 
     domains = {"theory": theory_domain, "shifted": shifted_domain, "source": source_domain}
     if domain not in domains:
@@ -147,17 +144,7 @@ def write_line_table(out, n_per_class: int, sn_halpha=None, domain: str = "theor
     cols["EW_HA6563"] = np.round(np.where(d["ew"] > 0, d["ew"], np.nan), 2)
     cols["TRUE_CLASS"] = np.asarray(CLASSES)[d["y"]]
     cols["TRUE_SN"] = np.round(d["sn"], 2)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fmt = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}.get(out.suffix.lower(), "ascii.csv")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=out.suffix, dir=out.parent)
-    os.close(fd)
-    try:
-        Table(cols).write(tmp, format=fmt, overwrite=True)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_table(Table(cols), out, default_format="ascii.csv")
     return len(d["y"])
 
 
