@@ -28,6 +28,10 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q tests || [ $$? -eq 5 ]
 
+# everything but the statistical/training tests and the fresh-install test (< 60 s)
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" tests || [ $$? -eq 5 ]
+
 bench: install-bench
 	$(BIN)/python benchmarks/npe_vs_sbi.py --out benchmarks/results_npe_vs_sbi.json
 

@@ -59,7 +59,7 @@ def gaussian_fit_peer(cube: Path, n: int, z: float, seed: int = 0) -> float:
     from astropy.io import fits
     from scipy.optimize import least_squares
 
-    from sim2sky.cube.pipeline import open_cube
+    from sim2sky.apply import open_cube
 
     spec = open_cube(cube)
     wave = spec.wave
@@ -97,8 +97,8 @@ def main(argv=None):
     ap.add_argument("--workdir", default=None, help="where to put the mock cube (default: a temp folder)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
-    from sim2sky.cube.pipeline import classify_cube
-    from sim2sky.simulate.cube import make_mock_cube
+    from sim2sky.cases.nebulae import classify_cube
+    from sim2sky.cases.nebulae import make_mock_cube
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="sim2sky_bench_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from sim2sky.cases.sbibm import shared_data_dir
+import _data  # noqa: F401  (the shared data mirror)
+from sim2sky.core.data import dataset_root
 from sim2sky.literature.corpus import Paper, read_corpus
 from sim2sky.literature.index import LitIndex
 from sim2sky.literature.search import SearchOptions, search
@@ -86,10 +87,7 @@ def main():
     ap.add_argument("--scale", type=int, default=0, help="Also run the synthetic scale test with this many documents.")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    data = shared_data_dir()
-    if data is None:
-        raise SystemExit("needs ../shared/data/corpus")
-    corpus = data / "corpus"
+    corpus = dataset_root("corpus") / "corpus"      # 'sim2sky data fetch corpus' or SIM2SKY_DATA
     qa = [json.loads(line) for line in open(corpus / "qa_dev.jsonl")]
     folder = args.index or Path(tempfile.mkdtemp(prefix="lit-bench-"))
     results = {}

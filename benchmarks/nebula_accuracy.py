@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from sim2sky.apply.nebulae import NebulaPipeline
-from sim2sky.cases.nebulae import (CLASSES, evaluate_classifier, shifted_domain, simulate_agn, simulate_noise,
+import _data  # noqa: F401  (the shared data mirror)
+from sim2sky.cases.nebulae import (CLASSES, FEATURE_LINES, FEATURE_NAMES, NebulaPipeline, evaluate_classifier,
+                                   measured_to_table, shifted_domain, simulate_agn, simulate_noise,
                                    simulate_set, source_domain, theory_domain)
-from sim2sky.learn.classifier import CalibratedClassifier, ClassifierConfig
+from sim2sky.learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
 from sim2sky.learn.dann import DANNConfig, fit_dann
-from sim2sky.learn.features import FEATURE_LINES, FEATURE_NAMES, measured_to_table
 
 SNRS = (5, 10, 20, 50, 100)
 
@@ -121,8 +121,8 @@ def main(argv=None):
     tgt_test = simulate_set(shifted_domain(), args.n_test, 4, augment=False)
     v, vc, vr, vt = src["valid"], cal["valid"], ref["valid"], tgt["valid"]
     cfg = ClassifierConfig(epochs=25)
-    plain = CalibratedClassifier(CLASSES, cfg).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc], ref["x"][vr], ref["y"][vr])
-    dann = fit_dann(CalibratedClassifier(CLASSES, cfg), src["x"][v], src["y"][v], tgt["x"][vt], cal["x"][vc], cal["y"][vc],
+    plain = CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES)), CLASSES, cfg).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc], ref["x"][vr], ref["y"][vr])
+    dann = fit_dann(CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES)), CLASSES, cfg), src["x"][v], src["y"][v], tgt["x"][vt], cal["x"][vc], cal["y"][vc],
                     DANNConfig(epochs=25), x_ref=ref["x"][vr], y_ref=ref["y"][vr])
     result["dann"] = {}
     print(f"{'model':>6} {'test on':>8} | {'acc':>6} {'F1':>6} {'ECE':>6} | recall HII   PN  SNR  DIG")

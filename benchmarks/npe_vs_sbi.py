@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import torch
 
+import _data  # noqa: F401  (the shared data mirror)
 from sim2sky.cases.sbibm import TASKS, get_task, load_reference
 from sim2sky.infer.diagnostics import c2st
 from sim2sky.infer.npe import NPE, NPEConfig

@@ -1,19 +1,17 @@
 """The cube pipeline: products with WCS, truth recovery, resume, LocalCluster, bad input."""
 
-import json
-
 import numpy as np
 import pytest
 from astropy.io import fits
 from typer.testing import CliRunner
 
-from sim2sky.cases.sbibm import shared_data_dir
+from conftest import needs
+from sim2sky.apply import cached_block, open_cube, prepare_partial
+from sim2sky.cases.nebulae import classify_cube
+from sim2sky.cases.nebulae import cube as cube_mod
 from sim2sky.cli import app
-from sim2sky.cube import pipeline
-from sim2sky.cube.pipeline import classify_cube
 
 runner = CliRunner()
-needs_data = pytest.mark.skipif(shared_data_dir() is None, reason="needs ../shared/data (3MdB tables for PNe)")
 
 
 def run(*args):
@@ -22,8 +20,6 @@ def run(*args):
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory):
-    if shared_data_dir() is None:
-        pytest.skip("needs ../shared/data (3MdB tables for PNe)")
     d = tmp_path_factory.mktemp("cube")
     r = run("simulate", "cube", "--out", d / "mock.fits", "--size", 40, 36, "--seed", 4)
     assert r.exit_code == 0, r.output
@@ -39,7 +35,7 @@ def reference(mock, tmp_path_factory):
 
 
 def test_products_and_truth(mock, reference):
-    from sim2sky.cases.demo_cube import score_against_truth
+    from sim2sky.cases.nebulae import score_against_truth
 
     for f in ("lines.fits", "classes.fits", "probabilities.fits", "params.fits", "nebulae.csv", "nebulae.fits",
               "report.html", "classes.png", "bpt.png", "composite.png", "params.png"):
@@ -60,7 +56,7 @@ def test_products_and_truth(mock, reference):
 def test_resume_after_interruption(mock, reference, tmp_path, monkeypatch):
     out = tmp_path / "out"
     calls = {"n": 0}
-    real = pipeline.process_block
+    real = cube_mod.process_block
 
     def flaky(*a, **k):
         calls["n"] += 1
@@ -68,14 +64,14 @@ def test_resume_after_interruption(mock, reference, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **k)
 
-    monkeypatch.setattr(pipeline, "process_block", flaky)
+    monkeypatch.setattr(cube_mod, "process_block", flaky)
     with pytest.raises(KeyboardInterrupt):
         _run_sync(mock, out)
     assert not (out / "lines.fits").exists()                       # nothing half-written
     done = len(list((out / ".partial").glob("block_*.npy")))
     assert done >= 2
     calls["n"] = -100
-    monkeypatch.setattr(pipeline, "process_block", _counting(real, calls))
+    monkeypatch.setattr(cube_mod, "process_block", _counting(real, calls))
     classify_cube(mock, out, block=16, report=False, log=lambda *a: None)
     assert calls["n"] + 100 == 9 - done                            # only the missing blocks recomputed
     for name in ("CLASS", "P_HII"):
@@ -86,12 +82,13 @@ def test_resume_after_interruption(mock, reference, tmp_path, monkeypatch):
 
 def _run_sync(mock, out):
     """The block loop of a run with block 16, one block at a time (so it can be interrupted)."""
-    spec = pipeline.open_cube(mock, workdir=out / ".partial" / "input")
-    (out / ".partial").mkdir(parents=True, exist_ok=True)
-    (out / ".partial" / "manifest.json").write_text(json.dumps(pipeline._manifest(spec, None, 16)))
+    spec = open_cube(mock, workdir=out / ".partial" / "input")
+    z = cube_mod.cube_redshift(spec, None)
+    prepare_partial(out / ".partial", cube_mod.cube_manifest(spec, z, None, 16))
     for ys in (slice(0, 16), slice(16, 32), slice(32, 36)):
         for xs in (slice(0, 16), slice(16, 32), slice(32, 40)):
-            pipeline._cached_block(spec, ys, xs, None, str(out / ".partial"), 0)
+            cached_block(cube_mod.process_block, ys, xs, str(out / ".partial"),
+                         {"spec": spec, "z": z, "model_dir": None, "seed": 0})
 
 
 def _counting(real, calls):
@@ -150,7 +147,7 @@ def test_bad_headers_exit_2(mock, tmp_path, fn, message):
     r = run("cube", "classify", cube, "--out", tmp_path / "o")
     assert r.exit_code == 2, r.output
     assert message in " ".join(r.output.split())
-    assert not (tmp_path / "o" / "lines.fits").exists()
+    assert not (tmp_path / "o").exists()                     # a refused input writes nothing
 
 
 def test_2d_image_and_truncated_file(mock, tmp_path):
@@ -161,13 +158,28 @@ def test_2d_image_and_truncated_file(mock, tmp_path):
     (tmp_path / "trunc.fits").write_bytes(data[: len(data) // 3])
     r = run("cube", "classify", tmp_path / "trunc.fits", "--out", tmp_path / "o")
     assert r.exit_code == 2 and "truncated" in " ".join(r.output.split())
+    assert not (tmp_path / "o").exists()
 
 
+def test_refused_inputs_leave_nothing_behind(mock, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a cube")
+    (tmp_path / "existing").mkdir()
+    cases = [(tmp_path / "notes.txt", "not a readable FITS"), (tmp_path / "missing.fits", "does not exist")]
+    for cube, message in cases:
+        for out in (tmp_path / "fresh", tmp_path / "existing"):
+            r = run("cube", "classify", cube, "--out", out, "--redshift", 0.005)
+            assert r.exit_code == 2 and message in " ".join(r.output.split()), r.output
+    assert not (tmp_path / "fresh").exists()
+    assert list((tmp_path / "existing").iterdir()) == []     # a user's folder is kept, but nothing added
+    r = run("cube", "classify", mock, "--out", tmp_path / "o", "--redshift", 0.9)
+    assert r.exit_code == 2 and not (tmp_path / "o").exists()
+
+
+@needs("muse")
 def test_real_muse_cube_crop(tmp_path):
-    data = shared_data_dir()
-    if data is None:
-        pytest.skip("needs ../shared/data/muse/abell478_minicube.fits.gz")
-    with fits.open(data / "muse/abell478_minicube.fits.gz") as h:
+    from sim2sky.core.data import dataset_file
+
+    with fits.open(dataset_file("muse", "muse/abell478_minicube.fits.gz")) as h:
         crop = fits.HDUList([fits.PrimaryHDU(header=h[0].header)] +
                             [fits.ImageHDU(h[e].data[:, 10:30, 10:30], header=h[e].header, name=e) for e in ("DATA", "STAT", "DQ")])
         for e in ("DATA", "STAT", "DQ"):

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sim2sky.cli import app
-from sim2sky.errors import InputError
+from sim2sky.core.errors import InputError
 from sim2sky.literature.answer import answer, build_messages, clean_citations, extractive_answer
 from sim2sky.literature.corpus import read_corpus
 from sim2sky.literature.index import LitIndex
@@ -190,7 +190,9 @@ def test_gguf_backend_with_a_real_model(index):
 
 
 def test_answer_without_citations_gets_cited_evidence(index, monkeypatch):
-    from sim2sky.literature import answer as answer_mod
+    import importlib
+
+    answer_mod = importlib.import_module("sim2sky.literature.answer")   # the module, not the re-exported function
 
     monkeypatch.setattr(answer_mod, "_openai", lambda *a, **k: "A claim. A claim. Another claim without sources.")
     res = search(index, "supernova remnants", SearchOptions(k=2, mode="lexical"))

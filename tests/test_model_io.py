@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sim2sky.cases.sbibm import get_task
-from sim2sky.errors import ModelFolderError
+from sim2sky.core.errors import ModelFolderError
 from sim2sky.infer.io import load_posterior, save_posterior
 from sim2sky.infer.npe import NPE
 from sim2sky.infer.train import TrainConfig
@@ -73,7 +73,7 @@ def test_other_major_version_is_refused(trained, tmp_path):
 
 
 def test_out_of_range_and_bad_observations(trained):
-    from sim2sky.errors import InputError
+    from sim2sky.core.errors import InputError
 
     post = trained[0].posterior_
     with pytest.raises(InputError, match="outside the training range"):

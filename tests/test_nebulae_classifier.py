@@ -3,16 +3,14 @@
 import numpy as np
 import pytest
 
-from sim2sky.apply.nebulae import NebulaPipeline
+from sim2sky.cases.nebulae import NebulaPipeline
 from sim2sky.cases.nebulae import (CLASSES, Domain, evaluate_classifier, simulate_agn, simulate_noise, simulate_set,
                                    source_domain, shifted_domain, theory_domain, train_nebulae)
-from sim2sky.cases.sbibm import shared_data_dir
-from sim2sky.learn.classifier import CalibratedClassifier, ClassifierConfig
+from sim2sky.learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
 from sim2sky.learn.dann import DANNConfig, fit_dann
-from sim2sky.simulate.nebulae import MappingsHII
+from sim2sky.cases.nebulae import MappingsHII
 
-pytestmark = pytest.mark.skipif(shared_data_dir() is None,
-                                reason="needs ../shared/data (3MdB tables) to simulate PNe and BOND HII regions")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +31,7 @@ def test_shipped_classifier_accuracy_and_calibration(pipe, sn, min_f1):
 def test_unknown_for_noise_and_agn(pipe):
     x, meas = simulate_noise(1000, seed=5)
     table = {"HA6563": (meas["flux"][:, 8], meas["err"][:, 8])}
-    from sim2sky.learn.features import measured_to_table
+    from sim2sky.cases.nebulae.features import measured_to_table
     res = pipe.predict(measured_to_table(meas), 1000)
     assert np.mean(res["label"] == "unknown") > 0.9          # pure noise: (almost) never a nebula
     agn = simulate_agn(1000, seed=6)
@@ -78,10 +76,11 @@ def test_dann_aligns_domains_without_losing_accuracy():
     tgt = simulate_set(shifted_domain(), 2000, 3, augment=False)
     test = simulate_set(shifted_domain(), 800, 4, augment=False)
     v, vc, vt = src["valid"], cal["valid"], tgt["valid"]
-    plain = CalibratedClassifier(CLASSES, ClassifierConfig(epochs=15)).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
+    d = src["x"].shape[1]
+    plain = CalibratedClassifier(mlp_classifier(d, 4), CLASSES, ClassifierConfig(epochs=15)).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
     runs = {}
     for weight in (0.0, 3.0):
-        runs[weight] = fit_dann(CalibratedClassifier(CLASSES, ClassifierConfig(epochs=15, seed=1)), src["x"][v], src["y"][v],
+        runs[weight] = fit_dann(CalibratedClassifier(mlp_classifier(d, 4, seed=1), CLASSES, ClassifierConfig(epochs=15, seed=1)), src["x"][v], src["y"][v],
                                 tgt["x"][vt], cal["x"][vc], cal["y"][vc], DANNConfig(epochs=15, seed=1, domain_weight=weight))
     aligned, separable = runs[3.0].history_["domain_loss"][-1], runs[0.0].history_["domain_loss"][-1]
     assert aligned > 0.6 and aligned > separable + 0.1, (aligned, separable)

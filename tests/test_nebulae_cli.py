@@ -5,11 +5,9 @@ import pytest
 from astropy.table import Table
 from typer.testing import CliRunner
 
-from sim2sky.cases.sbibm import shared_data_dir
 from sim2sky.cli import app
 
 runner = CliRunner()
-pytestmark = pytest.mark.skipif(shared_data_dir() is None, reason="needs ../shared/data (3MdB tables) to simulate tables")
 
 
 def run(*args):
@@ -28,7 +26,7 @@ def test_classify_table(table, tmp_path):
     r = run("nebulae", "classify", table, "--out", tmp_path / "out.csv")
     assert r.exit_code == 0, r.output
     out = Table.read(tmp_path / "out.csv", format="ascii.csv")
-    for col in ("ID", "p_HII", "p_PN", "p_SNR", "p_DIG", "class", "OH_mean", "OH_std", "logU_mean", "EBV_mean"):
+    for col in ("ID", "p_HII", "p_PN", "p_SNR", "p_DIG", "class", "OH_mean", "OH_std", "LOGU_mean", "LOGPK_std", "EBV_mean"):
         assert col in out.colnames
     truth = Table.read(table, format="ascii.csv")["TRUE_CLASS"]
     assert np.mean(np.asarray(out["class"]) == np.asarray(truth)) > 0.8
@@ -57,7 +55,6 @@ def test_subset_of_lines_and_upper_limits(table, tmp_path):
 
 
 @pytest.mark.parametrize("mutate,message", [
-    (lambda t: t.rename_column("NII6584", "NII6583"), "did you mean 'NII6584'"),
     (lambda t: t.__setitem__("OIII5007", -t["OIII5007"] - 1), "negative"),
     (lambda t: t.remove_column("HA6563"), "HA6563"),
     (lambda t: t.replace_column("HB4861", np.array(["x"] * len(t))), "not numeric"),
@@ -72,9 +69,105 @@ def test_bad_tables_exit_2(table, tmp_path, mutate, message):
     assert not (tmp_path / "never.csv").exists()
 
 
+def test_unknown_columns_pass_through_with_a_notice(table, tmp_path):
+    t = Table.read(table, format="ascii.csv")
+    t["OII3727"] = 2.5 * np.asarray(t["HB4861"])              # a line we do not use
+    t["FIELD"] = "NGC0628"                                    # a string column
+    t.rename_column("NII6548", "NII6458")                     # a typo (NII6548 is optional)
+    t.remove_column("NII6548_ERR")
+    t.write(tmp_path / "extra.csv", format="ascii.csv")
+    r = run("nebulae", "classify", tmp_path / "extra.csv", "--out", tmp_path / "o.csv")
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.output.split())
+    assert "notice:" in text and "OII3727" in text and "FIELD" in text and "did you mean" in text
+    out = Table.read(tmp_path / "o.csv", format="ascii.csv")
+    assert np.allclose(out["OII3727"], t["OII3727"]) and set(out["FIELD"]) == {"NGC0628"}
+    assert "class" in out.colnames
+
+
+def _survey_layout(t, preset):
+    """The simulated table renamed to a survey's column names (the presets' inverse)."""
+    from sim2sky.cases.nebulae import PRESETS
+
+    out = Table({"ID": t["ID"], "TRUE_CLASS": t["TRUE_CLASS"]})
+    carried = ["ID", "TRUE_CLASS", "SIGMA"] + (["EW_HA6563"] if preset != "phangs" else [])
+    for target, source in PRESETS[preset].items():
+        base = target.replace("_ERR", "").replace("_IVAR", "")
+        if base not in t.colnames or "+" in source or target.startswith(("SIGMA", "EW")):
+            continue
+        if target.endswith("_IVAR"):
+            out[source] = 1.0 / np.asarray(t[f"{base}_ERR"], float) ** 2
+            carried.append(f"{base}_ERR")
+        elif target.endswith("_ERR") or target == base:
+            out[source] = t[target]
+            carried.append(target)
+    if preset == "mpajhu":
+        out["H_ALPHA_EQW"] = -np.asarray(t["EW_HA6563"], float)       # emission is negative there
+        out["SIGMA_BALMER"] = t["SIGMA"]
+    elif preset == "manga":
+        out["EMLINE_GEW_HA_6564"] = t["EW_HA6563"]
+        inst = 70.0                                                  # instrumental sigma [km/s]
+        out["EMLINE_GSIGMA_HA_6564"] = np.sqrt(np.asarray(t["SIGMA"], float) ** 2 + inst**2)
+        out["EMLINE_INSTSIGMA_HA_6564"] = np.full(len(t), inst)
+    else:
+        out["HA6562_SIGMA"] = t["SIGMA"]
+    out["HA6562_FLUX_CORR" if preset == "phangs" else "OII_3726_FLUX"] = 3.0 * np.asarray(t["HA6563"], float)
+    return out, carried
+
+
+@pytest.mark.parametrize("preset", ["phangs", "manga", "mpajhu"])
+def test_survey_presets_classify_like_canonical_tables(table, tmp_path, preset):
+    t = Table.read(table, format="ascii.csv")
+    survey, carried = _survey_layout(t, preset)
+    t[carried].write(tmp_path / "canonical_in.csv", format="ascii.csv")    # the same information, canonical names
+    r = run("nebulae", "classify", tmp_path / "canonical_in.csv", "--out", tmp_path / "canonical.csv", "--seed", 1)
+    assert r.exit_code == 0, r.output
+    ref = Table.read(tmp_path / "canonical.csv", format="ascii.csv")
+    survey.write(tmp_path / f"{preset}.fits")
+    for extra in ([], ["--preset", preset]):                       # detected, then explicit
+        r = run("nebulae", "classify", tmp_path / f"{preset}.fits", "--out", tmp_path / f"{preset}.csv", "--seed", 1,
+                *extra)
+        assert r.exit_code == 0, r.output
+        out = Table.read(tmp_path / f"{preset}.csv", format="ascii.csv")
+        same = np.mean(np.asarray(out["class"]) == np.asarray(ref["class"]))
+        assert same > 0.97, (preset, same)      # float rounding of ivar / sigma only
+        assert np.mean(np.asarray(out["class"]) == np.asarray(t["TRUE_CLASS"])) > 0.75
+    assert "layout" in " ".join(r.output.split()) or extra
+
+
+def test_column_map_string_and_files(table, tmp_path):
+    t = Table.read(table, format="ascii.csv")
+    t.rename_columns(["HA6563", "HA6563_ERR", "HB4861"], ["F_HALPHA", "E_HALPHA", "F_HBETA"])
+    t.write(tmp_path / "custom.csv", format="ascii.csv")
+    pairs = {"HA6563": "F_HALPHA", "HA6563_ERR": "E_HALPHA", "HB4861": "F_HBETA"}
+    (tmp_path / "map.json").write_text(__import__("json").dumps(pairs))
+    (tmp_path / "map.yaml").write_text("".join(f"{k}: {v}\n" for k, v in pairs.items()))
+    outs = []
+    for spec in (",".join(f"{k}={v}" for k, v in pairs.items()), tmp_path / "map.json", tmp_path / "map.yaml"):
+        r = run("nebulae", "classify", tmp_path / "custom.csv", "--out", tmp_path / "o.csv", "--columns", spec)
+        assert r.exit_code == 0, r.output
+        outs.append(np.asarray(Table.read(tmp_path / "o.csv", format="ascii.csv")["class"]))
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])
+    r = run("nebulae", "classify", tmp_path / "custom.csv", "--out", tmp_path / "o.csv", "--columns", "HA6563=F_HALFA")
+    assert r.exit_code == 2 and "did you mean 'F_HALPHA'" in " ".join(r.output.split())
+    r = run("nebulae", "classify", tmp_path / "custom.csv", "--out", tmp_path / "o.csv", "--columns", "HALPHA=F_HALPHA")
+    assert r.exit_code == 2 and "not a sim2sky column" in " ".join(r.output.split())
+
+
+def test_negative_fluxes_need_allow_negative(table, tmp_path):
+    t = Table.read(table, format="ascii.csv")
+    t["OI6300"][:10] = -np.asarray(t["OI6300_ERR"][:10])
+    t.write(tmp_path / "neg.csv", format="ascii.csv")
+    r = run("nebulae", "classify", tmp_path / "neg.csv", "--out", tmp_path / "o.csv")
+    assert r.exit_code == 2 and "--allow-negative" in " ".join(r.output.split())
+    r = run("nebulae", "classify", tmp_path / "neg.csv", "--out", tmp_path / "o.csv", "--allow-negative")
+    assert r.exit_code == 0, r.output
+
+
 def test_help_pages():
     for cmd in (["nebulae", "classify"], ["nebulae", "adapt"], ["train", "nebulae"], ["cube", "classify"],
-                ["simulate", "cube"], ["simulate", "nebulae"], ["demo"]):
+                ["simulate", "cube"], ["simulate", "nebulae"], ["demo"], ["data"], ["data", "list"], ["data", "fetch"],
+                ["data", "path"]):
         r = run(*cmd, "--help")
         assert r.exit_code == 0 and "Usage" in r.output, cmd
 

@@ -13,14 +13,17 @@ from sim2sky.infer.diagnostics import c2st, coverage_error, expected_coverage, t
 from sim2sky.infer.npe import NPE, NPEConfig
 from sim2sky.infer.train import TrainConfig
 
+pytestmark = pytest.mark.slow
+
 FAST = TrainConfig(batch_size=256, learning_rate=2e-3, max_epochs=60, patience=10, seed=0)
 
 
 @pytest.fixture(scope="module")
 def gaussian_3d():
+    # the sbibm budget (10^4 simulations) and the default training settings: what a user gets
     task = gaussian_linear_task(3)
-    theta, x = task.sample_joint(6000, seed=0)
-    npe = NPE(prior=task.prior, train_config=FAST).fit(theta.numpy(), x.numpy())
+    theta, x = task.sample_joint(10_000, seed=0)
+    npe = NPE(prior=task.prior, train_config=TrainConfig(seed=0)).fit(theta.numpy(), x.numpy())
     return task, npe
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from sim2sky.errors import InputError
+from sim2sky.core.errors import InputError
 from sim2sky.infer.priors import BoxUniform, Gaussian, prior_from_dict
 from sim2sky.nn.flows import BoxLogitTransform, FastRQSTransform
 

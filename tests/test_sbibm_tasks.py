@@ -8,7 +8,7 @@ import torch
 from scipy import stats
 
 from sim2sky.cases.sbibm import TASKS, get_task, load_reference
-from sim2sky.errors import InputError
+from sim2sky.core.errors import InputError
 
 
 def test_unknown_task_suggests():

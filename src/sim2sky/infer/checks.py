@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kstest
 
-from ..errors import InputError
+from ..core.errors import InputError
 from ..report.plots import coverage_plot, pair_plot, rank_histograms
 from .diagnostics import coverage_error, expected_coverage, sbc_ranks, tarp
 

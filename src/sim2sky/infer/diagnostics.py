@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.neural_network import MLPClassifier
-from threadpoolctl import threadpool_limits
+from ..core.threads import limit_threads
 
 __all__ = ["c2st", "sbc_ranks", "expected_coverage", "tarp", "coverage_error"]
 
@@ -32,7 +32,7 @@ def c2st(x: np.ndarray, y: np.ndarray, seed: int = 1, n_folds: int = 5) -> float
     target = np.concatenate([np.zeros(len(x)), np.ones(len(y))])
     # one BLAS thread: the classifier's matrices are tiny, and multi-threaded BLAS spun on
     # 200x100 products (2.5 ms each instead of ~20 us) when the other core was busy
-    with threadpool_limits(limits=1):
+    with limit_threads(1):
         scores = cross_val_score(clf, data, target, cv=KFold(n_folds, shuffle=True, random_state=seed), scoring="accuracy")
     return float(np.mean(scores))
 

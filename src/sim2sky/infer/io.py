@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import from_dict, to_dict
-from ..errors import ModelFolderError
-from ..modelio import read_model_folder, save_model_folder
-from .npe import NPEConfig, NPEEstimator
+from ..core.config import from_dict, to_dict
+from ..core.errors import ModelFolderError
+from ..core.modelio import read_model_folder, save_model_folder
+from .npe import NPEConfig, build_estimator
 from .posterior import Posterior
 from .priors import prior_from_dict
 
@@ -45,7 +45,7 @@ def load_posterior(path) -> Posterior:
         arch = dict(config["architecture"])
         theta_dim, x_dim = int(arch.pop("theta_dim")), int(arch.pop("x_dim"))
         prior = prior_from_dict(config.get("prior"))
-        est = NPEEstimator(theta_dim, x_dim, from_dict(NPEConfig, arch, "architecture"), prior)
+        est = build_estimator(theta_dim, x_dim, from_dict(NPEConfig, arch, "architecture"), prior)
         est.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
         feats = config.get("features", {})
         x_range = None

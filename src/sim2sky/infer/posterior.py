@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..core.errors import InputError
+from ..core.progress import progress as progress_bar
 
 __all__ = ["Posterior"]
 
@@ -90,22 +91,12 @@ class Posterior:
         if seed is not None:
             torch.manual_seed(seed)
         chunk = max(1, max_rows // max(num_samples, 1))
-        it = range(0, m, chunk)
-        bar = _bar(progress, m, "sampling")
-        for i in it:
-            xs = torch.from_numpy(x[i : i + chunk])
-            q = self.estimator(xs)
-            if generator is None:
-                s = q.sample((num_samples,))  # (n, c, d)
-            else:
-                base = q.base.base_dist if hasattr(q.base, "base_dist") else q.base
-                z = torch.randn((num_samples, *base.loc.shape), generator=generator, dtype=base.loc.dtype)
-                s = q.transform.inv(base.loc + base.scale * z)
-            out[i : i + chunk] = s.transpose(0, 1).numpy()
-            if bar:
-                bar[0].update(bar[1], advance=len(xs))
-        if bar:
-            bar[0].stop()
+        with progress_bar(m, "sampling", progress) as bar:
+            for i in range(0, m, chunk):
+                xs = torch.from_numpy(x[i : i + chunk])
+                s = self.estimator.sample(xs, num_samples, generator)    # (n, c, d)
+                out[i : i + chunk] = s.transpose(0, 1).numpy()
+                bar.advance(len(xs))
         return out
 
     @torch.inference_mode()
@@ -141,7 +132,7 @@ class Posterior:
         with torch.no_grad():
             lp = self.estimator(x).log_prob(s)
         start = s[lp.argmax()]
-        box = self.estimator._box
+        box = self.estimator.box_transform
         u = (box()(start) if box is not None else start).clone().requires_grad_(True)
         opt = torch.optim.Adam([u], lr=1e-2)
         for _ in range(steps):
@@ -152,13 +143,3 @@ class Posterior:
             opt.step()
         with torch.no_grad():
             return (box().inv(u) if box is not None else u).numpy()
-
-
-def _bar(enabled: bool, total: int, label: str):
-    if not enabled:
-        return None
-    from rich.progress import Progress
-
-    p = Progress()
-    p.start()
-    return p, p.add_task(label, total=total)

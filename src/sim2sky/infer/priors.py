@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 __all__ = ["BoxUniform", "Gaussian", "prior_from_dict"]
 

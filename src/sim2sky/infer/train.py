@@ -18,7 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import InputError
+from ..core.errors import InputError
+from ..core.progress import progress
+from ..core.threads import limit_threads
 
 __all__ = ["TrainConfig", "NPETrainer", "validate_training_data"]
 
@@ -43,6 +45,9 @@ class TrainConfig:
     clip_grad_norm : float
     weight_decay : float
     seed : int
+        Seed of the training/validation split (and of the batch order unless ``batch_seed``).
+    batch_seed : int or None
+        Separate seed for the batch order (ensemble members share a split, not their batches).
     num_threads : int or None
         Torch intra-op threads while training (None: leave torch's setting). The default 1 is
         fastest for the small flows NPE uses; multi-threading tiny matrix products only spins.
@@ -58,6 +63,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     num_threads: int | None = 1
+    batch_seed: int | None = None
 
     def __post_init__(self):
         if not 0.0 < self.validation_fraction < 0.5:
@@ -156,13 +162,8 @@ class NPETrainer:
 
     def fit(self, estimator, theta: np.ndarray, x: np.ndarray) -> dict:
         """Train ``estimator`` in place; return the history dict."""
-        threads = torch.get_num_threads()
-        if self.config.num_threads:
-            torch.set_num_threads(self.config.num_threads)
-        try:
+        with limit_threads(self.config.num_threads or None, blas=False):
             return self._fit(estimator, theta, x)
-        finally:
-            torch.set_num_threads(threads)
 
     def _fit(self, estimator, theta: np.ndarray, x: np.ndarray) -> dict:
         cfg = self.config
@@ -182,6 +183,8 @@ class NPETrainer:
             val_idx = perm[:n_val]
             estimator.set_standardization(train.theta, train.x)  # in memory: the training rows, already finite
         val_t, val_x = _finite_rows(theta, x, val_idx)
+        if cfg.batch_seed is not None:
+            g = torch.Generator().manual_seed(cfg.batch_seed)
 
         opt = torch.optim.Adam(estimator.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         sched = None
@@ -193,37 +196,35 @@ class NPETrainer:
         history = {"train_loss": [], "val_loss": [], "lr": []}
         best, best_state, best_epoch, since = math.inf, None, -1, 0
         t0 = time.perf_counter()
-        bar = _progress(self.progress, cfg.max_epochs)
-        for epoch in range(cfg.max_epochs):
-            estimator.train()
-            total, count = 0.0, 0
-            for tb, xb in train.batches(cfg.batch_size, g):
-                loss = -estimator(xb).log_prob(tb).mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(estimator.parameters(), cfg.clip_grad_norm)
-                opt.step()
-                total += loss.item() * len(tb)
-                count += len(tb)
-            val = self._validation_loss(estimator, val_t, val_x)
-            history["train_loss"].append(total / max(count, 1))
-            history["val_loss"].append(val)
-            history["lr"].append(opt.param_groups[0]["lr"])
-            if val < best - 1e-4:
-                best, best_epoch, since = val, epoch, 0
-                best_state = copy.deepcopy(estimator.state_dict())
-            else:
-                since += 1
-            if sched is not None:
-                sched.step(val) if cfg.lr_schedule == "plateau" else sched.step()
-            if bar is not None:
-                bar.advance(val)
-            if not math.isfinite(history["train_loss"][-1]):
-                raise RuntimeError("training diverged (non-finite loss); lower learning_rate")
-            if since >= cfg.patience:
-                break
-        if bar is not None:
-            bar.close()
+        with progress(cfg.max_epochs, "training", self.progress, fields={"val": float("nan")},
+                      template="val loss {task.fields[val]:.3f}") as bar:
+            for epoch in range(cfg.max_epochs):
+                estimator.train()
+                total, count = 0.0, 0
+                for tb, xb in train.batches(cfg.batch_size, g):
+                    loss = -estimator(xb).log_prob(tb).mean()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(estimator.parameters(), cfg.clip_grad_norm)
+                    opt.step()
+                    total += loss.item() * len(tb)
+                    count += len(tb)
+                val = self._validation_loss(estimator, val_t, val_x)
+                history["train_loss"].append(total / max(count, 1))
+                history["val_loss"].append(val)
+                history["lr"].append(opt.param_groups[0]["lr"])
+                if val < best - 1e-4:
+                    best, best_epoch, since = val, epoch, 0
+                    best_state = copy.deepcopy(estimator.state_dict())
+                else:
+                    since += 1
+                if sched is not None:
+                    sched.step(val) if cfg.lr_schedule == "plateau" else sched.step()
+                bar.advance(val=val)
+                if not math.isfinite(history["train_loss"][-1]):
+                    raise RuntimeError("training diverged (non-finite loss); lower learning_rate")
+                if since >= cfg.patience:
+                    break
         if best_state is not None:
             estimator.load_state_dict(best_state)
         estimator.eval()
@@ -239,24 +240,3 @@ class NPETrainer:
         for i in range(0, len(theta), 8192):
             total += -estimator(x[i : i + 8192]).log_prob(theta[i : i + 8192]).sum().item()
         return total / max(len(theta), 1)
-
-
-class _progress:
-    """A rich progress bar over epochs; no-op when ``enabled`` is False."""
-
-    def __new__(cls, enabled: bool, total: int):
-        return super().__new__(cls) if enabled else None
-
-    def __init__(self, enabled: bool, total: int):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.p = Progress(TextColumn("training"), BarColumn(), TextColumn("epoch {task.completed:.0f}"),
-                          TextColumn("val loss {task.fields[val]:.3f}"), TimeElapsedColumn(), transient=False)
-        self.p.start()
-        self.task = self.p.add_task("train", total=total, val=float("nan"))
-
-    def advance(self, val: float):
-        self.p.update(self.task, advance=1, val=val)
-
-    def close(self):
-        self.p.stop()

@@ -1,0 +1,10 @@
+"""Engine: learners that take any backbone — calibrated classifier with "unknown", DANN, the shared loop."""
+
+from .classifier import (UNKNOWN, CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error,
+                         fit_temperature, mlp_classifier, set_standardization)
+from .dann import DANNConfig, GradientReversal, fit_dann
+from .loop import LoopConfig, fit_epochs
+
+__all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error",
+           "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "GradientReversal", "fit_dann",
+           "LoopConfig", "fit_epochs"]

@@ -1,34 +1,41 @@
-"""Calibrated neural classifier with an explicit "unknown" outcome.
+"""Calibrated neural classifier with an explicit "unknown" outcome, for any backbone.
 
-* probabilities: an MLP trained with cross-entropy, then temperature-scaled on a held-out
-  calibration set (Guo et al. 2017, arXiv:1706.04599);
-* "unknown": the Mahalanobis distance of the penultimate-layer features to the nearest class
-  mean under a shared covariance (Lee et al. 2018, arXiv:1807.03888). The threshold is the
-  ``unknown_quantile`` quantile of the calibration set's distances, so by construction about
-  1 - quantile of in-distribution inputs are called unknown; inputs unlike every class (an AGN
-  spectrum, noise) land far from all class means.
+* the network is passed in: a :class:`ClassifierNet` wrapping any encoder of
+  :mod:`sim2sky.nn` (an MLP on features, a 1-D ResNet on spectra, a 2-D CNN on images);
+* probabilities: cross-entropy training, then temperature scaling on a held-out calibration
+  set (Guo et al. 2017, arXiv:1706.04599);
+* "unknown": the Mahalanobis distance of the backbone's features to the nearest class mean
+  under a shared covariance (Lee et al. 2018, arXiv:1807.03888); the threshold is the
+  ``unknown_quantile`` quantile of the distances of a held-out reference set, so about
+  1 - quantile of in-distribution inputs are called unknown by construction.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..config import from_dict, to_dict
-from ..errors import InputError, ModelFolderError
-from ..modelio import read_model_folder, save_model_folder
+from ..core.config import from_dict, to_dict
+from ..core.errors import InputError, ModelFolderError
+from ..core.modelio import read_model_folder, save_model_folder
+from ..core.threads import limit_threads
+from ..nn.encoders import MLP, build_encoder
+from .loop import LoopConfig, fit_epochs
 
-__all__ = ["ClassifierConfig", "ClassifierNet", "CalibratedClassifier", "expected_calibration_error", "UNKNOWN"]
+__all__ = ["ClassifierConfig", "ClassifierNet", "CalibratedClassifier", "expected_calibration_error",
+           "mlp_classifier", "set_standardization", "fit_temperature", "UNKNOWN"]
 
 UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    hidden: tuple[int, ...] = (256, 256, 128)
+    """Training settings. ``hidden`` is kept for model folders written by sim2sky 0.1."""
+
     epochs: int = 40
     batch_size: int = 512
     learning_rate: float = 2e-3
@@ -36,27 +43,46 @@ class ClassifierConfig:
     unknown_quantile: float = 0.99
     seed: int = 0
     num_threads: int = 1
+    hidden: tuple[int, ...] = ()
+
+    def loop(self) -> LoopConfig:
+        return LoopConfig(self.epochs, self.batch_size, self.learning_rate, self.weight_decay, self.seed)
 
 
 class ClassifierNet(nn.Module):
-    """MLP: features (n, d) -> logits (n, k); ``embed`` gives the penultimate features."""
+    """``backbone`` (inputs -> features (n, h)) + a linear head (h -> n_classes).
 
-    def __init__(self, x_dim: int, n_classes: int, hidden=(256, 256, 128)):
+    Inputs are standardised with ``x_mean`` / ``x_std`` buffers of shape ``in_shape`` (set
+    from the training data by :meth:`CalibratedClassifier.fit`). ``embed`` gives the features
+    used for the "unknown" distance.
+    """
+
+    def __init__(self, backbone: nn.Module, n_classes: int, in_shape):
         super().__init__()
-        layers, d = [], x_dim
-        for h in hidden:
-            layers += [nn.Linear(d, h), nn.SiLU()]
-            d = h
-        self.body = nn.Sequential(*layers)
-        self.head = nn.Linear(d, n_classes)
-        self.register_buffer("x_mean", torch.zeros(x_dim))
-        self.register_buffer("x_std", torch.ones(x_dim))
+        self.backbone = backbone
+        self.head = nn.Linear(backbone.out_features, n_classes)
+        self.in_shape = tuple(int(s) for s in np.atleast_1d(in_shape))
+        self.register_buffer("x_mean", torch.zeros(self.in_shape))
+        self.register_buffer("x_std", torch.ones(self.in_shape))
 
     def embed(self, x):
-        return self.body((x - self.x_mean) / self.x_std)
+        return self.backbone((x - self.x_mean) / self.x_std)
 
     def forward(self, x):
         return self.head(self.embed(x))
+
+    def spec(self) -> dict:
+        return {"backbone": self.backbone.spec(), "n_classes": self.head.out_features, "in_shape": list(self.in_shape)}
+
+    @classmethod
+    def from_spec(cls, spec: dict) -> "ClassifierNet":
+        return cls(build_encoder(spec["backbone"]), int(spec["n_classes"]), spec["in_shape"])
+
+
+def mlp_classifier(x_dim: int, n_classes: int, hidden=(256, 256, 128), seed: int = 0) -> ClassifierNet:
+    """The default tabular network: an MLP backbone with SiLU activations, seeded initialisation."""
+    torch.manual_seed(seed)
+    return ClassifierNet(MLP(x_dim, hidden=hidden, activation="silu"), n_classes, (x_dim,))
 
 
 def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
@@ -72,24 +98,28 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15)
 
 
 class CalibratedClassifier:
-    """Temperature-calibrated MLP classifier with Mahalanobis "unknown" detection.
+    """Temperature-calibrated classifier with Mahalanobis "unknown" detection.
 
     Parameters
     ----------
+    network : ClassifierNet
+        Untrained network (any backbone); ``fit`` trains a copy of it.
     classes : sequence of str
     config : ClassifierConfig
     feature_names : sequence of str, optional
 
     Attributes
     ----------
-    net_ : ClassifierNet
+    network_ : ClassifierNet (trained)
     temperature_ : float
     class_means_ : (k, h) array, precision_ : (h, h) array, threshold_ : float
     history_ : dict
     """
 
-    def __init__(self, classes, config: ClassifierConfig = ClassifierConfig(), feature_names=None, progress=False):
-        self.classes, self.config, self.feature_names, self.progress = tuple(classes), config, feature_names, progress
+    def __init__(self, network: ClassifierNet, classes, config: ClassifierConfig = ClassifierConfig(),
+                 feature_names=None, progress: bool = False):
+        self.network, self.classes, self.config = network, tuple(classes), config
+        self.feature_names, self.progress = feature_names, progress
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, x, y, x_cal, y_cal, x_ref=None, y_ref=None) -> "CalibratedClassifier":
@@ -99,72 +129,48 @@ class CalibratedClassifier:
         when given — a held-out set drawn like the inputs the model will meet (e.g. with lines
         missing) — and from the calibration set otherwise.
         """
-        x, y = self._check(x, y, "x"), np.asarray(y, int)
-        x_cal, y_cal = self._check(x_cal, y_cal, "x_cal"), np.asarray(y_cal, int)
-        cfg = self.config
-        torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
-        with _threads(cfg.num_threads):
-            self.net_ = ClassifierNet(x.shape[1], len(self.classes), cfg.hidden)
+        x, y = self.check_inputs(x, y, "x")
+        x_cal, y_cal = self.check_inputs(x_cal, y_cal, "x_cal")
+        if x_ref is not None:
+            x_ref, y_ref = self.check_inputs(x_ref, y_ref, "x_ref")
+        torch.manual_seed(self.config.seed)
+        with limit_threads(self.config.num_threads, blas=False):
+            net = copy.deepcopy(self.network)
             xt, yt = torch.as_tensor(x), torch.as_tensor(y)
-            self.net_.x_mean.copy_(xt.mean(0))
-            self.net_.x_std.copy_(xt.std(0).clamp_min(1e-3))
-            opt = torch.optim.AdamW(self.net_.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-            steps = cfg.epochs * int(np.ceil(len(x) / cfg.batch_size))
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.learning_rate, total_steps=steps)
-            losses = []
-            epochs = range(cfg.epochs)
-            if self.progress:
-                from rich.progress import track
-                epochs = track(epochs, description="training classifier")
-            for _ in epochs:
-                perm = torch.as_tensor(rng.permutation(len(x)))
-                total = 0.0
-                for i in range(0, len(x), cfg.batch_size):
-                    idx = perm[i:i + cfg.batch_size]
-                    loss = nn.functional.cross_entropy(self.net_(xt[idx]), yt[idx])
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    total += loss.item() * len(idx)
-                losses.append(total / len(x))
-            self.net_.eval()
-            self.history_ = {"train_loss": losses}
-            if x_ref is not None:
-                x_ref, y_ref = self._check(x_ref, y_ref, "x_ref"), np.asarray(y_ref, int)
-            self._calibrate(x_cal, y_cal, x_ref, y_ref)
+            set_standardization(net, xt)
+            net.train()
+
+            def step(idx, frac):
+                return nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+
+            self.history_ = fit_epochs(step, len(x), net.parameters(), self.config.loop(), self.progress,
+                                       "training classifier")
+            net.eval()
+            self.network_ = net
+            self.calibrate(x_cal, y_cal, x_ref, y_ref)
         return self
 
-    def _calibrate(self, x_cal, y_cal, x_ref=None, y_ref=None):
+    def calibrate(self, x_cal, y_cal, x_ref=None, y_ref=None) -> "CalibratedClassifier":
+        """Fit the temperature on ``(x_cal, y_cal)`` and the "unknown" statistics on the reference set."""
         with torch.no_grad():
-            emb = self.net_.embed(torch.as_tensor(x_cal))
-            logits = self.net_.head(emb)
-        y = torch.as_tensor(y_cal)
-        log_t = torch.zeros(1, requires_grad=True)
-        opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
-
-        def closure():
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(logits / log_t.exp(), y)
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        self.temperature_ = float(log_t.detach().exp())
+            emb = self.network_.embed(torch.as_tensor(x_cal))
+            logits = self.network_.head(emb)
+        self.temperature_ = fit_temperature(logits, torch.as_tensor(y_cal))
         if x_ref is not None:
             with torch.no_grad():
-                emb = self.net_.embed(torch.as_tensor(x_ref))
+                emb = self.network_.embed(torch.as_tensor(x_ref))
             y_cal = y_ref
         e = emb.numpy().astype(np.float64)
         self.class_means_ = np.stack([e[y_cal == k].mean(0) for k in range(len(self.classes))])
         centred = e - self.class_means_[y_cal]
         cov = centred.T @ centred / len(e) + 1e-6 * np.eye(e.shape[1])
         self.precision_ = np.linalg.inv(cov)
-        self.threshold_ = float(np.quantile(self._distance(e), self.config.unknown_quantile))
+        self.threshold_ = float(np.quantile(self.distance(e), self.config.unknown_quantile))
+        return self
 
     # -- inference ----------------------------------------------------------------------------
-    def _distance(self, emb: np.ndarray) -> np.ndarray:
+    def distance(self, emb: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance (n,) of features ``emb`` (n, h) to the nearest class mean."""
         # whiten once with the Cholesky factor of the precision: one (n, h) x (h, h) product
         chol = np.linalg.cholesky(self.precision_)
         zc = emb @ chol
@@ -173,19 +179,23 @@ class CalibratedClassifier:
         return np.sqrt(np.maximum(q.min(1), 0))
 
     def predict_all(self, x, batch: int = 65536) -> dict:
-        """``proba`` (n, k) calibrated, ``distance`` (n,) Mahalanobis, ``label`` (n,) str with 'unknown'."""
+        """``proba`` (n, k) calibrated, ``logits`` (n, k), ``distance`` (n,), ``label`` (n,) with 'unknown'."""
         x = np.asarray(x, np.float32)
-        probs, dists = [], []
-        with torch.no_grad(), _threads(self.config.num_threads):
+        probs, dists, logits = [], [], []
+        with torch.no_grad(), limit_threads(self.config.num_threads, blas=False):
             for i in range(0, len(x), batch):
-                emb = self.net_.embed(torch.as_tensor(x[i:i + batch]))
-                probs.append(torch.softmax(self.net_.head(emb) / self.temperature_, 1).numpy())
-                dists.append(self._distance(emb.numpy().astype(np.float64)))
-        proba = np.concatenate(probs) if probs else np.zeros((0, len(self.classes)), np.float32)
+                emb = self.network_.embed(torch.as_tensor(x[i:i + batch]))
+                lg = self.network_.head(emb) / self.temperature_
+                logits.append(lg.numpy())
+                probs.append(torch.softmax(lg, 1).numpy())
+                dists.append(self.distance(emb.numpy().astype(np.float64)))
+        k = len(self.classes)
+        proba = np.concatenate(probs) if probs else np.zeros((0, k), np.float32)
         dist = np.concatenate(dists) if dists else np.zeros(0)
         labels = np.asarray(self.classes, dtype=object)[proba.argmax(1)] if len(proba) else np.zeros(0, object)
         labels = np.where(dist > self.threshold_, UNKNOWN, labels)
-        return {"proba": proba, "distance": dist, "label": labels}
+        return {"proba": proba, "logits": np.concatenate(logits) if logits else np.zeros((0, k), np.float32),
+                "distance": dist, "label": labels}
 
     def predict_proba(self, x) -> np.ndarray:
         return self.predict_all(x)["proba"]
@@ -193,13 +203,20 @@ class CalibratedClassifier:
     def predict(self, x) -> np.ndarray:
         return self.predict_all(x)["label"]
 
+    def embed(self, x, batch: int = 65536) -> np.ndarray:
+        """Backbone features (n, h) of inputs ``x`` (for representation analyses)."""
+        x = np.asarray(x, np.float32)
+        with torch.no_grad():
+            return np.concatenate([self.network_.embed(torch.as_tensor(x[i:i + batch])).numpy()
+                                   for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, 0), np.float32)
+
     # -- persistence --------------------------------------------------------------------------
     def save(self, out, provenance=None, metrics=None):
-        state = {f"net.{k}": v for k, v in self.net_.state_dict().items()}
+        state = {f"net.{k}": v for k, v in self.network_.state_dict().items()}
         state["class_means"] = torch.as_tensor(self.class_means_)
         state["precision"] = torch.as_tensor(self.precision_)
         config = {"classes": list(self.classes), "features": list(self.feature_names or []),
-                  "x_dim": int(self.net_.x_mean.numel()), "config": to_dict(self.config),
+                  "network": self.network_.spec(), "config": to_dict(self.config),
                   "temperature": self.temperature_, "threshold": self.threshold_,
                   "metrics": metrics or {}, "provenance": dict(provenance or {})}
         return save_model_folder(out, "classifier", state, config)
@@ -209,10 +226,17 @@ class CalibratedClassifier:
         config, state = read_model_folder(path, "classifier")
         try:
             cfg = from_dict(ClassifierConfig, config["config"], "config")
-            self = cls(config["classes"], cfg, config.get("features"))
-            self.net_ = ClassifierNet(int(config["x_dim"]), len(self.classes), cfg.hidden)
-            self.net_.load_state_dict({k[4:]: v for k, v in state.items() if k.startswith("net.")})
-            self.net_.eval()
+            net_state = {k[4:]: v for k, v in state.items() if k.startswith("net.")}
+            if "network" in config:
+                net = ClassifierNet.from_spec(config["network"])
+            else:   # sim2sky 0.1 folders: an MLP body described by config.hidden
+                x_dim = int(config["x_dim"])
+                net = ClassifierNet(MLP(x_dim, hidden=cfg.hidden, activation="silu"), len(config["classes"]), (x_dim,))
+                net_state = {(f"backbone.net.{k[5:]}" if k.startswith("body.") else k): v for k, v in net_state.items()}
+            net.load_state_dict(net_state)
+            net.eval()
+            self = cls(net, config["classes"], cfg, config.get("features"))
+            self.network_ = net
             self.class_means_ = state["class_means"].numpy()
             self.precision_ = state["precision"].numpy()
             self.temperature_, self.threshold_ = float(config["temperature"]), float(config["threshold"])
@@ -222,22 +246,38 @@ class CalibratedClassifier:
             raise ModelFolderError(f"model folder {path} does not describe a usable classifier: {exc}") from None
         return self
 
-    def _check(self, x, y, name):
+    def check_inputs(self, x, y, name):
+        """Validate inputs (n, ...) with one integer label each; returns float32 x and int y."""
         x = np.asarray(x, np.float32)
-        if x.ndim != 2 or len(x) != len(y):
-            raise InputError(f"{name}: expected (n, d) features with one label each, got {x.shape} and {len(y)} labels")
+        y = np.asarray(y, int)
+        shape = getattr(self.network, "in_shape", x.shape[1:])
+        if x.ndim < 2 or len(x) != len(y) or tuple(x.shape[1:]) != tuple(shape):
+            raise InputError(f"{name}: expected inputs of shape (n, {', '.join(map(str, shape))}) with one label "
+                             f"each, got {x.shape} and {len(y)} labels")
         if not np.isfinite(x).all():
-            raise InputError(f"{name}: features contain NaN/inf; encode missing values with line_features()")
-        return x
+            raise InputError(f"{name}: inputs contain NaN/inf; encode missing values before training")
+        if len(y) and (y.min() < 0 or y.max() >= len(self.classes)):
+            raise InputError(f"{name}: labels must be class indices 0..{len(self.classes) - 1}")
+        return x, y
 
 
-class _threads:
-    def __init__(self, n):
-        self.n = n
+def set_standardization(net: ClassifierNet, x: torch.Tensor) -> None:
+    """Per-input mean and standard deviation of ``x`` into the network's buffers."""
+    with torch.no_grad():
+        net.x_mean.copy_(x.mean(0))
+        net.x_std.copy_(x.std(0).clamp_min(1e-3))
 
-    def __enter__(self):
-        self.old = torch.get_num_threads()
-        torch.set_num_threads(self.n)
 
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.old)
+def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Temperature minimising the cross-entropy of ``logits / T`` (LBFGS on log T)."""
+    log_t = torch.zeros(1, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(logits / log_t.exp(), y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return float(log_t.detach().exp())

@@ -1,10 +1,11 @@
 """Domain-adversarial training (DANN) from labelled simulations to an unlabelled target.
 
-The classifier's feature extractor is trained to predict the class on the source and, through a
+The classifier's backbone is trained to predict the class on the source and, through a
 gradient-reversal layer, to make source and target features indistinguishable to a domain
 discriminator. Temperature and the "unknown" statistics are then fitted on a labelled *source*
 calibration set (the target has no labels), so the adapted model is an ordinary
-:class:`~sim2sky.learn.classifier.CalibratedClassifier` and saves/loads like one.
+:class:`~sim2sky.learn.classifier.CalibratedClassifier` and saves/loads like one. Works with
+any backbone (the network of the classifier passed in).
 
 References: Ganin et al. 2016, JMLR 17, 59 (arXiv:1505.07818); for astronomy, Ćiprijanović et
 al. 2021 (arXiv:2112.14299).
@@ -12,14 +13,17 @@ al. 2021 (arXiv:2112.14299).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
-from .classifier import CalibratedClassifier, ClassifierNet, _threads
+from ..core.errors import InputError
+from ..core.threads import limit_threads
+from .classifier import CalibratedClassifier, set_standardization
+from .loop import LoopConfig, fit_epochs
 
 __all__ = ["DANNConfig", "GradientReversal", "fit_dann"]
 
@@ -51,65 +55,48 @@ class GradientReversal(torch.autograd.Function):
 
 def fit_dann(clf: CalibratedClassifier, x_src, y_src, x_tgt, x_cal, y_cal,
              config: DANNConfig = DANNConfig(), progress: bool = False, x_ref=None, y_ref=None) -> CalibratedClassifier:
-    """Train ``clf`` (unfitted; its ``config.hidden`` sets the network) with DANN; returns it fitted.
+    """Train ``clf`` (unfitted; its ``network`` sets the architecture) with DANN; returns it fitted.
 
     Parameters
     ----------
-    x_src, y_src : (n, d) features and class indices of the labelled source (simulations)
-    x_tgt : (m, d) features of the unlabelled target (a cube's spaxels, a line table)
+    x_src, y_src : (n, ...) inputs and class indices of the labelled source (simulations)
+    x_tgt : (m, ...) inputs of the unlabelled target (a cube's spaxels, a line table, real spectra)
     x_cal, y_cal : labelled source calibration set
+    x_ref, y_ref : optional labelled source set for the "unknown" statistics
     """
-    x_src = clf._check(x_src, y_src, "source features")
+    x_src, y_src = clf.check_inputs(x_src, y_src, "source inputs")
     x_tgt = np.asarray(x_tgt, np.float32)
-    if x_tgt.ndim != 2 or x_tgt.shape[1] != x_src.shape[1] or len(x_tgt) < 50:
-        raise InputError(f"target: expected at least 50 rows of {x_src.shape[1]} features, got {x_tgt.shape}")
+    if x_tgt.shape[1:] != x_src.shape[1:] or len(x_tgt) < 50:
+        raise InputError(f"target: expected at least 50 rows of shape {x_src.shape[1:]}, got {x_tgt.shape}")
+    if not np.isfinite(x_tgt).all():
+        raise InputError("target: inputs contain NaN/inf")
+    x_cal, y_cal = clf.check_inputs(x_cal, y_cal, "calibration inputs")
+    if x_ref is not None:
+        x_ref, y_ref = clf.check_inputs(x_ref, y_ref, "x_ref")
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    with _threads(clf.config.num_threads):
-        net = ClassifierNet(x_src.shape[1], len(clf.classes), clf.config.hidden)
-        both = torch.as_tensor(np.concatenate([x_src, x_tgt]))
-        net.x_mean.copy_(both.mean(0))
-        net.x_std.copy_(both.std(0).clamp_min(1e-3))
-        width = clf.config.hidden[-1]
+    rng = np.random.default_rng(config.seed + 1)
+    with limit_threads(clf.config.num_threads, blas=False):
+        net = copy.deepcopy(clf.network)
+        set_standardization(net, torch.as_tensor(np.concatenate([x_src, x_tgt])))
+        width = net.backbone.out_features
         disc = nn.Sequential(nn.Linear(width, config.domain_hidden), nn.SiLU(), nn.Linear(config.domain_hidden, 1))
-        params = list(net.parameters()) + list(disc.parameters())
-        opt = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=1e-4)
-        steps_per_epoch = int(np.ceil(len(x_src) / config.batch_size))
-        total = config.epochs * steps_per_epoch
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.learning_rate, total_steps=total)
-        xs, ys, xt = torch.as_tensor(x_src), torch.as_tensor(np.asarray(y_src, int)), torch.as_tensor(x_tgt)
-        history = {"class_loss": [], "domain_loss": []}
-        step = 0
-        epochs = range(config.epochs)
-        if progress:
-            from rich.progress import track
-            epochs = track(epochs, description="DANN training")
-        for _ in epochs:
-            perm = torch.as_tensor(rng.permutation(len(xs)))
-            closs = dloss = 0.0
-            for i in range(0, len(xs), config.batch_size):
-                idx = perm[i:i + config.batch_size]
-                tidx = torch.as_tensor(rng.integers(0, len(xt), len(idx)))
-                p = step / max(total - 1, 1)
-                lam = config.domain_weight * (2 / (1 + np.exp(-10 * p)) - 1)   # Ganin et al. schedule
-                es, et = net.embed(xs[idx]), net.embed(xt[tidx])
-                c = nn.functional.cross_entropy(net.head(es), ys[idx])
-                logits = disc(GradientReversal.apply(torch.cat([es, et]), lam)).squeeze(1)
-                labels = torch.cat([torch.zeros(len(es)), torch.ones(len(et))])
-                d = nn.functional.binary_cross_entropy_with_logits(logits, labels)
-                opt.zero_grad()
-                (c + d).backward()
-                opt.step()
-                sched.step()
-                step += 1
-                closs += c.item() * len(idx)
-                dloss += d.item() * len(idx)
-            history["class_loss"].append(closs / len(xs))
-            history["domain_loss"].append(dloss / len(xs))
+        xs, ys, xt = torch.as_tensor(x_src), torch.as_tensor(y_src), torch.as_tensor(x_tgt)
+        net.train()
+
+        def step(idx, frac):
+            tidx = torch.as_tensor(rng.integers(0, len(xt), len(idx)))
+            lam = config.domain_weight * (2 / (1 + np.exp(-10 * frac)) - 1)   # Ganin et al. schedule
+            es, et = net.embed(xs[idx]), net.embed(xt[tidx])
+            c = nn.functional.cross_entropy(net.head(es), ys[idx])
+            logits = disc(GradientReversal.apply(torch.cat([es, et]), lam)).squeeze(1)
+            labels = torch.cat([torch.zeros(len(es)), torch.ones(len(et))])
+            d = nn.functional.binary_cross_entropy_with_logits(logits, labels)
+            return c + d, {"class_loss": c.item(), "domain_loss": d.item()}
+
+        loop = LoopConfig(config.epochs, config.batch_size, config.learning_rate, 1e-4, config.seed)
+        clf.history_ = fit_epochs(step, len(xs), list(net.parameters()) + list(disc.parameters()), loop, progress,
+                                  "DANN training")
         net.eval()
-        clf.net_ = net
-        clf.history_ = history
-        clf._calibrate(clf._check(x_cal, y_cal, "calibration features"), np.asarray(y_cal, int),
-                       None if x_ref is None else clf._check(x_ref, y_ref, "x_ref"),
-                       None if y_ref is None else np.asarray(y_ref, int))
+        clf.network_ = net
+        clf.calibrate(x_cal, y_cal, x_ref, y_ref)
     return clf

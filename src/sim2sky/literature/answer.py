@@ -23,7 +23,7 @@ import urllib.request
 from collections import Counter
 from dataclasses import dataclass
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .search import Result, query_terms
 
 __all__ = ["Answer", "answer", "extractive_answer", "build_messages", "clean_citations"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import InputError
+from ..core.errors import InputError
 
 __all__ = ["Paper", "read_corpus", "base_id"]
 

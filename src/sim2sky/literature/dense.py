@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..core.atomic import write_text
+from ..core.errors import InputError
+from ..core.threads import limit_threads
 
 __all__ = ["Embedder", "DenseStore"]
 
@@ -38,17 +40,11 @@ class Embedder:
 
     @classmethod
     def encode(cls, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
-        import torch
-
         model = cls.model()
-        threads = torch.get_num_threads()
-        if len(texts) <= 8:  # a query: one thread is faster (and far faster when the CPU is busy)
-            torch.set_num_threads(1)
-        try:
+        # a query: one thread is faster (and far faster when the CPU is busy)
+        with limit_threads(1 if len(texts) <= 8 else None, blas=False):
             vec = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                show_progress_bar=progress, convert_to_numpy=True)
-        finally:
-            torch.set_num_threads(threads)
         return vec.astype(np.float16)
 
 
@@ -75,9 +71,7 @@ class DenseStore:
             os.fsync(fh.fileno())
         self.ids.extend(ids)
         self._f32 = self._row = None
-        tmp = self._ids_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.ids))
-        os.replace(tmp, self._ids_path)
+        write_text(self._ids_path, json.dumps(self.ids))
         self._matrix = None
 
     def matrix(self) -> tuple[np.ndarray, list[str]]:

@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import InputError
+from ..core.atomic import write_text
+from ..core.errors import InputError
 from .corpus import Paper
+from .dense import DenseStore, Embedder
 
 __all__ = ["LitIndex", "default_index_dir"]
 
@@ -74,8 +76,6 @@ class LitIndex:
     @property
     def dense(self):
         if self._dense is None and (self.folder / "dense" / "ids.json").exists():
-            from .dense import DenseStore
-
             self._dense = DenseStore(self.folder / "dense")
         return self._dense
 
@@ -117,8 +117,6 @@ class LitIndex:
         writer.wait_merging_threads()
         self.index.reload()
         if dense:
-            from .dense import DenseStore, Embedder
-
             store = DenseStore(self.folder / "dense")
             for i in range(0, len(to_embed), 512):
                 chunk = to_embed[i : i + 512]
@@ -127,6 +125,6 @@ class LitIndex:
             self.meta["dense"] = True
             self._dense = None
         self.meta.update(num_docs=len(self), updated_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        (self.folder / "meta.json").write_text(json.dumps(self.meta, indent=1))
+        write_text(self.folder / "meta.json", json.dumps(self.meta, indent=1))
         stats["seconds"] = time.perf_counter() - t0
         return stats

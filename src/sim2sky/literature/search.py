@@ -24,7 +24,8 @@ import re
 import time
 from dataclasses import asdict, dataclass
 
-from ..errors import InputError
+from ..core.errors import InputError
+from .dense import Embedder
 from .index import LitIndex
 
 __all__ = ["SearchOptions", "Result", "search"]
@@ -176,8 +177,6 @@ def search(idx: LitIndex, text: str, opts: SearchOptions = SearchOptions()) -> l
     for r, (pid, _s, d) in enumerate(lexical):
         docs[pid], lex_rank[pid] = d, r + 1
     if use_dense:
-        from .dense import Embedder
-
         qvec = Embedder.encode([text])[0]
         dense = _dense(idx, qvec, opts, filters)
         dense_rank = {pid: r + 1 for r, (pid, _s) in enumerate(dense)}

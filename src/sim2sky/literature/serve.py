@@ -12,7 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-from ..errors import InputError
+from ..core.errors import InputError
 from .answer import answer
 from .index import LitIndex
 from .search import SearchOptions, search

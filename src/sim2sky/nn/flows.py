@@ -130,24 +130,36 @@ def build_flow(
     bins: int = 8,
     box: tuple[Tensor, Tensor] | None = None,
     passes: int | None = 2,
+    mixing: str = "none",
+    bound: float = 5.0,
+    affine: bool = False,
 ) -> tuple[zuko.flows.Flow, LazyStandardize]:
     """Build ``Flow([box-logit?, standardize, learned...], base)``.
 
+    ``mixing="lu"`` puts a learned linear map (LU-parametrised, identity at start) after each
+    coupling layer, so that every layer can act on any direction of parameter space, not only
+    on the fixed halves (sbi's NSF does the same with nflows' ``LULinear``). ``bound`` is the
+    spline interval [-bound, bound] in standardised units (linear tails outside).
+
     Returns the flow and its standardisation module (to fill from training data).
     """
-    univariate = partial(FastRQSTransform, slope=1e-3)
+    if mixing not in ("none", "lu"):
+        raise ValueError(f"mixing must be 'none' or 'lu', got {mixing!r}")
+    univariate = partial(FastRQSTransform, slope=1e-3, bound=bound)
     shapes = [(bins,), (bins,), (bins - 1,)]
     if kind == "nsf" and passes == 2 and features > 2:
         # true coupling layers (one network evaluation to invert) with alternating halves:
         # zuko's MAF with passes=2 needs two evaluations per layer, each predicting spline
         # parameters for all features; this needs one, for half of them (4x less work when
         # sampling 10-D posteriors)
-        learned = [
-            zuko.flows.GeneralCouplingTransform(
+        learned = []
+        for i in range(transforms):
+            learned.append(zuko.flows.GeneralCouplingTransform(
                 features, context, mask=torch.arange(features) % 2 == (i % 2),
-                univariate=univariate, shapes=shapes, hidden_features=hidden_features)
-            for i in range(transforms)
-        ]
+                univariate=univariate, shapes=shapes, hidden_features=hidden_features))
+            if mixing == "lu" and i < transforms - 1:
+                learned.append(zuko.flows.UnconditionalTransform(zuko.transforms.LULinearTransform,
+                                                                 torch.eye(features)))
         base = zuko.flows.UnconditionalDistribution(
             zuko.distributions.DiagNormal, torch.zeros(features), torch.ones(features), buffer=True)
     elif kind == "nsf":
@@ -159,6 +171,10 @@ def build_flow(
         learned, base = list(maf.transform.transforms), maf.base
     else:
         raise ValueError(f"unknown flow {kind!r}; choose from {FLOWS}")
+    if affine:
+        # a conditional shift and scale per parameter first: posteriors are often close to a
+        # Gaussian whose location moves with x, which splines alone learn slowly
+        learned.insert(0, zuko.flows.ElementWiseTransform(features, context, hidden_features=hidden_features))
     standardize = LazyStandardize(features)
     pre = [LazyBoxLogit(*box)] if box is not None else []
     flow = zuko.flows.Flow([*pre, standardize, *learned], base)

@@ -1,0 +1,125 @@
+"""Resumable, out-of-core processing of images and cubes in spatial blocks with dask.
+
+"Iterating axes vs fitting axes": the spatial axes are cut into blocks, each block is handed
+to a case's ``block_fn(ys, xs, **kwargs) -> (n_planes, by, bx) float32`` (which reads its own
+pixels, so nothing large travels through the graph), through ``dask.array.map_blocks`` with
+explicit ``dtype`` and ``chunks``. Every finished block is saved atomically under a
+``partial`` folder first; a rerun after an interruption reuses them. The same graph runs on a
+dask.distributed cluster (``scheduler="tcp://host:port"``; workers must see the same files),
+and gives the same bytes when ``block_fn`` is deterministic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..core.atomic import save_npy, write_text
+from ..core.errors import InputError
+from ..core.progress import progress as progress_bar
+from ..core.threads import limit_threads
+
+__all__ = ["run_blocks", "prepare_partial", "split_sizes", "cached_block"]
+
+
+def split_sizes(n: int, block: int) -> tuple[int, ...]:
+    """Chunk sizes of ``n`` pixels cut into blocks of ``block``."""
+    return tuple(min(block, n - i) for i in range(0, n, block))
+
+
+def prepare_partial(partial: Path, manifest: dict) -> int:
+    """Create ``partial`` and keep its finished blocks only if they belong to the same run.
+
+    ``manifest`` describes the run (input file, size, mtime, model, block size...). Returns the
+    number of finished blocks that will be reused.
+    """
+    partial = Path(partial)
+    partial.mkdir(parents=True, exist_ok=True)
+    mf = partial / "manifest.json"
+    done = 0
+    if mf.exists():
+        try:
+            old = json.loads(mf.read_text())
+        except json.JSONDecodeError:
+            old = None
+        if old != json.loads(json.dumps(manifest)):
+            for f in partial.glob("block_*.npy"):
+                f.unlink()
+        else:
+            done = len(list(partial.glob("block_*.npy")))
+    write_text(mf, json.dumps(manifest))
+    return done
+
+
+def cached_block(block_fn, ys: slice, xs: slice, partial: str, kwargs: dict) -> np.ndarray:
+    """Load a finished block, or compute it and save it atomically (the resume mechanism)."""
+    f = Path(partial) / f"block_{ys.start:05d}_{xs.start:05d}.npy"
+    if f.exists():
+        try:
+            return np.load(f, allow_pickle=False)
+        except (OSError, ValueError):
+            f.unlink(missing_ok=True)       # a block torn by a crash: recompute it
+    planes = block_fn(ys, xs, **kwargs)
+    save_npy(f, planes)
+    return planes
+
+
+def _map_block(block_info=None, block_fn=None, partial=None, kwargs=None):
+    (y0, y1), (x0, x1) = block_info[None]["array-location"][1:]
+    return cached_block(block_fn, slice(y0, y1), slice(x0, x1), partial, kwargs)
+
+
+def _progress_callback():
+    from dask.callbacks import Callback
+
+    class RichProgress(Callback):
+        """A progress bar over the tasks of a local dask run (one task per block)."""
+
+        def _start(self, dsk):
+            self._cm = progress_bar(len(dsk), "blocks", True)
+            self._bar = self._cm.__enter__()
+
+        def _posttask(self, key, result, dsk, state, worker_id):
+            self._bar.advance()
+
+        def _finish(self, dsk, state, errored):
+            self._cm.__exit__(None, None, None)
+
+    return RichProgress()
+
+
+def run_blocks(block_fn, shape_yx: tuple[int, int], n_planes: int, partial, block: int = 64,
+               scheduler: str | None = None, progress: bool = False, workers: int | None = None,
+               **kwargs) -> np.ndarray:
+    """All planes (n_planes, ny, nx) float32, computed block by block, reusing finished blocks.
+
+    ``block_fn`` must be a module-level function (it is pickled for distributed workers) and
+    ``kwargs`` picklable. Local runs use threads (``workers``, default min(2, cores)); block
+    functions should pin BLAS/torch to one thread each (:func:`sim2sky.core.pin_threads`).
+    """
+    import dask
+    import dask.array as da
+
+    ny, nx = shape_yx
+    chunks = ((n_planes,), split_sizes(ny, block), split_sizes(nx, block))
+    arr = da.map_blocks(_map_block, dtype=np.float32, chunks=chunks, meta=np.empty((0, 0, 0), np.float32),
+                        block_fn=block_fn, partial=str(partial), kwargs=kwargs)
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
+        with client:
+            return client.compute(arr).result()
+    n = workers or min(2, os.cpu_count() or 1)
+    # pinned before the worker threads start (process-wide), restored when the run is over
+    with limit_threads(1):
+        if progress:
+            with _progress_callback():
+                return arr.compute(scheduler="threads", num_workers=n)
+        return dask.compute(arr, scheduler="threads", num_workers=n)[0]

@@ -1,0 +1,174 @@
+"""Apply the nebula models to line tables: classes, probabilities and HII-region parameters.
+
+:class:`NebulaPipeline` bundles the calibrated classifier and the HII-parameter posterior and
+turns line fluxes into class probabilities, a class (HII/PN/SNR/DIG/unknown) and, for HII,
+posterior means and standard deviations of 12+log(O/H), log U, log P/k and E(B-V).
+:func:`classify_table` is what ``sim2sky nebulae classify`` runs; :func:`adapt_to_target` is
+``sim2sky nebulae adapt`` (DANN).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+from astropy.table import Table
+
+from ...core.atomic import atomic_dir
+from ...core.errors import InputError
+from ...core.tables import write_table
+from ...infer.io import load_posterior
+from ...learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
+from ...learn.dann import DANNConfig, fit_dann
+from .features import FEATURE_NAMES, line_features
+from .linetable import read_line_table
+from .schema import CLASSES, DETECTION_SNR, HII_KEYS, HII_LABELS, TABLE_POSTERIOR_SAMPLES, UNKNOWN
+from .training import simulate_set, theory_domain
+
+__all__ = ["NebulaPipeline", "classify_table", "table_features", "adapt_to_target", "DEFAULT_MODEL_DIR",
+           "output_columns"]
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
+
+
+class NebulaPipeline:
+    """Classifier + HII posterior loaded from a model folder (default: the shipped models).
+
+    Parameters
+    ----------
+    model_dir : path, optional
+        Folder with ``classifier/`` and optionally ``hii_params/`` (as written by
+        ``sim2sky train nebulae``); ``classifier`` may also be a DANN-adapted model.
+    num_samples : int
+        Posterior draws per HII object for the parameter mean and std.
+    """
+
+    def __init__(self, model_dir=None, num_samples: int = TABLE_POSTERIOR_SAMPLES):
+        model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        self.model_dir = model_dir
+        clf_dir = model_dir / "classifier" if (model_dir / "classifier").is_dir() else model_dir
+        self.classifier = CalibratedClassifier.load(clf_dir)
+        self.posterior = load_posterior(model_dir / "hii_params") if (model_dir / "hii_params").is_dir() else None
+        self.num_samples = num_samples
+
+    @property
+    def classes(self):
+        return self.classifier.classes
+
+    @property
+    def param_names(self):
+        return list(self.posterior.theta_names) if self.posterior is not None else []
+
+    def predict(self, table: dict, n: int, seed: int = 0) -> dict:
+        """Classify ``n`` objects given ``table`` ({line: (flux, err)}, optional ``SIGMA``, ``EW_HA6563``).
+
+        Returns dict: ``proba`` (n, 4) (NaN where no Hα), ``label`` (n,) str, ``flag`` (n,) str
+        (``ok``, ``no_halpha``, ``low_snr``, ``unlike_training``), ``distance`` (n,),
+        ``param_mean``/``param_std`` (n, p) NaN except for HII, ``features`` (n, d).
+        """
+        x, valid = line_features(table, n)
+        ha, ha_err = table.get("HA6563", (None, None))
+        snr = np.full(n, np.inf)
+        if ha_err is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                snr = np.where(np.isfinite(ha_err), np.asarray(ha, float) / np.asarray(ha_err, float), np.inf)
+        proba = np.full((n, len(self.classes)), np.nan, np.float32)
+        label = np.full(n, UNKNOWN, dtype=object)
+        flag = np.where(valid, "ok", "no_halpha").astype(object)
+        dist = np.full(n, np.nan)
+        if valid.any():
+            res = self.classifier.predict_all(x[valid])
+            proba[valid], label[valid], dist[valid] = res["proba"], res["label"], res["distance"]
+            flag[valid] = np.where(res["label"] == UNKNOWN, "unlike_training", "ok")
+        low = valid & (snr < DETECTION_SNR)
+        label[low], flag[low] = UNKNOWN, "low_snr"
+        p = len(self.param_names)
+        mean, std = np.full((n, p), np.nan), np.full((n, p), np.nan)
+        hii = label == "HII"
+        if self.posterior is not None and hii.any():
+            gen = torch.Generator().manual_seed(seed)      # private RNG: thread-safe and reproducible
+            samples = self.posterior.sample_batched(x[hii], self.num_samples, generator=gen, max_rows=1 << 16)
+            mean[hii], std[hii] = samples.mean(1), samples.std(1)
+        return {"proba": proba, "label": label, "flag": flag, "distance": dist, "param_mean": mean,
+                "param_std": std, "features": x, "valid": valid}
+
+
+def _param_key(label: str) -> str:
+    return dict(zip(HII_LABELS, HII_KEYS)).get(label, label)
+
+
+def output_columns(pipe: NebulaPipeline) -> list[str]:
+    """Names of the columns :func:`classify_table` adds, in order."""
+    cols = [f"p_{c}" for c in pipe.classes] + ["class", "flag", "ood_distance"]
+    for name in pipe.param_names:
+        cols += [f"{_param_key(name)}_mean", f"{_param_key(name)}_std"]
+    return cols
+
+
+def classify_table(path, out, model_dir=None, seed: int = 0, columns=None, preset: str | None = None,
+                   allow_negative: bool = False) -> dict:
+    """Classify every row of a line table; write ``out`` (CSV, FITS or ECSV) atomically.
+
+    Input columns are read as described in :mod:`sim2sky.cases.nebulae.linetable` (canonical
+    names, ``columns`` map, survey ``preset``); every column not used is copied to the output.
+    Returns ``{"n", "counts", "out", "notices"}``.
+    """
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", ".fits", ".ecsv"):
+        raise InputError(f"--out: {out.name} must end in .csv, .fits or .ecsv")
+    lt = read_line_table(path, columns=columns, preset=preset, allow_negative=allow_negative)
+    pipe = NebulaPipeline(model_dir)
+    res = pipe.predict(lt.lines, lt.n, seed=seed)
+    produced = output_columns(pipe)
+    cols = {}
+    for name, values in lt.passthrough.items():
+        cols[f"in_{name}" if name in produced else name] = values
+    for k, c in enumerate(pipe.classes):
+        cols[f"p_{c}"] = np.round(res["proba"][:, k], 5)
+    cols["class"] = res["label"].astype(str)
+    cols["flag"] = res["flag"].astype(str)
+    cols["ood_distance"] = np.round(res["distance"], 3)
+    for j, name in enumerate(pipe.param_names):
+        cols[f"{_param_key(name)}_mean"] = np.round(res["param_mean"][:, j], 4)
+        cols[f"{_param_key(name)}_std"] = np.round(res["param_std"][:, j], 4)
+    write_table(Table(cols), out)
+    counts = {c: int((res["label"] == c).sum()) for c in (*pipe.classes, UNKNOWN)}
+    return {"n": lt.n, "counts": counts, "out": str(out), "notices": lt.notices}
+
+
+def table_features(path, columns=None, preset=None, allow_negative: bool = False) -> np.ndarray:
+    """Features of the rows of a line table that have Hα (for domain adaptation)."""
+    lt = read_line_table(path, columns=columns, preset=preset, allow_negative=allow_negative)
+    x, valid = line_features(lt.lines, lt.n)
+    return x[valid]
+
+
+def adapt_to_target(x_target, out, model_dir=None, n_per_class: int = 8000, epochs: int = 25, seed: int = 0,
+                    progress: bool = False, log=print) -> Path:
+    """DANN-adapt the nebula classifier to unlabelled target features; write a model folder.
+
+    The folder holds the adapted ``classifier/`` and a copy of the base ``hii_params/``.
+    """
+    base = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    x_target = np.asarray(x_target, np.float32)
+    if len(x_target) < 50:
+        raise InputError(f"--target: only {len(x_target)} usable rows/spaxels with Hα; DANN needs at least 50")
+    log(f"simulating {len(CLASSES) * n_per_class} labelled source spectra...")
+    src = simulate_set(theory_domain(), n_per_class, seed)
+    cal = simulate_set(theory_domain(), max(n_per_class // 5, 500), seed + 1, augment=False)
+    ref = simulate_set(theory_domain(), max(n_per_class // 5, 500), seed + 4)
+    log(f"DANN training on {int(src['valid'].sum())} source and {len(x_target)} target rows...")
+    net = mlp_classifier(len(FEATURE_NAMES), len(CLASSES), seed=seed)
+    clf = CalibratedClassifier(net, CLASSES, ClassifierConfig(epochs=epochs, seed=seed), FEATURE_NAMES)
+    v, vc = src["valid"], cal["valid"]
+    fit_dann(clf, src["x"][v], src["y"][v], x_target, cal["x"][vc], cal["y"][vc], DANNConfig(epochs=epochs, seed=seed),
+             progress=progress, x_ref=ref["x"][ref["valid"]], y_ref=ref["y"][ref["valid"]])
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        clf.save(tmp / "classifier", provenance={"command": "sim2sky nebulae adapt", "method": "DANN",
+                                                 "n_target": int(len(x_target)), "seed": seed})
+        if (base / "hii_params").is_dir():
+            shutil.copytree(base / "hii_params", tmp / "hii_params")
+    return out

@@ -1,0 +1,60 @@
+"""The nebula case's vocabulary, declared once: classes, parameters, units, thresholds, flags, columns.
+
+Every other module of the case (and the CLI) takes these names from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CLASSES", "UNKNOWN", "NO_SIGNAL", "CUBE_CLASSES", "HIIParameter", "HII_PARAMETERS", "HII_LABELS",
+           "HII_KEYS", "HII_UNITS", "DETECTION_SNR", "CATALOGUE_MIN_SNR", "CATALOGUE_MIN_AREA",
+           "CUBE_POSTERIOR_SAMPLES", "TABLE_POSTERIOR_SAMPLES", "FLAG_NO_DATA", "FLAG_NO_HALPHA",
+           "FLAG_BAD_PIXELS", "FLAG_NO_STAT", "FLAG_DESCRIPTION", "PASSTHROUGH", "DEFAULT_BLOCK"]
+
+#: Training classes of the classifier, in output order (p_HII, p_PN, p_SNR, p_DIG).
+CLASSES = ("HII", "PN", "SNR", "DIG")
+UNKNOWN = "unknown"
+NO_SIGNAL = "no-signal"
+#: Codes of the cube class map (classes.fits): 0..3 the classes, 4 unknown, 5 no signal.
+CUBE_CLASSES = (*CLASSES, UNKNOWN, NO_SIGNAL)
+
+
+@dataclass(frozen=True)
+class HIIParameter:
+    label: str       # name in theory models and model folders
+    key: str         # column / FITS-plane stem: <KEY>_mean in tables, <KEY>_MEAN in cubes
+    unit: str
+
+
+#: HII-region parameters inferred by the posterior, in the model's order.
+HII_PARAMETERS = (
+    HIIParameter("12 + log O/H", "OH", "dex"),
+    HIIParameter("log U", "LOGU", "dex"),
+    HIIParameter("log P/k", "LOGPK", "dex(K cm-3)"),
+    HIIParameter("E(B-V)", "EBV", "mag"),
+)
+HII_LABELS = tuple(p.label for p in HII_PARAMETERS)
+HII_KEYS = tuple(p.key for p in HII_PARAMETERS)
+HII_UNITS = tuple(p.unit for p in HII_PARAMETERS)
+
+#: S/N(Hα) below which a row is ``low_snr`` (tables) or ``no-signal`` (cubes).
+DETECTION_SNR = 3.0
+#: Segmented nebulae: spaxels with S/N(Hα) >= this, regions of at least this many spaxels.
+CATALOGUE_MIN_SNR = 5.0
+CATALOGUE_MIN_AREA = 3
+#: Posterior draws per HII spaxel in cubes (mean/std to ~12% of the std; the flow dominates run time).
+CUBE_POSTERIOR_SAMPLES = 32
+TABLE_POSTERIOR_SAMPLES = 300
+#: Spatial block size of cube runs [spaxels]; memory per worker ~ block^2 x 10 kB.
+DEFAULT_BLOCK = 64
+
+#: FLAGS bits of the line measurement and cube maps.
+FLAG_NO_DATA = 1        # no usable pixel in the Hα window (NaN / masked spaxel)
+FLAG_NO_HALPHA = 2      # Hα not detected at S/N >= 3
+FLAG_BAD_PIXELS = 4     # some pixels in line windows were masked (NaN, DQ, variance <= 0)
+FLAG_NO_STAT = 8        # variance estimated from the data (no STAT extension / variance file)
+FLAG_DESCRIPTION = "1 no data, 2 no Halpha (S/N<3), 4 masked pixels, 8 noise estimated"
+
+#: Identifier columns copied to the output unchanged (plus TRUE_* and every unrecognised column).
+PASSTHROUGH = ("ID", "NAME", "RA", "DEC", "X", "Y", "Z", "REGION")

@@ -1,0 +1,164 @@
+"""The sbibm benchmark tasks, reimplemented from their published definitions.
+
+Each task is a prior plus a vectorised simulator ``simulate(theta, generator) -> x``. The
+reference observations and posterior samples are the sbibm 1.1.0 files of the data registry's
+``sbibm`` dataset (see :func:`load_reference`; ``sim2sky data fetch sbibm``).
+
+References
+----------
+Lueckmann et al. 2021, "Benchmarking Simulation-Based Inference", AISTATS, arXiv:2101.04653.
+Greenberg et al. 2019 (two moons), arXiv:1905.07488.
+"""
+
+from __future__ import annotations
+
+import bz2
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ...core.atomic import save_npz, write_text
+from ...core.data import dataset_root
+from ...core.errors import InputError, suggest
+from ...infer.priors import BoxUniform, Gaussian
+
+__all__ = ["Task", "TASKS", "get_task", "gaussian_linear_task", "load_reference", "simulate_task_file"]
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task: a prior and a simulator, plus an analytic posterior when one exists."""
+
+    name: str
+    prior: object
+    simulator: Callable[[Tensor, torch.Generator | None], Tensor]
+    x_dim: int
+    analytic_posterior: Callable[[Tensor], torch.distributions.Distribution] | None = None
+
+    @property
+    def theta_dim(self) -> int:
+        return self.prior.dim
+
+    def simulate(self, theta: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.simulator(theta, generator)
+
+    def sample_joint(self, n: int, seed: int = 0) -> tuple[Tensor, Tensor]:
+        """Draw ``n`` pairs ``(theta, x)`` from prior x simulator with a fixed seed."""
+        g = torch.Generator().manual_seed(seed)
+        theta = self.prior.sample(n, generator=g)
+        return theta, self.simulate(theta, g)
+
+
+def _two_moons(theta: Tensor, g: torch.Generator | None) -> Tensor:
+    n = theta.shape[0]
+    a = (torch.rand(n, generator=g) - 0.5) * math.pi  # U(-pi/2, pi/2)
+    r = 0.1 + 0.01 * torch.randn(n, generator=g)
+    p = torch.stack([r * torch.cos(a) + 0.25, r * torch.sin(a)], dim=-1)
+    shift = torch.stack(
+        [-(theta[:, 0] + theta[:, 1]).abs(), -theta[:, 0] + theta[:, 1]], dim=-1
+    ) / math.sqrt(2.0)
+    return p + shift
+
+
+def _gaussian_linear(theta: Tensor, g: torch.Generator | None) -> Tensor:
+    # sbibm: simulator covariance 0.1 * I (precision_matrix = inverse(0.1 I))
+    return theta + math.sqrt(0.1) * torch.randn(theta.shape, generator=g)
+
+
+def _gaussian_linear_posterior(x: Tensor) -> torch.distributions.Distribution:
+    # prior N(0, 0.1 I), likelihood N(theta, 0.1 I)  ->  N(x / 2, 0.05 I)
+    x = torch.as_tensor(x, dtype=torch.float32).reshape(-1)
+    return torch.distributions.MultivariateNormal(x / 2.0, 0.05 * torch.eye(x.numel()))
+
+
+def _gaussian_mixture(theta: Tensor, g: torch.Generator | None) -> Tensor:
+    narrow = torch.rand(theta.shape[0], 1, generator=g) < 0.5
+    scale = torch.where(narrow, torch.tensor(0.1), torch.tensor(1.0))
+    return theta + scale * torch.randn(theta.shape, generator=g)
+
+
+def gaussian_linear_task(dim: int = 10, uniform: bool = False) -> Task:
+    """Gaussian-linear task of any dimension (sbibm's is 10-D); analytic posterior if not uniform."""
+    if uniform:
+        return Task(f"gaussian_linear_uniform_{dim}d", BoxUniform([-1.0] * dim, [1.0] * dim), _gaussian_linear, dim)
+    return Task(f"gaussian_linear_{dim}d", Gaussian([0.0] * dim, [math.sqrt(0.1)] * dim), _gaussian_linear, dim,
+                _gaussian_linear_posterior)
+
+
+TASKS: dict[str, Task] = {
+    "two_moons": Task("two_moons", BoxUniform([-1.0] * 2, [1.0] * 2), _two_moons, 2),
+    "gaussian_linear": Task(
+        "gaussian_linear",
+        Gaussian([0.0] * 10, [math.sqrt(0.1)] * 10),
+        _gaussian_linear,
+        10,
+        _gaussian_linear_posterior,
+    ),
+    "gaussian_linear_uniform": Task(
+        "gaussian_linear_uniform", BoxUniform([-1.0] * 10, [1.0] * 10), _gaussian_linear, 10
+    ),
+    "gaussian_mixture": Task(
+        "gaussian_mixture", BoxUniform([-10.0] * 2, [10.0] * 2), _gaussian_mixture, 2
+    ),
+}
+
+
+def get_task(name: str) -> Task:
+    if name not in TASKS:
+        raise InputError(f"unknown task {name!r}{suggest(name, TASKS)}; choose from {sorted(TASKS)}")
+    return TASKS[name]
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    opener = bz2.open if path.suffix == ".bz2" else open
+    with opener(path, "rt") as fh:
+        return np.loadtxt(fh, delimiter=",", skiprows=1, ndmin=2).astype(np.float32)
+
+
+def load_reference(task: str, num_observation: int, data_dir=None) -> dict:
+    """Observation, true parameters, seed and reference posterior samples of one sbibm case.
+
+    Returns
+    -------
+    dict with ``x`` (1, k), ``theta`` (1, d), ``seed`` (int) and ``samples`` (10000, d).
+    ``data_dir`` overrides the data registry's search (see :mod:`sim2sky.core.data`).
+    """
+    folder = dataset_root("sbibm", data_dir) / "sbibm" / task / f"num_observation_{num_observation}"
+    if not folder.is_dir():
+        raise InputError(f"no sbibm reference folder {folder}")
+    return {
+        "x": _read_csv(folder / "observation.csv"),
+        "theta": _read_csv(folder / "true_parameters.csv"),
+        "seed": int(_read_csv(folder / "observation_seed.csv")[0, 0]),
+        "samples": _read_csv(folder / "reference_posterior_samples.csv.bz2"),
+    }
+
+
+def simulate_task_file(task: str, out, num: int = 10_000, seed: int = 0, bounds_out=None,
+                       observations_out=None) -> dict:
+    """Simulate ``num`` pairs of an sbibm task into ``out`` (.npz: theta, x and their names).
+
+    Optionally write the box prior as JSON (``bounds_out``) and the 10 reference observations
+    (``observations_out``, needs the ``sbibm`` dataset). Files are written atomically.
+    """
+    t = get_task(task)
+    if num < 1:
+        raise InputError("--num must be positive")
+    if bounds_out is not None and not hasattr(t.prior, "low"):
+        raise InputError(f"{task} has a Gaussian prior, not a box; omit --bounds-out")
+    refs = [load_reference(task, i) for i in range(1, 11)] if observations_out is not None else None
+    theta, x = t.sample_joint(num, seed=seed)
+    save_npz(out, theta=theta.numpy(), x=x.numpy(), theta_names=np.array([f"theta_{i + 1}" for i in range(t.theta_dim)]),
+             x_names=np.array([f"x_{i + 1}" for i in range(t.x_dim)]))
+    if bounds_out is not None:
+        write_text(bounds_out, json.dumps({"low": t.prior.low.tolist(), "high": t.prior.high.tolist()}))
+    if refs is not None:
+        save_npz(observations_out, x=np.concatenate([r["x"] for r in refs]),
+                 theta=np.concatenate([r["theta"] for r in refs]))
+    return {"task": task, "num": num, "theta_dim": t.theta_dim, "x_dim": t.x_dim}

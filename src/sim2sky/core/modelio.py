@@ -1,0 +1,113 @@
+"""Trained-model folders: ``config.json`` + ``weights.safetensors``.
+
+``config.json`` holds everything needed to rebuild the network and to judge whether a result
+can be trusted: architecture, parameter and feature names and units, prior, training settings
+and history, and provenance (seed, package version, data checksum). Weights are loaded with
+safetensors (never pickle), and their SHA-256 is checked against the config. Folders are
+written atomically: a temporary sibling folder renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .. import __version__
+from .atomic import atomic_dir
+from .errors import ModelFolderError
+
+__all__ = ["save_model_folder", "read_model_folder", "sha256_arrays", "sha256_file", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+CONFIG, WEIGHTS = "config.json", "weights.safetensors"
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def sha256_arrays(*arrays) -> str:
+    """Checksum of the training data (shapes, dtypes and bytes), for provenance."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype}".encode())
+        for i in range(0, len(a), 1 << 16):
+            h.update(np.ascontiguousarray(a[i : i + (1 << 16)]).tobytes())
+    return h.hexdigest()
+
+
+def save_model_folder(out, kind: str, state_dict: dict, config: dict) -> Path:
+    """Write ``config.json`` and ``weights.safetensors`` into folder ``out`` atomically."""
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in state_dict.items()}
+        save_file(tensors, tmp / WEIGHTS)
+        full = {
+            "format": f"sim2sky.{kind}",
+            "format_version": FORMAT_VERSION,
+            "sim2sky_version": __version__,
+            **config,
+            "weights_sha256": sha256_file(tmp / WEIGHTS),
+        }
+        full.setdefault("provenance", {})
+        full["provenance"].update(
+            created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            python=platform.python_version(), torch=torch.__version__, sim2sky=__version__,
+        )
+        (tmp / CONFIG).write_text(json.dumps(full, indent=2, default=_jsonable))
+    return out
+
+
+def read_model_folder(path, kind: str) -> tuple[dict, dict]:
+    """Read and verify a model folder; return ``(config, state_dict)``.
+
+    Raises :class:`ModelFolderError` for a missing folder or file, invalid JSON, a model of
+    another kind or another major version, or weights that fail their checksum.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFolderError(f"model folder {path} does not exist (check the path, or train one with 'sim2sky train ...' / 'sim2sky npe train')")
+    missing = [f for f in (CONFIG, WEIGHTS) if not (path / f).is_file()]
+    if missing:
+        raise ModelFolderError(f"model folder {path} is missing {', '.join(missing)}; it should hold {CONFIG} and {WEIGHTS}")
+    try:
+        config = json.loads((path / CONFIG).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFolderError(f"{path / CONFIG} is not valid JSON ({exc}); the folder is corrupt, retrain or restore it") from None
+    if not isinstance(config, dict) or config.get("format") != f"sim2sky.{kind}":
+        found = config.get("format") if isinstance(config, dict) else type(config).__name__
+        raise ModelFolderError(f"{path} holds a {found!r} model, expected 'sim2sky.{kind}'")
+    major = str(config.get("sim2sky_version", "?")).split(".")[0]
+    if major != __version__.split(".")[0] or config.get("format_version") != FORMAT_VERSION:
+        raise ModelFolderError(
+            f"{path} was written by sim2sky {config.get('sim2sky_version')} (format {config.get('format_version')}); "
+            f"this is sim2sky {__version__} (format {FORMAT_VERSION}): retrain it with this version"
+        )
+    if config.get("weights_sha256") and sha256_file(path / WEIGHTS) != config["weights_sha256"]:
+        raise ModelFolderError(f"{path / WEIGHTS} does not match the checksum in {CONFIG}: the file is corrupt or was replaced")
+    try:
+        state = load_file(path / WEIGHTS)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFolderError(f"{path / WEIGHTS} cannot be read ({exc}); the folder is corrupt") from None
+    return config, state
+
+
+def _jsonable(obj):
+    if isinstance(obj, (np.floating, np.integer)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,129 @@
+"""Read simulation and observation tables: ``.npz``, FITS tables, Parquet, CSV.
+
+``.npz`` files carry arrays (``theta`` (n, d) and ``x`` (n, k)); the table formats carry named
+columns chosen with ``theta_cols`` / ``x_cols``. Errors name the file, the column and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_file
+from .errors import InputError, suggest
+
+__all__ = ["read_table", "read_arrays", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
+
+TABLE_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".parquet", ".pq", ".csv", ".ecsv")
+
+
+def table_suffix(path: Path) -> str:
+    """Lower-case suffix, with ``.fits.gz`` / ``.fit.gz`` kept whole."""
+    name = path.name.lower()
+    for s in (".fits.gz", ".fit.gz"):
+        if name.endswith(s):
+            return s
+    return path.suffix.lower()
+
+
+def read_table(path):
+    """Read a FITS (first table HDU), Parquet, CSV or ECSV table as an astropy Table.
+
+    Raises :class:`InputError` naming the file when it is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"table {path} does not exist")
+    from astropy.table import Table
+
+    suffix = table_suffix(path)
+    try:
+        if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq  # direct: astropy's reader also wants pandas
+
+            pt = pq.read_table(path)
+            return Table({name: pt.column(name).to_numpy(zero_copy_only=False) for name in pt.column_names})
+        if suffix == ".csv":
+            return Table.read(path, format="ascii.csv")
+        if suffix == ".ecsv":
+            return Table.read(path, format="ascii.ecsv")
+        return Table.read(path, hdu=1) if suffix.startswith(".fit") else Table.read(path)
+    except ImportError as exc:
+        raise InputError(f"cannot read {path}: {exc}; install the 'parquet' extra for Parquet files") from None
+    except Exception as exc:  # astropy raises many types for unreadable files
+        raise InputError(f"cannot read table {path}: {exc}") from None
+
+
+def table_columns(path) -> list[str]:
+    return list(read_table(Path(path)).colnames)
+
+
+def read_table_columns(path, columns: list[str], what: str) -> np.ndarray:
+    """Columns of a table as a float array (n, len(columns))."""
+    path = Path(path)
+    table = read_table(path)
+    missing = [c for c in columns if c not in table.colnames]
+    if missing:
+        c = missing[0]
+        raise InputError(f"{what}: column {c!r} is not in {path.name}{suggest(c, table.colnames)}; "
+                         f"available columns: {', '.join(table.colnames)}")
+    try:
+        cols = [np.ma.filled(np.ma.asarray(table[c], dtype=float), np.nan) for c in columns]
+    except (TypeError, ValueError):
+        bad = next(c for c in columns if not np.issubdtype(np.asarray(table[c]).dtype, np.number))
+        raise InputError(f"{what}: column {bad!r} of {path.name} is not numeric") from None
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+def read_arrays(path, keys: tuple[str, ...], cols: dict[str, list[str] | None]) -> tuple[dict, dict]:
+    """Read arrays ``keys`` from an ``.npz`` or the named columns from a table.
+
+    Returns ``(arrays, names)``: arrays keyed like ``keys``, and column names per key.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file {path} does not exist")
+    if table_suffix(path) == ".npz":
+        try:
+            data = np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise InputError(f"cannot read {path} as .npz: {exc}") from None
+        arrays, names = {}, {}
+        for k in keys:
+            if k not in data.files:
+                raise InputError(f"{path.name} has no array {k!r}{suggest(k, data.files)}; arrays present: {data.files}")
+            a = data[k]
+            if a.dtype == object or not np.issubdtype(a.dtype, np.number):
+                raise InputError(f"array {k!r} in {path.name} is not numeric (dtype {a.dtype})")
+            arrays[k] = a[:, None] if a.ndim == 1 else a
+            name_key = f"{k}_names"
+            names[k] = [str(s) for s in data[name_key]] if name_key in data.files else None
+        return arrays, names
+    if table_suffix(path) in TABLE_SUFFIXES:
+        arrays, names = {}, {}
+        for k in keys:
+            if not cols.get(k):
+                raise InputError(f"{path.name} is a table: name the {k} columns with --{k.replace('_', '-')}-cols A,B,...")
+            arrays[k] = read_table_columns(path, cols[k], f"--{k}-cols")
+            names[k] = list(cols[k])
+        return arrays, names
+    raise InputError(f"unsupported file type {path.name}: use .npz, FITS table, Parquet or CSV")
+
+
+_WRITE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}
+
+
+def write_table(table, out, default_format: str | None = None) -> Path:
+    """Write an astropy ``table`` to ``out`` atomically (temporary sibling, then rename).
+
+    The format follows the suffix (.csv, .ecsv, .fits); another suffix uses ``default_format``
+    or, without one, raises :class:`InputError`.
+    """
+    out = Path(out)
+    fmt = _WRITE_FORMATS.get(out.suffix.lower(), default_format)
+    if fmt is None:
+        raise InputError(f"--out: {out.name} must end in {', '.join(_WRITE_FORMATS)}")
+    with atomic_file(out) as tmp:
+        table.write(tmp, format=fmt, overwrite=True)
+    return out
