@@ -5,9 +5,14 @@ Prints (and writes as JSON / figures):
    spectra (rendered with real MUSE noise and measured), with ECE; peers in the same run:
    the classical line-ratio criteria and a gradient-boosted-trees classifier trained on the
    same simulations;
-2. the "unknown" rate on AGN narrow-line-region spectra and on pure noise;
+2. the "unknown" rate on pure noise; the AGN table (the NLR grid, and empirical Seyfert / LINER
+   families never trained on, as 5-line tables); typical HII regions of every grid as 5-line
+   tables, with balanced and field class priors;
 3. the domain-adaptation table: plain vs DANN, trained on the source domain, tested on the
-   source and on the shifted domain (another HII grid, extinction law, LSF, noise, S/N, DIG).
+   source and on (a) the shifted domain (another HII grid, extinction law, LSF, noise, S/N, DIG)
+   and (b) a target that differs only in its HII theory grid (MAPPINGS V of pyqz);
+4. leave-one-HII-grid-out: trained on all HII grids but one, tested on the one left out, with the
+   ECE for the within-theory and the cross-theory temperature; the BPT coverage figure.
 
 Usage: python benchmarks/nebula_accuracy.py [--n-test 1000] [--n-train 8000] [--out bench_out/nebulae]
 """
@@ -25,6 +30,10 @@ import _data  # noqa: F401  (the shared data mirror)
 from sim2sky.cases.nebulae import (CLASSES, FEATURE_LINES, FEATURE_NAMES, NebulaPipeline, evaluate_classifier,
                                    measured_to_table, shifted_domain, simulate_agn, simulate_noise,
                                    simulate_set, source_domain, theory_domain)
+from sim2sky.cases.nebulae.crosstheory import (EmpiricalLINER, EmpiricalSeyfert, bpt_coverage_figure, kewley01,
+                                               leave_one_grid_out, theory_line_table)
+from sim2sky.cases.nebulae.theory import MappingsNLR, MappingsVHII, PNe3MdB, ShockSNR
+from sim2sky.cases.nebulae.training import HII_FAMILIES, Domain
 from sim2sky.learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
 from sim2sky.learn.dann import DANNConfig, fit_dann
 
@@ -35,7 +44,8 @@ def line_ratio_criteria(x: np.ndarray) -> np.ndarray:
     """The field's classical cuts, applied to our features (ratios to Hα, asinh-scaled by 0.02).
 
     PN: [OIII]5007/(Hα+[NII]) > 1.6 (Ciardullo et al. 2002); SNR: [SII]/Hα > 0.4 (Mathewson &
-    Clarke 1973); DIG: [SII]/Hα > 0.2 (e.g. Zhang et al. 2017 use [SII]/Hα to trace DIG); else HII.
+    Clarke 1973); DIG: [SII]/Hα > 0.2 (e.g. Zhang et al. 2017 use [SII]/Hα to trace DIG); AGN:
+    above the Kewley et al. (2001) maximum-starburst line in the [NII] BPT diagram; else HII.
     """
     idx = {l: FEATURE_NAMES.index(f"{l}_ratio") for l in FEATURE_LINES}
     r = lambda l: np.sinh(x[:, idx[l]]) * 0.02
@@ -43,6 +53,10 @@ def line_ratio_criteria(x: np.ndarray) -> np.ndarray:
     out = np.zeros(len(x), int)
     out[s2 > 0.2] = 3
     out[s2 > 0.4] = 2
+    hb = r("HB4861")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ln2, lo3 = np.log10(np.maximum(n2, 1e-4)), np.log10(np.maximum(o3, 1e-4) / np.maximum(hb, 1e-4))
+    out[(ln2 >= 0.47) | (lo3 > kewley01(np.minimum(ln2, 0.46)))] = 4
     out[o3 / (1 + 1.34 * n2) > 1.6] = 1      # Hα + [NII]6548,6584 = Hα (1 + 1.34 [NII]6584/Hα)
     return out
 
@@ -75,7 +89,7 @@ def main(argv=None):
     hgb = HistGradientBoostingClassifier(max_iter=300, random_state=0).fit(train["x"][v], train["y"][v])
 
     print(f"\n1. Held-out theory spectra, {args.n_test} per class per S/N (real MUSE noise, lines measured)")
-    print(f"{'S/N':>5} | {'sim2sky F1':>10} {'acc':>6} {'ECE':>6} | recall HII   PN  SNR  DIG | {'GBT F1':>7} | {'cuts F1':>7} | F1 ratio vs cuts")
+    print(f"{'S/N':>5} | {'sim2sky F1':>10} {'acc':>6} {'ECE':>6} | recall " + " ".join(f"{c:>4}" for c in CLASSES) + f" | {'GBT F1':>7} | {'cuts F1':>7} | F1 ratio vs cuts")
     for sn in SNRS:
         test = simulate_set(theory_domain(), args.n_test, seed=200 + sn, augment=False, sn_halpha=float(sn))
         m = evaluate_classifier(pipe.classifier, test)
@@ -98,19 +112,31 @@ def main(argv=None):
     rec = " ".join(f"{m['recall'][k]:.2f}" for k in CLASSES)
     print(f"  100 | {m['macro_f1']:>10.3f} {m['accuracy']:>6.3f} {m['ece']:>6.3f} | {rec:>25} | (no DIG along the line of sight)")
 
-    print("\n2. 'unknown' outcome")
+    print("\n2. 'unknown', AGN and class priors")
     xn, meas = simulate_noise(2000, seed=7)
     res = pipe.predict(measured_to_table(meas), 2000)
     noise_rate = float(np.mean(res["label"] == "unknown"))
-    agn = simulate_agn(2000, seed=8)
-    pa = pipe.classifier.predict(agn["x"][agn["valid"]])
-    agn_rate = float(np.mean(pa == "unknown"))
-    agn_as = {c: float(np.mean(pa == c)) for c in (*CLASSES, "unknown")}
     nebulae = simulate_set(theory_domain(), 1000, seed=9, augment=False)
     neb_rate = float(np.mean(pipe.classifier.predict(nebulae["x"][nebulae["valid"]]) == "unknown"))
-    result["unknown"] = {"noise": noise_rate, "agn": agn_rate, "agn_labels": agn_as, "theory_nebulae": neb_rate}
-    print(f"pure noise -> unknown: {noise_rate:.3f}; AGN (NebulaBayes NLR grid) -> unknown: {agn_rate:.3f} "
-          f"(labelled as {', '.join(f'{k} {v:.2f}' for k, v in agn_as.items())}); theory nebulae -> unknown: {neb_rate:.3f}")
+    agn = simulate_agn(2000, seed=8)
+    pa = pipe.classifier.predict(agn["x"][agn["valid"]])
+    result["unknown"] = {"noise": noise_rate, "theory_nebulae": neb_rate,
+                         "nlr_spectra": {c: float(np.mean(pa == c)) for c in (*CLASSES, "unknown")}}
+    print(f"pure noise -> unknown: {noise_rate:.3f}; theory nebulae -> unknown: {neb_rate:.3f}")
+    field = NebulaPipeline(args.model, class_priors="field")
+    rng = np.random.default_rng(11)
+    rows = {}
+    print(f"{'family (5-line tables, 3% errors)':40s} {'priors':>8} | " + " ".join(f"{c:>5}" for c in (*CLASSES, "unkn.")))
+    families = [m() for m in HII_FAMILIES] + [PNe3MdB(), ShockSNR(), MappingsNLR(), EmpiricalSeyfert(), EmpiricalLINER()]
+    for model in families:
+        _, fluxes = model.sample(args.n_test * 2, rng)
+        table = theory_line_table(fluxes, rng)
+        for pname, p in (("balanced", pipe), ("field", field)):
+            lab = p.predict(table, len(fluxes))["label"]
+            frac = {c: float(np.mean(lab == c)) for c in (*CLASSES, "unknown")}
+            rows[f"{model.name} / {pname}"] = frac
+            print(f"{model.nebula_class + ': ' + model.name:40s} {pname:>8} | " + " ".join(f"{v:5.2f}" for v in frac.values()))
+    result["five_line_tables"] = rows
 
     print(f"\n3. Domain adaptation: trained on the source domain ({args.n_train}/class), tested on source and shifted target")
     src = simulate_set(source_domain(), args.n_train, 0)
@@ -119,19 +145,39 @@ def main(argv=None):
     tgt = simulate_set(shifted_domain(), args.n_train // 2, 3, augment=False)
     src_test = simulate_set(source_domain(), args.n_test, 2, augment=False)
     tgt_test = simulate_set(shifted_domain(), args.n_test, 4, augment=False)
+    grid_dom = Domain("grid", {**source_domain().models, "HII": (MappingsVHII(),)})
+    grid_tgt = simulate_set(grid_dom, args.n_train // 2, 13, augment=False)
+    grid_test = simulate_set(grid_dom, args.n_test, 14, augment=False)
     v, vc, vr, vt = src["valid"], cal["valid"], ref["valid"], tgt["valid"]
     cfg = ClassifierConfig(epochs=25)
     plain = CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES)), CLASSES, cfg).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc], ref["x"][vr], ref["y"][vr])
     dann = fit_dann(CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES)), CLASSES, cfg), src["x"][v], src["y"][v], tgt["x"][vt], cal["x"][vc], cal["y"][vc],
                     DANNConfig(epochs=25), x_ref=ref["x"][vr], y_ref=ref["y"][vr])
+    vg = grid_tgt["valid"]
+    dann_grid = fit_dann(CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES)), CLASSES, cfg), src["x"][v], src["y"][v], grid_tgt["x"][vg], cal["x"][vc], cal["y"][vc],
+                         DANNConfig(epochs=25), x_ref=ref["x"][vr], y_ref=ref["y"][vr])
     result["dann"] = {}
-    print(f"{'model':>6} {'test on':>8} | {'acc':>6} {'F1':>6} {'ECE':>6} | recall HII   PN  SNR  DIG")
-    for name, clf in (("plain", plain), ("DANN", dann)):
-        for dom, data in (("source", src_test), ("target", tgt_test)):
+    print(f"{'model':>10} {'test on':>12} | {'acc':>6} {'F1':>6} {'ECE':>6} | recall " + " ".join(f"{c:>4}" for c in CLASSES))
+    for name, clf, tests in (("plain", plain, (("source", src_test), ("target", tgt_test), ("grid-target", grid_test))),
+                             ("DANN", dann, (("source", src_test), ("target", tgt_test))),
+                             ("DANN-grid", dann_grid, (("source", src_test), ("grid-target", grid_test)))):
+        for dom, data in tests:
             m = evaluate_classifier(clf, data)
             result["dann"][f"{name}_{dom}"] = m
             rec = " ".join(f"{m['recall'][k]:.2f}" for k in CLASSES)
-            print(f"{name:>6} {dom:>8} | {m['accuracy']:>6.3f} {m['macro_f1']:>6.3f} {m['ece']:>6.3f} | {rec:>25}")
+            print(f"{name:>10} {dom:>12} | {m['accuracy']:>6.3f} {m['macro_f1']:>6.3f} {m['ece']:>6.3f} | {rec:>25}")
+
+    print(f"\n4. Leave one HII grid out ({args.n_train}/class, 25 epochs per fold)")
+    logo = leave_one_grid_out(HII_FAMILIES, n_per_class=args.n_train, epochs=25, n_test=args.n_test)
+    result["leave_one_grid_out"] = logo
+    print(f"{'left out':28s} | {'HII recall':>10} {'5-line':>7} {'acc':>6} {'ECE within':>10} {'ECE cross':>9}")
+    for f in logo["folds"]:
+        print(f"{f['left_out']:28s} | {f['hii_recall_spectra']:>10.3f} {f['hii_recall_5line']:>7.3f} {f['accuracy']:>6.3f} "
+              f"{f['ece_within']:>10.3f} {f['ece_cross']:>9.3f}")
+    print(f"cross-theory temperature factor: {logo['temperature_ratio']:.3f}")
+    result["bpt_reach"] = bpt_coverage_figure(out / "nebula_bpt_coverage.png",
+                                              [m() for m in HII_FAMILIES] + [PNe3MdB(), MappingsNLR(), EmpiricalSeyfert(), EmpiricalLINER()])
+    print("highest log [OIII]/Hbeta at log [NII]/Halpha < -1 (99.5%):", json.dumps({k: round(v, 2) for k, v in result["bpt_reach"].items()}))
     result["wall_s"] = time.perf_counter() - t0
     (out / "nebula_accuracy.json").write_text(json.dumps(result, indent=1, default=float))
     figures(result, out)
@@ -149,10 +195,10 @@ def figures(result, out: Path):
         cm = np.asarray(result["dann"][key]["confusion"], float)
         cm = cm / cm.sum(1, keepdims=True)
         ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
-        for i in range(4):
-            for j in range(4):
+        for i in range(len(CLASSES)):
+            for j in range(len(CLASSES)):
                 ax.text(j, i, f"{cm[i, j]:.2f}", ha="center", va="center", color="white" if cm[i, j] > 0.5 else "black", fontsize=8)
-        ax.set_xticks(range(4), CLASSES), ax.set_yticks(range(4), CLASSES)
+        ax.set_xticks(range(len(CLASSES)), CLASSES), ax.set_yticks(range(len(CLASSES)), CLASSES)
         ax.set_title(f"{key.replace('_', ' on ')}: F1 {result['dann'][key]['macro_f1']:.2f}", fontsize=9)
         ax.set_xlabel("predicted"), ax.set_ylabel("true")
     fig.tight_layout()

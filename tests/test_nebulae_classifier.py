@@ -28,17 +28,39 @@ def test_shipped_classifier_accuracy_and_calibration(pipe, sn, min_f1):
     assert m["unknown_rate"] < 0.05
 
 
-def test_unknown_for_noise_and_agn(pipe):
-    x, meas = simulate_noise(1000, seed=5)
-    table = {"HA6563": (meas["flux"][:, 8], meas["err"][:, 8])}
+def test_unknown_for_noise(pipe):
     from sim2sky.cases.nebulae.features import measured_to_table
+
+    x, meas = simulate_noise(1000, seed=5)
     res = pipe.predict(measured_to_table(meas), 1000)
     assert np.mean(res["label"] == "unknown") > 0.9          # pure noise: (almost) never a nebula
-    agn = simulate_agn(1000, seed=6)
-    labels = pipe.classifier.predict(agn["x"][agn["valid"]])
-    hii = simulate_set(theory_domain(), 250, seed=7, augment=False)
-    base = np.mean(pipe.classifier.predict(hii["x"][hii["valid"]]) == "unknown")
-    assert np.mean(labels == "unknown") > 3 * base + 0.1       # AGN flagged far more often than nebulae
+
+
+def _five_line_labels(pipe, model, n, seed):
+    from sim2sky.cases.nebulae.crosstheory import theory_line_table
+
+    rng = np.random.default_rng(seed)
+    _, fluxes = model.sample(n, rng)
+    return pipe.predict(theory_line_table(fluxes, rng), n)["label"]
+
+
+def test_agn_families_never_trained_on_come_out_agn_not_hii(pipe):
+    from sim2sky.cases.nebulae.crosstheory import EmpiricalSeyfert
+
+    labels = _five_line_labels(pipe, EmpiricalSeyfert(), 2000, 6)     # SDSS Seyfert locus, 5 lines, 3% errors
+    assert np.mean(np.isin(labels, ["AGN", "unknown"])) >= 0.5 and np.mean(labels == "HII") <= 0.1
+    agn = simulate_agn(800, seed=6)                                    # the NLR grid, measured spectra
+    assert np.mean(pipe.classifier.predict(agn["x"][agn["valid"]]) == "AGN") > 0.7
+
+
+def test_class_priors_move_ambiguous_hii_to_hii():
+    from sim2sky.cases.nebulae import MappingsIVKappaHII
+
+    plain = _five_line_labels(NebulaPipeline(), MappingsIVKappaHII(), 2000, 8)
+    field = _five_line_labels(NebulaPipeline(class_priors="field"), MappingsIVKappaHII(), 2000, 8)
+    assert np.mean(field == "HII") > np.mean(plain == "HII") + 0.1 and np.mean(field == "HII") > 0.85
+    with pytest.raises(Exception, match="class-priors"):
+        NebulaPipeline(class_priors="HII=1,PN=1")
 
 
 def test_hii_posterior_is_calibrated(pipe):
@@ -60,7 +82,10 @@ def test_hii_posterior_is_calibrated(pipe):
 
 def test_short_retraining_reaches_documented_accuracy(tmp_path):
     m = train_nebulae(tmp_path / "models", n_per_class=3000, n_hii_params=3000, epochs=10, log=lambda *a: None)
-    assert m["accuracy"] > 0.85, m                  # full training: 0.909 (README)
+    assert m["accuracy"] > 0.83, m                  # full training: README
+    folds = m["cross_theory"]["folds"]               # leave-one-HII-grid-out, one fold per grid
+    assert len(folds) == 4 and all(f["hii_recall_spectra"] > 0.5 for f in folds), folds
+    assert 0.7 < m["cross_theory"]["temperature_ratio"] < 2.0
     assert (tmp_path / "models/classifier/weights.safetensors").is_file()
     assert (tmp_path / "models/hii_params/config.json").is_file()
     pipe = NebulaPipeline(tmp_path / "models")
@@ -77,10 +102,10 @@ def test_dann_aligns_domains_without_losing_accuracy():
     test = simulate_set(shifted_domain(), 800, 4, augment=False)
     v, vc, vt = src["valid"], cal["valid"], tgt["valid"]
     d = src["x"].shape[1]
-    plain = CalibratedClassifier(mlp_classifier(d, 4), CLASSES, ClassifierConfig(epochs=15)).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
+    plain = CalibratedClassifier(mlp_classifier(d, len(CLASSES)), CLASSES, ClassifierConfig(epochs=15)).fit(src["x"][v], src["y"][v], cal["x"][vc], cal["y"][vc])
     runs = {}
     for weight in (0.0, 3.0):
-        runs[weight] = fit_dann(CalibratedClassifier(mlp_classifier(d, 4, seed=1), CLASSES, ClassifierConfig(epochs=15, seed=1)), src["x"][v], src["y"][v],
+        runs[weight] = fit_dann(CalibratedClassifier(mlp_classifier(d, len(CLASSES), seed=1), CLASSES, ClassifierConfig(epochs=15, seed=1)), src["x"][v], src["y"][v],
                                 tgt["x"][vt], cal["x"][vc], cal["y"][vc], DANNConfig(epochs=15, seed=1, domain_weight=weight))
     aligned, separable = runs[3.0].history_["domain_loss"][-1], runs[0.0].history_["domain_loss"][-1]
     assert aligned > 0.6 and aligned > separable + 0.1, (aligned, separable)

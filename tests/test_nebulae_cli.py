@@ -26,15 +26,23 @@ def test_classify_table(table, tmp_path):
     r = run("nebulae", "classify", table, "--out", tmp_path / "out.csv")
     assert r.exit_code == 0, r.output
     out = Table.read(tmp_path / "out.csv", format="ascii.csv")
-    for col in ("ID", "p_HII", "p_PN", "p_SNR", "p_DIG", "class", "OH_mean", "OH_std", "LOGU_mean", "LOGPK_std", "EBV_mean"):
+    for col in ("ID", "p_HII", "p_PN", "p_SNR", "p_DIG", "p_AGN", "class", "OH_mean", "OH_std", "LOGU_mean", "LOGPK_std", "EBV_mean"):
         assert col in out.colnames
     truth = Table.read(table, format="ascii.csv")["TRUE_CLASS"]
     assert np.mean(np.asarray(out["class"]) == np.asarray(truth)) > 0.8
     hii = np.asarray(out["class"]) == "HII"
     assert np.isfinite(np.asarray(out["OH_mean"], float)[hii]).all()
     assert np.isnan(np.asarray(out["OH_mean"], float)[~hii]).all()
-    p = np.stack([np.asarray(out[f"p_{c}"], float) for c in ("HII", "PN", "SNR", "DIG")], 1)
+    p = np.stack([np.asarray(out[f"p_{c}"], float) for c in ("HII", "PN", "SNR", "DIG", "AGN")], 1)
     assert np.allclose(p.sum(1), 1, atol=1e-3)
+    # field priors: re-weighted, still normalised, more HII calls; a bad spec exits 2 and writes nothing
+    r = run("nebulae", "classify", table, "--out", tmp_path / "field.csv", "--class-priors", "field")
+    assert r.exit_code == 0, r.output
+    field = Table.read(tmp_path / "field.csv", format="ascii.csv")
+    pf = np.stack([np.asarray(field[f"p_{c}"], float) for c in ("HII", "PN", "SNR", "DIG", "AGN")], 1)
+    assert np.allclose(pf.sum(1), 1, atol=1e-3) and np.nanmean(pf[:, 0]) > np.nanmean(p[:, 0])
+    r = run("nebulae", "classify", table, "--out", tmp_path / "bad.csv", "--class-priors", "HII=2,PN=x")
+    assert r.exit_code == 2 and "class-priors" in r.output and not (tmp_path / "bad.csv").exists()
 
 
 def test_subset_of_lines_and_upper_limits(table, tmp_path):

@@ -7,7 +7,11 @@ Writes into src/sim2sky/cases/nebulae/data/:
   Thomas et al. 2018, arXiv:1802.06049): parameters and log10 fluxes relative to Hβ of the
   optical lines 3300-9600 Å (the NebulaBayes wheel must be installed: ``pip install nebulabayes``);
 - ``three_mdb.npz``: the documented columns of the 3MdB ``BOND_2`` HII and ``PNe_2021`` tables
-  (Morisset et al. 2015, arXiv:1412.5368; GPL-3.0) as float32 log10 luminosities [erg/s].
+  (Morisset et al. 2015, arXiv:1412.5368; GPL-3.0) as float32 log10 luminosities [erg/s];
+- ``pyqz_grids.npz``: the MAPPINGS V (sph/pp, log P/k 4.5/5.0/5.5) and MAPPINGS IV kappa
+  (kappa 10/20/50/inf) HII grids shipped in the pyqz 0.8.4 sdist (Dopita et al. 2013,
+  arXiv:1307.5950; Vogt et al. 2015, arXiv:1505.05785; GPL-3.0): ``pip download --no-deps
+  pyqz==0.8.4`` and pass the unpacked folder as the second argument.
 """
 
 import importlib.util
@@ -47,7 +51,49 @@ def three_mdb(root):
     return out
 
 
-def main(root):
+PYQZ_MV = ["[NII]/Ha", "[SII]+/Ha", "[OIII]/Hb", "[OII]+/Hb", "[OI]/[OII]+", "6716/6731"]
+PYQZ_MIV = ["[NII]/Ha", "[SII]+/Ha", "[OIII]/Hb", "[OI]/Ha", "[SIII]/[SII]+"]
+
+
+def _pyqz_csv(path):
+    lines = path.read_text().splitlines()
+    header = [h.split("(")[0].strip() for h in lines[3].split(",") if h.strip()]
+    rows = []
+    for line in lines[4:]:
+        try:
+            v = [float(x) for x in line.split(",") if x.strip()]
+        except ValueError:
+            continue
+        if len(v) == len(header):
+            rows.append(v)
+    return header, np.array(rows)
+
+
+def pyqz(folder):
+    """MAPPINGS V / IV grids of pyqz: params (log Q, 12+log O/H, log P/k, label) and log ratios."""
+    ref = Path(folder) / "pyqz" / "ref_data"
+    out = {"MV_columns": np.array(PYQZ_MV), "MIV_columns": np.array(PYQZ_MIV)}
+    for fam, pattern, cols in (("MV", "MVgrid_QZ_*_GCZO_Pk*_kinf.csv", PYQZ_MV), ("MIV", "MIVgrid_QZ_pp_GCZO_Pk50_k*.csv", PYQZ_MIV)):
+        params, ratios = [], []
+        for path in sorted(ref.glob(pattern)):
+            if "samp" in path.name:
+                continue
+            header, d = _pyqz_csv(path)
+            tag = path.stem.split("_")
+            # the sub-grid label: geometry (0 spherical, 1 plane-parallel) for MV, 1/kappa for MIV
+            label = (0.0 if tag[2] == "sph" else 1.0) if fam == "MV" else (0.0 if tag[-1] == "kinf" else 1 / float(tag[-1][1:]))
+            params.append(np.column_stack([d[:, 0], d[:, 1], d[:, 5], np.full(len(d), label)]))
+            ratios.append(np.stack([d[:, header.index(c)] for c in cols], 1))
+        out[f"{fam}_params"] = np.concatenate(params).astype(np.float32)
+        out[f"{fam}_log_ratios"] = np.concatenate(ratios).astype(np.float32)
+    return out
+
+
+def main(root, pyqz_folder=None):
+    if pyqz_folder:
+        np.savez_compressed(OUT / "pyqz_grids.npz", **pyqz(pyqz_folder))
+        print("pyqz_grids.npz", f"{(OUT / 'pyqz_grids.npz').stat().st_size / 1e6:.3f} MB")
+        return
     grids = {**mappings("HII"), **mappings("NLR")}
     np.savez_compressed(OUT / "mappings_grids.npz", **grids)
     np.savez_compressed(OUT / "three_mdb.npz", **three_mdb(Path(root)))
@@ -56,4 +102,4 @@ def main(root):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data")
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/data", sys.argv[2] if len(sys.argv) > 2 else None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import data, demo, lit, nebulae, npe
+from . import data, demo, lit, nebulae, npe, spectra
 from .common import out
 
 __all__ = ["app", "main"]
@@ -43,6 +43,7 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 app.add_typer(npe.app, name="npe")
 app.add_typer(nebulae.app, name="nebulae")
 app.add_typer(nebulae.cube_app, name="cube")
+app.add_typer(spectra.app, name="spectra")
 app.add_typer(lit.app, name="lit")
 app.add_typer(data.app, name="data")
 app.add_typer(simulate_app, name="simulate")
@@ -53,7 +54,9 @@ app.command("demo")(demo.demo)
 simulate_app.command("sbibm")(npe.simulate_sbibm)
 simulate_app.command("nebulae")(nebulae.simulate_nebulae)
 simulate_app.command("cube")(nebulae.simulate_cube)
+simulate_app.command("spectra")(spectra.simulate_spectra)
 train_app.command("nebulae")(nebulae.train_nebulae)
+train_app.command("spectra")(spectra.train_spectra)
 
 
 def main():

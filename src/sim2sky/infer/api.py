@@ -18,7 +18,8 @@ from ..core.modelio import sha256_file
 from ..core.tables import read_arrays, write_table
 from .checks import run_checks
 from .io import load_posterior, save_posterior
-from .npe import NPE, NPEConfig
+from .estimator import NPEConfig
+from .npe import NPE
 from .priors import prior_from_dict
 from .train import TrainConfig, validate_training_data
 

@@ -10,7 +10,7 @@ from scipy.stats import kstest
 
 from ..core.errors import InputError
 from ..report.plots import coverage_plot, pair_plot, rank_histograms
-from .diagnostics import coverage_error, expected_coverage, sbc_ranks, tarp
+from .diagnostics import coverage_error, expected_coverage, tarp
 
 __all__ = ["run_checks"]
 

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.config import from_dict, to_dict
+from ..core.config import to_dict
 from ..core.errors import ModelFolderError
 from ..core.modelio import read_model_folder, save_model_folder
-from .npe import NPEConfig, build_estimator
+from .ensemble import estimator_from_architecture
 from .posterior import Posterior
 from .priors import prior_from_dict
 
@@ -42,17 +42,17 @@ def load_posterior(path) -> Posterior:
     """Rebuild the :class:`Posterior` stored in model folder ``path``."""
     config, state = read_model_folder(path, "npe")
     try:
-        arch = dict(config["architecture"])
-        theta_dim, x_dim = int(arch.pop("theta_dim")), int(arch.pop("x_dim"))
         prior = prior_from_dict(config.get("prior"))
-        est = build_estimator(theta_dim, x_dim, from_dict(NPEConfig, arch, "architecture"), prior)
+        est = estimator_from_architecture(config["architecture"], prior)
         est.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
         feats = config.get("features", {})
         x_range = None
         if feats.get("train_min") is not None:
             x_range = (np.asarray(feats["train_min"]), np.asarray(feats["train_max"]))
         params = config.get("parameters", {})
-        return Posterior(est, prior=prior, theta_names=params.get("names"), theta_units=params.get("units"),
+        post = Posterior(est, prior=prior, theta_names=params.get("names"), theta_units=params.get("units"),
                          x_names=feats.get("names"), x_range=x_range)
+        post.provenance = dict(config.get("provenance", {}))
+        return post
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise ModelFolderError(f"model folder {path} does not describe a usable NPE model: {exc}") from None

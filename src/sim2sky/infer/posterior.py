@@ -11,7 +11,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from ..core.errors import InputError
 from ..core.progress import progress as progress_bar
@@ -39,18 +38,20 @@ class Posterior:
         self.theta_names = list(theta_names or [f"theta_{i}" for i in range(d)])
         self.x_names = list(x_names or [f"x_{i}" for i in range(k)])
         self.theta_units = list(theta_units or [""] * d)
+        self.provenance: dict = {}
         self.x_range = None if x_range is None else (np.asarray(x_range[0], np.float32), np.asarray(x_range[1], np.float32))
 
     # ------------------------------------------------------------------ validation
     def check_x(self, x, allow_out_of_range: bool = False) -> np.ndarray:
-        """Validate observations: shape (m, k), finite, inside the training range."""
+        """Validate observations: shape (m, *x_shape), finite, inside the training range."""
         x = np.asarray(x, dtype=np.float32)
-        k = self.estimator.x_dim
-        if x.ndim == 1:
-            x = x[None, :]
-        if x.ndim != 2 or x.shape[1] != k:
-            raise InputError(f"observations must have shape (m, {k}) to match the model's features {self.x_names}; got {x.shape}")
-        bad = ~np.isfinite(x).all(1)
+        shape = tuple(self.estimator.x_shape)
+        if x.shape == shape:
+            x = x[None]
+        if x.shape[1:] != shape:
+            what = f"the model's features {self.x_names}" if len(shape) == 1 and len(self.x_names) < 50 else "the model"
+            raise InputError(f"observations must have shape (m, {', '.join(map(str, shape))}) to match {what}; got {x.shape}")
+        bad = ~np.isfinite(x.reshape(len(x), -1)).all(1)
         if bad.any():
             raise InputError(f"{bad.sum()} observation rows contain NaN or inf (first rows: {np.flatnonzero(bad)[:5].tolist()})")
         if self.x_range is not None and not allow_out_of_range:
@@ -71,8 +72,9 @@ class Posterior:
     # ------------------------------------------------------------------ sampling
     @torch.inference_mode()
     def sample(self, x, num_samples: int, seed: int | None = None) -> np.ndarray:
-        """Samples for one observation ``x`` (k,): array (num_samples, d)."""
-        return self.sample_batched(np.asarray(x, np.float32).reshape(1, -1), num_samples, seed=seed)[0]
+        """Samples for one observation ``x`` (*x_shape): array (num_samples, d)."""
+        x = np.asarray(x, np.float32).reshape(1, *self.estimator.x_shape)
+        return self.sample_batched(x, num_samples, seed=seed)[0]
 
     @torch.inference_mode()
     def sample_batched(self, x, num_samples: int, seed: int | None = None, max_rows: int = 1 << 14,

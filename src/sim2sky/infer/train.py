@@ -21,6 +21,7 @@ from torch import Tensor
 from ..core.errors import InputError
 from ..core.progress import progress
 from ..core.threads import limit_threads
+from ..nn.layers import DomainDiscriminator, reversal_weight
 
 __all__ = ["TrainConfig", "NPETrainer", "validate_training_data"]
 
@@ -48,6 +49,10 @@ class TrainConfig:
         Seed of the training/validation split (and of the batch order unless ``batch_seed``).
     batch_seed : int or None
         Separate seed for the batch order (ensemble members share a split, not their batches).
+    domain_weight : float
+        With unlabelled target observations (``fit(..., x_target=)``): final weight of the reversed
+        gradient of a domain discriminator on the embedding (DANN for NPE; reached after
+        ``domain_ramp_epochs`` epochs with Ganin et al.'s schedule).
     num_threads : int or None
         Torch intra-op threads while training (None: leave torch's setting). The default 1 is
         fastest for the small flows NPE uses; multi-threading tiny matrix products only spins.
@@ -64,6 +69,8 @@ class TrainConfig:
     seed: int = 0
     num_threads: int | None = 1
     batch_seed: int | None = None
+    domain_weight: float = 1.0
+    domain_ramp_epochs: int = 10
 
     def __post_init__(self):
         if not 0.0 < self.validation_fraction < 0.5:
@@ -75,7 +82,7 @@ class TrainConfig:
 
 
 def validate_training_data(theta, x, prior=None, drop_invalid: bool = False):
-    """Check shapes, finiteness and prior support; return float32 arrays (n, d), (n, k).
+    """Check shapes, finiteness and prior support; return float32 arrays (n, d), (n, *x_shape).
 
     Rows with NaN/inf raise :class:`InputError` naming them unless ``drop_invalid``.
     """
@@ -84,8 +91,8 @@ def validate_training_data(theta, x, prior=None, drop_invalid: bool = False):
     for name, a in (("theta", theta), ("x", x)):
         if a.ndim == 1:
             raise InputError(f"{name} must be 2-D (n_simulations, n_{'parameters' if name == 'theta' else 'features'}); got shape {a.shape}; reshape with a[:, None] if it is one column")
-        if a.ndim != 2:
-            raise InputError(f"{name} must be 2-D, got shape {a.shape}")
+        if name == "theta" and a.ndim != 2:
+            raise InputError(f"theta must be 2-D (n_simulations, n_parameters), got shape {a.shape}")
         if not np.issubdtype(a.dtype, np.number):
             raise InputError(f"{name} must be numeric, got dtype {a.dtype}")
     if theta.shape[0] != x.shape[0]:
@@ -94,7 +101,7 @@ def validate_training_data(theta, x, prior=None, drop_invalid: bool = False):
         raise InputError(f"need at least 20 simulations to train, got {theta.shape[0]}")
     if isinstance(theta, np.memmap):  # streamed: checked block by block while training
         return theta, x
-    bad = ~(np.isfinite(theta).all(1) & np.isfinite(x).all(1))
+    bad = ~(np.isfinite(theta).all(1) & np.isfinite(x.reshape(len(x), -1)).all(1))
     if bad.any():
         rows = np.flatnonzero(bad)
         if not drop_invalid:
@@ -119,7 +126,7 @@ def _finite_rows(theta, x, rows) -> tuple[Tensor, Tensor]:
     """float32 tensors of ``theta[rows]``, ``x[rows]`` without rows holding NaN/inf."""
     t = torch.from_numpy(np.array(theta[rows], dtype=np.float32))
     xx = torch.from_numpy(np.array(x[rows], dtype=np.float32))
-    ok = torch.isfinite(t).all(1) & torch.isfinite(xx).all(1)
+    ok = torch.isfinite(t).all(1) & torch.isfinite(xx.reshape(len(xx), -1)).all(1)
     return t[ok], xx[ok]
 
 
@@ -160,12 +167,16 @@ class NPETrainer:
     def __init__(self, config: TrainConfig = TrainConfig(), progress: bool = False):
         self.config, self.progress = config, progress
 
-    def fit(self, estimator, theta: np.ndarray, x: np.ndarray) -> dict:
-        """Train ``estimator`` in place; return the history dict."""
-        with limit_threads(self.config.num_threads or None, blas=False):
-            return self._fit(estimator, theta, x)
+    def fit(self, estimator, theta: np.ndarray, x: np.ndarray, x_target: np.ndarray | None = None) -> dict:
+        """Train ``estimator`` in place; return the history dict.
 
-    def _fit(self, estimator, theta: np.ndarray, x: np.ndarray) -> dict:
+        ``x_target``: unlabelled observations of the domain the posterior will be applied to (real
+        data); their embeddings are aligned with the simulations' by a domain-adversarial loss.
+        """
+        with limit_threads(self.config.num_threads or None, blas=False):
+            return self._fit(estimator, theta, x, x_target)
+
+    def _fit(self, estimator, theta: np.ndarray, x: np.ndarray, x_target=None) -> dict:
         cfg = self.config
         g = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)
@@ -185,8 +196,25 @@ class NPETrainer:
         val_t, val_x = _finite_rows(theta, x, val_idx)
         if cfg.batch_seed is not None:
             g = torch.Generator().manual_seed(cfg.batch_seed)
+        params = list(estimator.parameters())
+        disc = None
+        if x_target is not None:
+            xt = torch.as_tensor(np.asarray(x_target, np.float32))
+            if xt.shape[1:] != tuple(estimator.x_shape) or len(xt) < 20:
+                raise InputError(f"x_target: expected at least 20 observations of shape {tuple(estimator.x_shape)}, "
+                                 f"got {tuple(xt.shape)}")
+            if not hasattr(estimator.embedding, "out_features"):
+                raise InputError("domain adaptation needs an embedding network (config.embedding or embedding=)")
+            with torch.no_grad():       # standardise on both domains, as the classifier's DANN does
+                both = torch.cat([train.x[: len(xt) * 4], xt])
+                estimator.x_loc.copy_(both.mean(0))
+                estimator.x_scale.copy_(both.std(0).clamp_min(1e-8))
+            disc = DomainDiscriminator(estimator.embedding.out_features, 64)
+            params += list(disc.parameters())
+            ramp = max(1, cfg.domain_ramp_epochs * max(1, train.n // cfg.batch_size))
+            step = 0
 
-        opt = torch.optim.Adam(estimator.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        opt = torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
         sched = None
         if cfg.lr_schedule == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, cfg.patience // 4))
@@ -203,9 +231,16 @@ class NPETrainer:
                 total, count = 0.0, 0
                 for tb, xb in train.batches(cfg.batch_size, g):
                     loss = -estimator(xb).log_prob(tb).mean()
+                    if disc is not None:
+                        tidx = torch.randint(0, len(xt), (len(xb),), generator=g)
+                        emb = torch.cat([estimator.embed(xb), estimator.embed(xt[tidx])])
+                        labels = torch.cat([torch.zeros(len(xb)), torch.ones(len(xb))])
+                        lam = reversal_weight(cfg.domain_weight, min(1.0, step / ramp))
+                        loss_d = torch.nn.functional.binary_cross_entropy_with_logits(disc(emb, lam), labels)
+                        step += 1
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(estimator.parameters(), cfg.clip_grad_norm)
+                    (loss if disc is None else loss + loss_d).backward()
+                    torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
                     opt.step()
                     total += loss.item() * len(tb)
                     count += len(tb)

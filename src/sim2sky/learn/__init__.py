@@ -2,9 +2,9 @@
 
 from .classifier import (UNKNOWN, CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error,
                          fit_temperature, mlp_classifier, set_standardization)
-from .dann import DANNConfig, GradientReversal, fit_dann
+from .dann import DANNConfig, fit_dann
 from .loop import LoopConfig, fit_epochs
 
 __all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error",
-           "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "GradientReversal", "fit_dann",
+           "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "fit_dann",
            "LoopConfig", "fit_epochs"]

@@ -146,6 +146,7 @@ class CalibratedClassifier:
             self.history_ = fit_epochs(step, len(x), net.parameters(), self.config.loop(), self.progress,
                                        "training classifier")
             net.eval()
+            self.train_priors_ = np.bincount(y, minlength=len(self.classes)) / len(y)
             self.network_ = net
             self.calibrate(x_cal, y_cal, x_ref, y_ref)
         return self
@@ -178,16 +179,27 @@ class CalibratedClassifier:
         q = (zc**2).sum(1)[:, None] - 2 * zc @ zm.T + (zm**2).sum(1)[None, :]
         return np.sqrt(np.maximum(q.min(1), 0))
 
-    def predict_all(self, x, batch: int = 65536) -> dict:
-        """``proba`` (n, k) calibrated, ``logits`` (n, k), ``distance`` (n,), ``label`` (n,) with 'unknown'."""
+    def predict_all(self, x, batch: int = 65536, class_priors=None) -> dict:
+        """``proba`` (n, k) calibrated, ``logits`` (n, k), ``distance`` (n,), ``label`` (n,) with 'unknown'.
+
+        ``class_priors`` (k,) — the class fractions expected in the data (any positive scale):
+        the probabilities are re-weighted by prior / training fraction and renormalised (the
+        Bayes-optimal correction for a change of class priors; Saerens et al. 2002, Neural
+        Computation 14, 21). The "unknown" test does not depend on them.
+        """
         x = np.asarray(x, np.float32)
+        weights = self.prior_weights(class_priors)
         probs, dists, logits = [], [], []
         with torch.no_grad(), limit_threads(self.config.num_threads, blas=False):
             for i in range(0, len(x), batch):
                 emb = self.network_.embed(torch.as_tensor(x[i:i + batch]))
                 lg = self.network_.head(emb) / self.temperature_
                 logits.append(lg.numpy())
-                probs.append(torch.softmax(lg, 1).numpy())
+                p = torch.softmax(lg, 1).numpy()
+                if weights is not None:
+                    p = p * weights
+                    p /= p.sum(1, keepdims=True)
+                probs.append(p)
                 dists.append(self.distance(emb.numpy().astype(np.float64)))
         k = len(self.classes)
         proba = np.concatenate(probs) if probs else np.zeros((0, k), np.float32)
@@ -197,11 +209,23 @@ class CalibratedClassifier:
         return {"proba": proba, "logits": np.concatenate(logits) if logits else np.zeros((0, k), np.float32),
                 "distance": dist, "label": labels}
 
-    def predict_proba(self, x) -> np.ndarray:
-        return self.predict_all(x)["proba"]
+    def prior_weights(self, class_priors) -> np.ndarray | None:
+        """Per-class weights prior / training fraction, or None (``class_priors`` None)."""
+        if class_priors is None:
+            return None
+        pri = np.asarray(class_priors, float).ravel()
+        if pri.shape != (len(self.classes),) or not np.all(np.isfinite(pri)) or np.any(pri < 0) or pri.sum() <= 0:
+            raise InputError(f"class_priors: expected {len(self.classes)} non-negative numbers (for "
+                             f"{', '.join(self.classes)}), not all zero; got {class_priors!r}")
+        train = getattr(self, "train_priors_", None)
+        train = np.full(len(self.classes), 1 / len(self.classes)) if train is None else np.asarray(train, float)
+        return (pri / pri.sum() / np.maximum(train, 1e-12)).astype(np.float32)
 
-    def predict(self, x) -> np.ndarray:
-        return self.predict_all(x)["label"]
+    def predict_proba(self, x, class_priors=None) -> np.ndarray:
+        return self.predict_all(x, class_priors=class_priors)["proba"]
+
+    def predict(self, x, class_priors=None) -> np.ndarray:
+        return self.predict_all(x, class_priors=class_priors)["label"]
 
     def embed(self, x, batch: int = 65536) -> np.ndarray:
         """Backbone features (n, h) of inputs ``x`` (for representation analyses)."""
@@ -218,6 +242,7 @@ class CalibratedClassifier:
         config = {"classes": list(self.classes), "features": list(self.feature_names or []),
                   "network": self.network_.spec(), "config": to_dict(self.config),
                   "temperature": self.temperature_, "threshold": self.threshold_,
+                  "train_priors": None if getattr(self, "train_priors_", None) is None else [float(v) for v in self.train_priors_],
                   "metrics": metrics or {}, "provenance": dict(provenance or {})}
         return save_model_folder(out, "classifier", state, config)
 
@@ -240,6 +265,8 @@ class CalibratedClassifier:
             self.class_means_ = state["class_means"].numpy()
             self.precision_ = state["precision"].numpy()
             self.temperature_, self.threshold_ = float(config["temperature"]), float(config["threshold"])
+            if config.get("train_priors") is not None:
+                self.train_priors_ = np.asarray(config["train_priors"], float)
             self.metrics_ = config.get("metrics", {})
             self.provenance_ = config.get("provenance", {})
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:

@@ -22,10 +22,11 @@ from torch import nn
 
 from ..core.errors import InputError
 from ..core.threads import limit_threads
+from ..nn.layers import DomainDiscriminator, reversal_weight
 from .classifier import CalibratedClassifier, set_standardization
 from .loop import LoopConfig, fit_epochs
 
-__all__ = ["DANNConfig", "GradientReversal", "fit_dann"]
+__all__ = ["DANNConfig", "fit_dann"]
 
 
 @dataclass(frozen=True)
@@ -38,19 +39,6 @@ class DANNConfig:
     domain_weight: float = 3.0
     domain_hidden: int = 128
     seed: int = 0
-
-
-class GradientReversal(torch.autograd.Function):
-    """Identity forward; multiplies the gradient by ``-lam`` backward."""
-
-    @staticmethod
-    def forward(ctx, x, lam):
-        ctx.lam = lam
-        return x.view_as(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return -ctx.lam * grad, None
 
 
 def fit_dann(clf: CalibratedClassifier, x_src, y_src, x_tgt, x_cal, y_cal,
@@ -79,16 +67,16 @@ def fit_dann(clf: CalibratedClassifier, x_src, y_src, x_tgt, x_cal, y_cal,
         net = copy.deepcopy(clf.network)
         set_standardization(net, torch.as_tensor(np.concatenate([x_src, x_tgt])))
         width = net.backbone.out_features
-        disc = nn.Sequential(nn.Linear(width, config.domain_hidden), nn.SiLU(), nn.Linear(config.domain_hidden, 1))
+        disc = DomainDiscriminator(width, config.domain_hidden)
         xs, ys, xt = torch.as_tensor(x_src), torch.as_tensor(y_src), torch.as_tensor(x_tgt)
         net.train()
 
         def step(idx, frac):
             tidx = torch.as_tensor(rng.integers(0, len(xt), len(idx)))
-            lam = config.domain_weight * (2 / (1 + np.exp(-10 * frac)) - 1)   # Ganin et al. schedule
+            lam = reversal_weight(config.domain_weight, frac)
             es, et = net.embed(xs[idx]), net.embed(xt[tidx])
             c = nn.functional.cross_entropy(net.head(es), ys[idx])
-            logits = disc(GradientReversal.apply(torch.cat([es, et]), lam)).squeeze(1)
+            logits = disc(torch.cat([es, et]), lam)
             labels = torch.cat([torch.zeros(len(es)), torch.ones(len(et))])
             d = nn.functional.binary_cross_entropy_with_logits(logits, labels)
             return c + d, {"class_loss": c.item(), "domain_loss": d.item()}

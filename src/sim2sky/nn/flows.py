@@ -14,7 +14,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 import zuko
-from torch import Tensor, nn
+from torch import Tensor
 from torch.distributions import Transform, constraints
 
 __all__ = ["BoxLogitTransform", "FastRQSTransform", "LazyBoxLogit", "LazyStandardize", "build_flow", "FLOWS"]
@@ -101,8 +101,8 @@ class LazyBoxLogit(zuko.lazy.LazyTransform):
 
     def __init__(self, low: Tensor, high: Tensor):
         super().__init__()
-        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
-        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float32))
+        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32).clone())
+        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float32).clone())
 
     def forward(self, c: Tensor | None = None) -> Transform:
         return zuko.transforms.DependentTransform(BoxLogitTransform(self.low, self.high), 1)

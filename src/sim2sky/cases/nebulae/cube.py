@@ -43,21 +43,21 @@ PLANE_NAMES = tuple(
 _PIPELINES: dict = {}
 
 
-def _pipeline(model_dir) -> NebulaPipeline:
-    """One pipeline per process and model folder (dask worker threads share it read-only)."""
-    key = str(model_dir)
+def _pipeline(model_dir, class_priors=None) -> NebulaPipeline:
+    """One pipeline per process, model folder and priors (dask worker threads share it read-only)."""
+    key = (str(model_dir), None if class_priors is None else tuple(class_priors))
     if key not in _PIPELINES:
-        _PIPELINES[key] = NebulaPipeline(model_dir, num_samples=CUBE_POSTERIOR_SAMPLES)
+        _PIPELINES[key] = NebulaPipeline(model_dir, num_samples=CUBE_POSTERIOR_SAMPLES, class_priors=class_priors)
     return _PIPELINES[key]
 
 
 def process_block(ys: slice, xs: slice, spec: CubeSpec = None, z: float = 0.0, model_dir=None,
-                  seed: int = 0) -> np.ndarray:
+                  seed: int = 0, class_priors=None) -> np.ndarray:
     """All output planes (len(PLANE_NAMES), by, bx) float32 for one spatial block."""
     pin_threads(1)
     flux, var, wave, (by, bx) = read_block(spec, ys, xs, needed_channels(spec.wave, z))
     n = len(flux)
-    pipe = _pipeline(model_dir)
+    pipe = _pipeline(model_dir, class_priors)
     m = measure_lines(flux, var, wave, z=z)
     res = pipe.predict(measured_to_table(m), n, seed=seed)
     flags = m["flags"].astype(np.int32) | (FLAG_NO_STAT if var is None else 0)
@@ -92,17 +92,17 @@ def cube_redshift(spec: CubeSpec, redshift: float | None) -> float:
     return float(redshift)
 
 
-def cube_manifest(spec: CubeSpec, z: float, model_dir, block: int) -> dict:
+def cube_manifest(spec: CubeSpec, z: float, model_dir, block: int, class_priors=None) -> dict:
     """What identifies a run (input file, size, mtime, model, block size, z): finished blocks of
     another run are discarded."""
     st = os.stat(spec.path)
     return {"cube": spec.path, "size": st.st_size, "mtime": st.st_mtime, "model": str(model_dir),
-            "block": block, "redshift": z}
+            "block": block, "redshift": z, "class_priors": None if class_priors is None else [float(v) for v in class_priors]}
 
 
 def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, var_path=None,
                   block: int = DEFAULT_BLOCK, seed: int = 0, progress: bool = False, report: bool = True,
-                  log=print) -> dict:
+                  log=print, class_priors=None) -> dict:
     """Run the whole cube pipeline; write maps, catalogue and report into ``out_dir``.
 
     Returns a summary dict (class counts, nebulae, timings, spectra/s, redshift).
@@ -116,8 +116,8 @@ def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, 
     try:
         spec = open_cube(cube, var_path=var_path, workdir=partial / "input")
         z = cube_redshift(spec, redshift)
-        if model_dir is not None:
-            NebulaPipeline(model_dir)               # a broken model folder is refused before any work
+        # a broken model folder or bad priors are refused before any work
+        priors = NebulaPipeline(model_dir, class_priors=class_priors).class_priors
     except InputError:
         # nothing may be left behind for a refused input
         if created_out:
@@ -127,13 +127,14 @@ def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, 
         raise
     if spec.stat_ext is None and spec.var_path is None:
         log("warning: no STAT extension or --var file: the noise is estimated from the data (flag 8 in FLAGS)")
-    done = prepare_partial(partial, cube_manifest(spec, z, model_dir, block))
+    done = prepare_partial(partial, cube_manifest(spec, z, model_dir, block, priors))
     if done:
         log(f"resuming: {done} finished blocks found in {partial}")
     t1 = time.perf_counter()
     planes = run_blocks(process_block, spec.shape[1:], len(PLANE_NAMES), partial, block=block, scheduler=scheduler,
                         progress=progress, spec=spec, z=z,
-                        model_dir=None if model_dir is None else str(model_dir), seed=seed)
+                        model_dir=None if model_dir is None else str(model_dir), seed=seed,
+                        class_priors=None if priors is None else [float(v) for v in priors])
     t_compute = time.perf_counter() - t1
     summary = write_products(spec, z, planes, PLANE_NAMES, out_dir, partial / "staging", report=report)
     shutil.rmtree(partial, ignore_errors=True)

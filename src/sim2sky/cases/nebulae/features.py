@@ -94,10 +94,34 @@ def line_features(table: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, valid
 
 
+#: Lines a "strong lines only" table keeps (Hβ, [OIII]5007, Hα, [NII]6584, [SII]6717+31), as many
+#: catalogues publish; [OI]6300 is kept in half of them.
+_STRONG = ("HB4861", "OIII5007", "HA6563", "NII6584")
+
+
 def augment_table(table: dict, n: int, rng, p_line: float = 0.12, p_sigma: float = 0.5,
-                  p_sii_sum: float = 0.2, p_no_err: float = 0.1, p_ew: float = 0.3) -> dict:
-    """Randomly remove lines / dispersion / EW / errors, as tables and high-z cubes do."""
+                  p_sii_sum: float = 0.2, p_no_err: float = 0.1, p_ew: float = 0.3, p_strong: float = 0.25,
+                  p_rel_err: float = 0.2) -> dict:
+    """Randomly remove lines / dispersion / EW / errors, as tables and high-z cubes do.
+
+    Independent line drops alone almost never leave *only* the strong lines, yet that is the most
+    common published table; a fraction ``p_strong`` of rows therefore keeps just those (measured:
+    without it, 5-line tables of high-excitation HII regions were all called PN). A fraction
+    ``p_rel_err`` of rows gets errors proportional to each flux (1-10%), as catalogues from other
+    pipelines or from models quote them: measured errors scale with the line width and the
+    continuum, a cue the network must not rely on."""
     out = dict(table)
+    strong = rng.random(n) < p_strong
+    keep_oi = rng.random(n) < 0.5
+    for line in FEATURE_LINES:
+        if line in _STRONG or line == "SII6717_31":
+            continue
+        f, e = _get(out, line, n)
+        gone = strong & ~(keep_oi & (line == "OI6300"))
+        out[line] = (np.where(gone, np.nan, f), e)
+    for name in ("SII6717", "SII6731"):
+        f, e = _get(out, name, n)
+        out[name] = (np.where(strong, np.nan, f), e)
     for line in FEATURE_LINES:
         if line in ("SII6717_31",):
             continue
@@ -112,9 +136,16 @@ def augment_table(table: dict, n: int, rng, p_line: float = 0.12, p_sigma: float
     s, es = _get(out, "SII6717_31", n)
     out["SII6717_31"] = (np.where(drop_sii, np.nan, s), es)
     sig, _ = _get(out, "SIGMA", n)
-    out["SIGMA"] = (np.where(rng.random(n) < p_sigma, np.nan, sig), None)
+    out["SIGMA"] = (np.where(strong | (rng.random(n) < p_sigma), np.nan, sig), None)
     ew, _ = _get(out, "EW_HA6563", n)
-    out["EW_HA6563"] = (np.where(rng.random(n) < p_ew, np.nan, ew), None)
+    out["EW_HA6563"] = (np.where(strong | (rng.random(n) < p_ew), np.nan, ew), None)
+    rel = rng.random(n) < p_rel_err
+    frac = 10 ** rng.uniform(-2, -1, n)
+    for name in list(out):
+        if name not in ("SIGMA", "EW_HA6563"):
+            f, e = out[name]
+            if e is not None:
+                out[name] = (f, np.where(rel, np.abs(np.nan_to_num(f)) * frac + 1e-3 * np.abs(np.nan_to_num(e)), e))
     no_err = rng.random(n) < p_no_err
     for name in list(out):
         if name not in ("SIGMA", "EW_HA6563"):

@@ -15,7 +15,10 @@ import numpy as np
 from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets
 from .lines import LINE_NAMES, atomic, data_file
 
-__all__ = ["MappingsHII", "MappingsNLR", "Bond3MdBHII", "PNe3MdB", "mappings_grid", "three_mdb_table"]
+__all__ = ["MappingsHII", "MappingsNLR", "Bond3MdBHII", "PNe3MdB", "MappingsVHII", "MappingsIVKappaHII",
+           "mappings_grid", "three_mdb_table", "pyqz_grid"]
+
+LOG_C = np.log10(2.99792458e10)    # log U = log Q - log c
 
 _I = {n: i for i, n in enumerate(LINE_NAMES)}
 
@@ -90,7 +93,7 @@ class _MappingsGrid(NebulaModel):
         return self._interp
 
     def line_fluxes(self, params, rng) -> np.ndarray:
-        pts = np.stack([params[p.name] for p in self.parameters[:3]], axis=1)
+        pts = np.stack([params[a] for a in self.axes], axis=1)
         logr = self._interpolator(pts)
         n = len(pts)
         f = np.zeros((n, len(LINE_NAMES)))
@@ -117,18 +120,40 @@ class MappingsHII(_MappingsGrid):
 
 
 class MappingsNLR(_MappingsGrid):
-    """AGN narrow-line region (NebulaBayes NLR grid at the default E_peak slice); not a training class."""
+    """AGN narrow-line region: the NebulaBayes NLR grid (MAPPINGS 5.1, Thomas et al. 2018,
+    arXiv:1802.06049) over log U, log P/k, O/H and the peak energy of the accretion-disc spectrum
+    (log E_peak/keV -2 to -0.75; the grid has Gamma = 2, p_NT = 0.15 only). Trains the AGN class."""
 
     name, nebula_class, kind = "mappings_nlr", "AGN", "NLR"
-    axes = ("log U", "log P/k", "12 + log O/H")
-    # the NLR grid has more axes (E_peak, Gamma, p_NT); take the slice at log E_peak = -1.5
-    fixed = {"log E_peak": -1.5, "Gamma": 2.0, "p_NT": 0.15}
+    axes = ("log U", "log P/k", "12 + log O/H", "log E_peak")
+    fixed = {"Gamma": 2.0, "p_NT": 0.15}
     parameters = (
-        Parameter("log U", "dex", -3.8, -1.0), Parameter("log P/k", "dex(K cm-3)", 5.0, 8.6),
-        Parameter("12 + log O/H", "dex", 8.2, 9.2),
+        Parameter("log U", "dex", -3.8, -1.0, doc="ionisation parameter"),
+        Parameter("log P/k", "dex(K cm-3)", 5.0, 8.6, doc="gas pressure"),
+        Parameter("12 + log O/H", "dex", 8.2, 9.2, doc="oxygen abundance"),
+        Parameter("log E_peak", "dex(keV)", -2.0, -0.75, doc="peak of the accretion-disc spectrum"),
     )
     sigma_kms = (50.0, 250.0)
     ew_halpha = (5.0, 200.0)
+
+    def sample(self, n, rng):
+        """Models above the Kewley et al. (2001, arXiv:astro-ph/0106324) maximum-starburst line in
+        the [NII] BPT diagram only: below it the grid's AGN (soft spectra, low U) overlap the HII
+        grids line for line, and no classifier can tell them apart there (composites are
+        reported as whatever they resemble, or unknown)."""
+        params, fluxes = {}, []
+        todo = n
+        while todo > 0:
+            p, f = super().sample(max(2 * todo, 64), rng)
+            n2 = np.log10(f[:, _I["NII6584"]] / f[:, _I["HA6563"]])
+            o3 = np.log10(f[:, _I["OIII5007"]] / f[:, _I["HB4861"]])
+            keep = (n2 >= 0.47) | (o3 > 0.61 / (n2 - 0.47) + 1.19)
+            keep &= np.cumsum(keep) <= todo
+            for k, v in p.items():
+                params.setdefault(k, []).append(v[keep])
+            fluxes.append(f[keep])
+            todo -= int(keep.sum())
+        return {k: np.concatenate(v) for k, v in params.items()}, np.concatenate(fluxes)
 
 
 class _ThreeMdB(NebulaModel):
@@ -195,3 +220,101 @@ class PNe3MdB(_ThreeMdB):
     log_ni_nii = (-1.3, 0.3)
     sigma_kms = (5.0, 30.0)
     ew_halpha = (50.0, 3000.0)
+
+
+@lru_cache(maxsize=1)
+def _pyqz_npz() -> dict:
+    with data_file("pyqz_grids.npz").open("rb") as fh, np.load(fh, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def pyqz_grid(family: str) -> dict:
+    """A pyqz HII grid (``MV``: MAPPINGS V, ``MIV``: MAPPINGS IV kappa): ``params`` (n, 4) = log Q
+    [cm/s], 12+log O/H, log P/k, sub-grid label; ``columns`` and ``log_ratios`` (n, k)."""
+    d = _pyqz_npz()
+    return {"params": d[f"{family}_params"].astype(np.float64), "columns": [str(c) for c in d[f"{family}_columns"]],
+            "log_ratios": d[f"{family}_log_ratios"].astype(np.float64)}
+
+
+class _PyqzHII(NebulaModel):
+    """HII regions from a pyqz grid, interpolated linearly in log ratio over (log Q, O/H) inside each
+    sub-grid (geometry and pressure, or kappa). Lines the grid lacks are completed like the 3MdB
+    models (HeI from He+/H+, [NI] from [NII], [SIII] from the excitation, [ArIII] from [SIII])."""
+
+    family = "MV"
+    y_plus = (0.06, 0.10)
+    log_ni_nii = (-1.7, 0.3)
+    sigma_kms = (10.0, 40.0)
+    ew_halpha = (20.0, 1500.0)
+
+    def _interpolators(self):
+        from scipy.interpolate import RegularGridInterpolator
+
+        if getattr(self, "_interp", None) is None:
+            g = pyqz_grid(self.family)
+            p = g["params"]
+            self._interp = []
+            for key in np.unique(p[:, 2:], axis=0):
+                rows = np.all(p[:, 2:] == key, axis=1)
+                q, oh = np.unique(p[rows, 0]), np.unique(p[rows, 1])
+                order = np.lexsort((p[rows, 1], p[rows, 0]))
+                values = g["log_ratios"][rows][order].reshape(len(q), len(oh), -1)
+                self._interp.append((key, RegularGridInterpolator((q, oh), values)))
+        return self._interp
+
+    def sample_parameters(self, n, rng):
+        params = super().sample_parameters(n, rng)
+        params["sub-grid"] = rng.integers(0, len(self._interpolators()), n)
+        return params
+
+    def line_fluxes(self, params, rng):
+        n = len(params["log U"])
+        cols = pyqz_grid(self.family)["columns"]
+        logr = np.empty((n, len(cols)))
+        log_pk = np.empty(n)
+        for j, (key, interp) in enumerate(self._interpolators()):
+            sel = params["sub-grid"] == j
+            logr[sel] = interp(np.column_stack([params["log U"][sel] + LOG_C, params["12 + log O/H"][sel]]))
+            log_pk[sel] = key[0]
+        r = {c: 10 ** logr[:, i] for i, c in enumerate(cols)}
+        T = np.full(n, 9000.0)
+        n_e = 10 ** log_pk / (2 * T)
+        a = atomic()
+        f = np.zeros((n, len(LINE_NAMES)))
+        ha = a("ha_hb", T, n_e)
+        f[:, _I["HB4861"]], f[:, _I["HA6563"]] = 1.0, ha
+        f[:, _I["OIII5007"]] = r["[OIII]/Hb"]
+        f[:, _I["NII6584"]] = ha * r["[NII]/Ha"]
+        sii = ha * r["[SII]+/Ha"]
+        r_sii = r["6716/6731"] if "6716/6731" in r else a("sii_6717_6731", T, n_e)
+        f[:, _I["SII6731"]] = sii / (1 + r_sii)
+        f[:, _I["SII6717"]] = sii - f[:, _I["SII6731"]]
+        f[:, _I["OI6300"]] = ha * r["[OI]/Ha"] if "[OI]/Ha" in r else r["[OI]/[OII]+"] * r["[OII]+/Hb"]
+        f[:, _I["NI5200"]] = f[:, _I["NII6584"]] * 10 ** rng.normal(*self.log_ni_nii, n)
+        f[:, _I["HEI5876"]] = rng.uniform(*self.y_plus, n) * a("hei5876_hb_per_y", T, n_e)
+        f[:, _I["HEI6678"]] = f[:, _I["HEI5876"]] * a("hei_6678_5876", T, n_e)
+        if "[SIII]/[SII]+" in r:      # [SIII]9069+9532 in the grid; 9532/9069 = 2.47 (atomic)
+            f[:, _I["SIII9069"]] = sii * r["[SIII]/[SII]+"] / 3.47
+        else:
+            excitation = np.clip(np.log10(r["[OIII]/Hb"]), -1.5, 1.2)
+            f[:, _I["SIII9069"]] = ha * 10 ** (-1.0 + 0.3 * excitation + rng.normal(0, 0.25, n))
+        f[:, _I["ARIII7135"]] = argon_from_sulphur(f[:, _I["SIII9069"]], T, n_e, rng)
+        return fill_doublets(f, T, n_e)
+
+
+class MappingsVHII(_PyqzHII):
+    """MAPPINGS V HII grid of pyqz (Dopita et al. 2013, arXiv:1307.5950; Sutherland et al. 2018):
+    spherical and plane-parallel nebulae at log P/k = 4.5, 5.0, 5.5, Starburst99 ionising spectra."""
+
+    name, nebula_class, family = "mappings5_pyqz_hii", "HII", "MV"
+    parameters = (Parameter("log U", "dex", 6.5 - LOG_C, 8.5 - LOG_C, doc="ionisation parameter"),
+                  Parameter("12 + log O/H", "dex", 8.11, 8.985, doc="oxygen abundance"))
+
+
+class MappingsIVKappaHII(_PyqzHII):
+    """MAPPINGS IV HII grid of pyqz with kappa-distributed electrons (kappa = 10, 20, 50, inf;
+    Dopita et al. 2013, arXiv:1307.5950): 12+log O/H down to 7.39."""
+
+    name, nebula_class, family = "mappings4_kappa_pyqz_hii", "HII", "MIV"
+    parameters = (Parameter("log U", "dex", 6.5 - LOG_C, 8.5 - LOG_C, doc="ionisation parameter"),
+                  Parameter("12 + log O/H", "dex", 7.39, 9.39, doc="oxygen abundance"))

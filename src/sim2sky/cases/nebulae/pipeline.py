@@ -1,7 +1,7 @@
 """Apply the nebula models to line tables: classes, probabilities and HII-region parameters.
 
 :class:`NebulaPipeline` bundles the calibrated classifier and the HII-parameter posterior and
-turns line fluxes into class probabilities, a class (HII/PN/SNR/DIG/unknown) and, for HII,
+turns line fluxes into class probabilities, a class (HII/PN/SNR/DIG/AGN/unknown) and, for HII,
 posterior means and standard deviations of 12+log(O/H), log U, log P/k and E(B-V).
 :func:`classify_table` is what ``sim2sky nebulae classify`` runs; :func:`adapt_to_target` is
 ``sim2sky nebulae adapt`` (DANN).
@@ -24,10 +24,10 @@ from ...learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_clas
 from ...learn.dann import DANNConfig, fit_dann
 from .features import FEATURE_NAMES, line_features
 from .linetable import read_line_table
-from .schema import CLASSES, DETECTION_SNR, HII_KEYS, HII_LABELS, TABLE_POSTERIOR_SAMPLES, UNKNOWN
+from .schema import CLASS_PRIOR_PRESETS, CLASSES, DETECTION_SNR, HII_KEYS, HII_LABELS, TABLE_POSTERIOR_SAMPLES, UNKNOWN
 from .training import simulate_set, theory_domain
 
-__all__ = ["NebulaPipeline", "classify_table", "table_features", "adapt_to_target", "DEFAULT_MODEL_DIR",
+__all__ = ["NebulaPipeline", "parse_class_priors", "classify_table", "table_features", "adapt_to_target", "DEFAULT_MODEL_DIR",
            "output_columns"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -43,15 +43,20 @@ class NebulaPipeline:
         ``sim2sky train nebulae``); ``classifier`` may also be a DANN-adapted model.
     num_samples : int
         Posterior draws per HII object for the parameter mean and std.
+    class_priors : dict or str, optional
+        Expected class fractions in the data (``{"HII": 0.7, ...}`` or ``"HII=0.7,PN=0.05,..."``,
+        every class named, any positive scale); see :func:`parse_class_priors`.
     """
 
-    def __init__(self, model_dir=None, num_samples: int = TABLE_POSTERIOR_SAMPLES):
+    def __init__(self, model_dir=None, num_samples: int = TABLE_POSTERIOR_SAMPLES, class_priors=None):
         model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
         self.model_dir = model_dir
         clf_dir = model_dir / "classifier" if (model_dir / "classifier").is_dir() else model_dir
         self.classifier = CalibratedClassifier.load(clf_dir)
         self.posterior = load_posterior(model_dir / "hii_params") if (model_dir / "hii_params").is_dir() else None
         self.num_samples = num_samples
+        self.class_priors = parse_class_priors(class_priors, self.classes)
+        self.classifier.prior_weights(self.class_priors)      # validated once, here
 
     @property
     def classes(self):
@@ -79,7 +84,7 @@ class NebulaPipeline:
         flag = np.where(valid, "ok", "no_halpha").astype(object)
         dist = np.full(n, np.nan)
         if valid.any():
-            res = self.classifier.predict_all(x[valid])
+            res = self.classifier.predict_all(x[valid], class_priors=self.class_priors)
             proba[valid], label[valid], dist[valid] = res["proba"], res["label"], res["distance"]
             flag[valid] = np.where(res["label"] == UNKNOWN, "unlike_training", "ok")
         low = valid & (snr < DETECTION_SNR)
@@ -95,6 +100,46 @@ class NebulaPipeline:
                 "param_std": std, "features": x, "valid": valid}
 
 
+def parse_class_priors(spec, classes) -> np.ndarray | None:
+    """Class priors from ``"HII=0.7,PN=0.05,..."``, a preset name, a dict or numbers in ``classes``
+    order: an array in ``classes`` order, or None (balanced, as trained).
+
+    Real fields are not balanced like the training set: in a nearby-galaxy mosaic HII-region
+    spaxels outnumber PN spaxels by orders of magnitude, and the Bayes-optimal call for an
+    ambiguous spectrum changes with that."""
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return None
+    if isinstance(spec, str) and spec.strip().lower() in CLASS_PRIOR_PRESETS:
+        spec = CLASS_PRIOR_PRESETS[spec.strip().lower()]
+        if spec is None:
+            return None
+    if not isinstance(spec, (str, dict)):           # already numbers in class order
+        values = np.asarray(spec, float).ravel()
+        if values.shape != (len(classes),):
+            raise InputError(f"--class-priors: expected {len(classes)} numbers ({', '.join(classes)}), got {len(values)}")
+        return values
+    if isinstance(spec, str):
+        pairs = {}
+        for item in spec.split(","):
+            name, sep, value = item.partition("=")
+            try:
+                if not sep:
+                    raise ValueError
+                pairs[name.strip()] = float(value)
+            except ValueError:
+                raise InputError(f"--class-priors: {item.strip()!r} is not CLASS=NUMBER; give e.g. "
+                                 f"{','.join(f'{c}=1' for c in classes)} or a preset "
+                                 f"({', '.join(CLASS_PRIOR_PRESETS)})") from None
+        spec = pairs
+    unknown = [k for k in spec if k not in classes]
+    missing = [c for c in classes if c not in spec]
+    if unknown or missing:
+        raise InputError(f"--class-priors: give a number for every class ({', '.join(classes)})"
+                         + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                         + (f"; missing: {', '.join(missing)}" if missing else ""))
+    return np.array([float(spec[c]) for c in classes])
+
+
 def _param_key(label: str) -> str:
     return dict(zip(HII_LABELS, HII_KEYS)).get(label, label)
 
@@ -108,7 +153,7 @@ def output_columns(pipe: NebulaPipeline) -> list[str]:
 
 
 def classify_table(path, out, model_dir=None, seed: int = 0, columns=None, preset: str | None = None,
-                   allow_negative: bool = False) -> dict:
+                   allow_negative: bool = False, class_priors=None) -> dict:
     """Classify every row of a line table; write ``out`` (CSV, FITS or ECSV) atomically.
 
     Input columns are read as described in :mod:`sim2sky.cases.nebulae.linetable` (canonical
@@ -119,7 +164,7 @@ def classify_table(path, out, model_dir=None, seed: int = 0, columns=None, prese
     if out.suffix.lower() not in (".csv", ".fits", ".ecsv"):
         raise InputError(f"--out: {out.name} must end in .csv, .fits or .ecsv")
     lt = read_line_table(path, columns=columns, preset=preset, allow_negative=allow_negative)
-    pipe = NebulaPipeline(model_dir)
+    pipe = NebulaPipeline(model_dir, class_priors=class_priors)
     res = pipe.predict(lt.lines, lt.n, seed=seed)
     produced = output_columns(pipe)
     cols = {}

@@ -23,6 +23,9 @@ from .schema import (CATALOGUE_MIN_AREA, CATALOGUE_MIN_SNR, CLASSES, CUBE_CLASSE
 
 __all__ = ["write_products", "segment_nebulae"]
 
+#: Classes segmented into discrete nebulae (diffuse gas is not).
+CATALOGUED = tuple(c for c in CLASSES if c != "DIG")
+
 
 def _image_hdus(p: dict, names, header, extra=None):
     hdus = [fits.PrimaryHDU()]
@@ -46,7 +49,9 @@ def segment_nebulae(p: dict, spec, min_snr: float = CATALOGUE_MIN_SNR, min_area:
     wcs = WCS(fits.Header.fromstring(spec.celestial_header))
     labels = np.zeros(cls.shape, np.int32)
     kinds = []
-    for code, name in enumerate(CUBE_CLASSES[:3]):
+    for code, name in enumerate(CUBE_CLASSES):
+        if name not in CATALOGUED:
+            continue
         lab, n = ndimage.label((cls == code) & (snr >= min_snr), structure=np.ones((3, 3)))
         small = np.bincount(lab.ravel(), minlength=n + 1) < min_area
         small[0] = True
@@ -64,7 +69,7 @@ def segment_nebulae(p: dict, spec, min_snr: float = CATALOGUE_MIN_SNR, min_area:
     ra, dec = wcs.pixel_to_world_values(xc, yc)
     area = ndimage.sum_labels(np.ones(cls.shape), labels, index).astype(int)
     prob = np.full(len(kinds), np.nan)
-    for name in CUBE_CLASSES[:3]:
+    for name in CATALOGUED:
         sel = kinds == name
         prob[sel] = (ndimage.sum_labels(np.nan_to_num(p[f"P_{name}"]), labels, index) / area)[sel]
     table = Table({"id": index, "class": kinds, "probability": prob, "ra": ra, "dec": dec, "x": xc, "y": yc,
@@ -116,7 +121,7 @@ def write_products(spec, z: float, planes: np.ndarray, names, out_dir: Path, sta
     cat.write(staging / "nebulae.fits")
     code = p["CLASS"]
     counts = {c: int((code == i).sum()) for i, c in enumerate(CUBE_CLASSES)}
-    n_neb = {c: int((np.asarray(cat["class"]) == c).sum()) for c in CUBE_CLASSES[:3]} if len(cat) else {}
+    n_neb = {c: int((np.asarray(cat["class"]) == c).sum()) for c in CATALOGUED} if len(cat) else {}
     summary = {"class_counts": counts, "nebulae": n_neb, "out_dir": str(out_dir)}
     if report:
         write_report(spec, z, p, cat, summary, staging)

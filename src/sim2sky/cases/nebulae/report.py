@@ -17,7 +17,7 @@ from .schema import CUBE_CLASSES  # noqa: E402
 
 __all__ = ["write_report"]
 
-CLASS_COLORS = {"HII": "#d62728", "PN": "#2ca02c", "SNR": "#1f77b4", "DIG": "#e5c100", "unknown": "#7f7f7f",
+CLASS_COLORS = {"HII": "#d62728", "PN": "#2ca02c", "SNR": "#1f77b4", "DIG": "#e5c100", "AGN": "#9467bd", "unknown": "#7f7f7f",
                 "no-signal": "#000000"}
 
 
@@ -43,7 +43,7 @@ def write_report(spec, z: float, p: dict, catalogue, summary, folder: Path) -> N
 
     fig, ax = plt.subplots(figsize=(5.6, 5))
     cmap = ListedColormap([CLASS_COLORS[c] for c in CUBE_CLASSES])
-    ax.imshow(np.nan_to_num(code, nan=5), origin="lower", cmap=cmap, vmin=-0.5, vmax=len(CUBE_CLASSES) - 0.5,
+    ax.imshow(np.nan_to_num(code, nan=CUBE_CLASSES.index("no-signal")), origin="lower", cmap=cmap, vmin=-0.5, vmax=len(CUBE_CLASSES) - 0.5,
               interpolation="nearest")
     handles = [plt.Line2D([], [], marker="s", ls="", color=CLASS_COLORS[c], label=c) for c in CUBE_CLASSES]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
@@ -63,7 +63,7 @@ def write_report(spec, z: float, p: dict, catalogue, summary, folder: Path) -> N
     with np.errstate(divide="ignore", invalid="ignore"):
         y = np.log10(o3 / hb)
         for ax, x, lab in ((axes[0], np.log10(n2 / ha), "log [NII]6584/Hα"), (axes[1], np.log10((s1 + s2) / ha), "log [SII]/Hα")):
-            for i, c in enumerate(CUBE_CLASSES[:4]):
+            for i, c in enumerate(CUBE_CLASSES[:-2]):
                 m = (code == i) & np.isfinite(x) & np.isfinite(y)
                 ax.scatter(x[m], y[m], s=3, alpha=0.5, color=CLASS_COLORS[c], label=c)
             xx = np.linspace(-2.0, 0.4, 100)

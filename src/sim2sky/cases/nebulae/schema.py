@@ -7,16 +7,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CLASSES", "UNKNOWN", "NO_SIGNAL", "CUBE_CLASSES", "HIIParameter", "HII_PARAMETERS", "HII_LABELS",
+__all__ = ["CLASSES", "FIELD_PRIORS", "CLASS_PRIOR_PRESETS", "UNKNOWN", "NO_SIGNAL", "CUBE_CLASSES", "HIIParameter", "HII_PARAMETERS", "HII_LABELS",
            "HII_KEYS", "HII_UNITS", "DETECTION_SNR", "CATALOGUE_MIN_SNR", "CATALOGUE_MIN_AREA",
            "CUBE_POSTERIOR_SAMPLES", "TABLE_POSTERIOR_SAMPLES", "FLAG_NO_DATA", "FLAG_NO_HALPHA",
            "FLAG_BAD_PIXELS", "FLAG_NO_STAT", "FLAG_DESCRIPTION", "PASSTHROUGH", "DEFAULT_BLOCK"]
 
-#: Training classes of the classifier, in output order (p_HII, p_PN, p_SNR, p_DIG).
-CLASSES = ("HII", "PN", "SNR", "DIG")
+#: Training classes of the classifier, in output order (p_HII, p_PN, p_SNR, p_DIG, p_AGN).
+CLASSES = ("HII", "PN", "SNR", "DIG", "AGN")
 UNKNOWN = "unknown"
 NO_SIGNAL = "no-signal"
-#: Codes of the cube class map (classes.fits): 0..3 the classes, 4 unknown, 5 no signal.
+#: Class fractions of a nearby star-forming galaxy field, the default use of the cube pipeline
+#: (``--class-priors field``): catalogues of 19 PHANGS-MUSE galaxies hold ~30,000 HII regions
+#: (Groves et al. 2023, MNRAS 520, 4902) against ~900 PNe (Scheuermann et al. 2022, MNRAS 511,
+#: 6087) and a few thousand SNR candidates; DIG carries 20-50% of the Hα emission; Seyfert
+#: nuclei are at most a few spaxels. Rounded, with room for the rarer classes.
+FIELD_PRIORS = {"HII": 0.6, "PN": 0.05, "SNR": 0.1, "DIG": 0.2, "AGN": 0.05}
+#: Named class-prior presets of ``--class-priors`` (``balanced`` = as trained: equal fractions).
+CLASS_PRIOR_PRESETS = {"field": FIELD_PRIORS, "balanced": None}
+#: Codes of the cube class map (classes.fits): 0..4 the classes, 5 unknown, 6 no signal.
 CUBE_CLASSES = (*CLASSES, UNKNOWN, NO_SIGNAL)
 
 

@@ -24,8 +24,13 @@ Sources, and how far each can be trusted:
   relations of Haffner, Reynolds & Tufte (1999, ApJ 523, 223, eqs. 1-2) with warm (7000-12000 K)
   gas, low density, weak [OIII] and HeI (soft, leaky radiation field; Madsen et al. 2006,
   ApJ 652, 401).
-* :class:`MappingsNLR` — the NebulaBayes AGN narrow-line-region grid, used only to test the
-  classifier's "unknown" outcome.
+* :class:`MappingsVHII`, :class:`MappingsIVKappaHII` — the MAPPINGS V (spherical / plane-parallel,
+  three pressures) and MAPPINGS IV kappa-electron HII grids of pyqz (Dopita et al. 2013,
+  arXiv:1307.5950; Vogt et al. 2015), log Q 6.5-8.5 (log U -4 to -2), 12+log O/H 8.11-8.99 and
+  7.39-9.39; the lines the grids lack are completed as for 3MdB.
+* :class:`MappingsNLR` — the NebulaBayes AGN narrow-line-region grid over log U, P/k, O/H and
+  E_peak: the AGN class. :mod:`~sim2sky.cases.nebulae.crosstheory` adds empirical Seyfert and
+  LINER families (SDSS loci) used only for testing.
 
 The 3MdB SNR and DIG tables (dataset ``3mdb`` of the data registry) have undocumented columns;
 they are used only as a cross-check of our SNR/DIG ratio ranges in the tests, never for training.
@@ -36,10 +41,11 @@ from __future__ import annotations
 import numpy as np
 
 from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets
-from .grids import Bond3MdBHII, MappingsHII, MappingsNLR, PNe3MdB, mappings_grid, three_mdb_table
+from .grids import (Bond3MdBHII, MappingsHII, MappingsIVKappaHII, MappingsNLR, MappingsVHII, PNe3MdB, mappings_grid,
+                    pyqz_grid, three_mdb_table)
 from .lines import LINE_NAMES, atomic
 
-__all__ = ["Parameter", "NebulaModel", "MappingsHII", "Bond3MdBHII", "PNe3MdB", "ShockSNR",
+__all__ = ["Parameter", "NebulaModel", "MappingsHII", "Bond3MdBHII", "MappingsVHII", "MappingsIVKappaHII", "PNe3MdB", "ShockSNR", "pyqz_grid",
            "DiffuseIonisedGas", "MappingsNLR", "mappings_grid", "three_mdb_table"]
 
 _I = {n: i for i, n in enumerate(LINE_NAMES)}

@@ -9,9 +9,7 @@ along the line of sight.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from astropy.table import Table
@@ -19,19 +17,16 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from ...core.errors import InputError, suggest
 from ...core.tables import write_table
-from ...infer.io import save_posterior
-from ...infer.npe import NPE, NPEConfig
-from ...infer.priors import BoxUniform
-from ...infer.train import TrainConfig
-from ...learn.classifier import CalibratedClassifier, ClassifierConfig, expected_calibration_error, mlp_classifier
-from .features import FEATURE_NAMES, augment_table, line_features, measured_to_table
+from ...learn.classifier import expected_calibration_error
+from .features import augment_table, line_features, measured_to_table
 from .lines import LINE_NAMES
 from .measure import LineFitConfig, measure_lines
 from .observe import ObservationModel, noise_library, render_spectra
-from .schema import CLASSES, HII_LABELS, HII_UNITS, UNKNOWN
-from .theory import Bond3MdBHII, DiffuseIonisedGas, MappingsHII, MappingsNLR, PNe3MdB, ShockSNR
+from .schema import CLASSES, HII_LABELS, UNKNOWN
+from .theory import (Bond3MdBHII, DiffuseIonisedGas, MappingsHII, MappingsIVKappaHII, MappingsNLR, MappingsVHII, PNe3MdB,
+                     ShockSNR)
 
-__all__ = ["Domain", "theory_domain", "source_domain", "shifted_domain", "simulate_set", "simulate_noise", "simulate_agn", "train_nebulae", "write_line_table",
+__all__ = ["HII_FAMILIES", "Domain", "theory_domain", "source_domain", "shifted_domain", "simulate_set", "simulate_noise", "simulate_agn", "write_line_table",
            "evaluate_classifier", "DOMAINS"]
 
 
@@ -44,22 +39,26 @@ class Domain:
     lsf_scale_fit: float = 1.0                          # LSF the *measurement* assumes
 
 
-def theory_domain() -> Domain:
-    return Domain("theory", {"HII": (MappingsHII(), Bond3MdBHII()), "PN": (PNe3MdB(),),
-                             "SNR": (ShockSNR(),), "DIG": (DiffuseIonisedGas(),)})
+#: The HII-region theory families (four grids from three codes/versions and two ionising-spectrum sets).
+HII_FAMILIES = (MappingsHII, Bond3MdBHII, MappingsVHII, MappingsIVKappaHII)
+
+
+def theory_domain(hii=HII_FAMILIES) -> Domain:
+    return Domain("theory", {"HII": tuple(m() for m in hii), "PN": (PNe3MdB(),), "SNR": (ShockSNR(),),
+                             "DIG": (DiffuseIonisedGas(),), "AGN": (MappingsNLR(),)})
 
 
 def source_domain() -> Domain:
     """The DANN experiment's labelled source: MAPPINGS HII only, default observation model."""
     return Domain("source", {"HII": (MappingsHII(),), "PN": (PNe3MdB(),), "SNR": (ShockSNR(),),
-                             "DIG": (DiffuseIonisedGas(),)})
+                             "DIG": (DiffuseIonisedGas(),), "AGN": (MappingsNLR(),)})
 
 
 def shifted_domain() -> Domain:
     obs = ObservationModel(r_v=4.05, ebv=(0.2, 1.4), lsf_scale=1.2, sn_halpha=(3.0, 100.0), dig_probability=0.8,
                            dig_fraction=(0.1, 0.6), balmer_absorption_ew=(1.0, 5.0), noise_tilt=-1.0)
     return Domain("shifted", {"HII": (Bond3MdBHII(),), "PN": (PNe3MdB(),), "SNR": (ShockSNR(),),
-                              "DIG": (DiffuseIonisedGas(),)}, obs, z_range=(0.0, 0.03))
+                              "DIG": (DiffuseIonisedGas(),), "AGN": (MappingsNLR(),)}, obs, z_range=(0.0, 0.03))
 
 
 DOMAINS = {"theory": theory_domain, "shifted": shifted_domain, "source": source_domain}
@@ -164,51 +163,3 @@ def evaluate_classifier(clf, data: dict) -> dict:
             "ece": expected_calibration_error(pred["proba"], y),
             "unknown_rate": float((pred["label"] == UNKNOWN).mean()),
             "confusion": cm.tolist()}
-
-
-def train_nebulae(out, n_per_class: int = 20000, n_hii_params: int = 40000, seed: int = 0, epochs: int = 25,
-                  progress: bool = False, log=print) -> dict:
-    """Train the default classifier and HII-parameter posterior; write them under ``out``.
-
-    Returns the held-out metrics (also stored in the model folders).
-    """
-    out = Path(out)
-    t0 = time.perf_counter()
-    dom = theory_domain()
-    log(f"simulating {4 * n_per_class} training spectra (render + measure)...")
-    train = simulate_set(dom, n_per_class, seed)
-    # calibrated and tested on complete line sets (the cube case); training drops lines at random
-    cal = simulate_set(dom, max(n_per_class // 6, 500), seed + 1, augment=False)
-    ref = simulate_set(dom, max(n_per_class // 6, 500), seed + 4)          # with lines dropped, for "unknown"
-    test = simulate_set(dom, max(n_per_class // 6, 500), seed + 2, augment=False)
-    t_sim = time.perf_counter() - t0
-    log(f"  {t_sim:.0f} s; training the classifier...")
-    v, vc, vr = train["valid"], cal["valid"], ref["valid"]
-    clf = CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES), seed=seed), CLASSES,
-                               ClassifierConfig(epochs=epochs, seed=seed), FEATURE_NAMES, progress=progress)
-    clf.fit(train["x"][v], train["y"][v], cal["x"][vc], cal["y"][vc], ref["x"][vr], ref["y"][vr])
-    metrics = evaluate_classifier(clf, test)
-    log(f"  held-out accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}, ECE {metrics['ece']:.3f}")
-    prov = {"seed": seed, "n_per_class": n_per_class, "domain": dom.name, "command": "sim2sky train nebulae"}
-    clf.save(out / "classifier", provenance=prov, metrics=metrics)
-
-    log(f"simulating {n_hii_params} HII regions (MAPPINGS grid) for the parameter posterior...")
-    hii = simulate_set(Domain("hii", {"HII": (MappingsHII(),)}, dom.observation), n_hii_params, seed + 3,
-                       classes=("HII",))
-    ok = hii["valid"] & np.isfinite(hii["theta"]).all(1)
-    m = MappingsHII()
-    lo = [m.parameters[2].low, m.parameters[0].low, m.parameters[1].low, dom.observation.ebv[0]]
-    hi = [m.parameters[2].high, m.parameters[0].high, m.parameters[1].high, dom.observation.ebv[1]]
-    # (64, 64) conditioners: as accurate here as (128, 128) (coverage and rms in the tests) and 3x
-    # cheaper to sample, which is what bounds cube throughput
-    npe = NPE(prior=BoxUniform(lo, hi), config=NPEConfig(flow="nsf", transforms=4, hidden_features=(64, 64), embedding="mlp",
-                                                          embedding_dim=32),
-              train_config=TrainConfig(batch_size=512, max_epochs=80 if epochs >= 20 else 20, patience=10, seed=seed),
-              progress=progress).fit(hii["theta"][ok], hii["x"][ok], theta_names=list(HII_LABELS),
-                                     x_names=list(FEATURE_NAMES))
-    npe.posterior_.theta_units = list(HII_UNITS)
-    save_posterior(npe.posterior_, out / "hii_params", history=npe.history_,
-                   provenance={**prov, "n_simulations": int(ok.sum())})
-    metrics["wall_s"] = time.perf_counter() - t0
-    log(f"done in {metrics['wall_s']:.0f} s -> {out}")
-    return metrics

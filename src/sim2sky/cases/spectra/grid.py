@@ -1,0 +1,132 @@
+"""Wavelength grids: air/vacuum, flux-conserving resampling with inverse variances, network inputs.
+
+Every spectrum, simulated or real, reaches the networks the same way: resampled onto a fixed
+grid by weighted bin averaging (a sparse matrix per input grid, so a million spectra on one
+grid cost one sparse product each), then normalised by its median flux into two channels —
+``asinh(flux / scale)`` and the per-pixel signal-to-noise weight ``min(scale / sigma, 100) / 100``
+(0 where masked or outside the coverage).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import sparse
+
+__all__ = ["extinction_k", "air_to_vacuum", "vacuum_to_air", "pixel_edges", "resample_matrix", "resample", "to_inputs",
+           "INPUT_CHANNELS"]
+
+INPUT_CHANNELS = 2
+
+
+def extinction_k(wave, r_v: float = 3.1) -> np.ndarray:
+    """A(λ)/E(B-V) of Cardelli, Clayton & Mathis (1989) from 1250 Å to 3.3 µm (IR, optical and UV
+    branches; constant beyond the ends). The nebula case's ``ccm89_k`` covers only its MUSE range;
+    quasar rest frames reach the far UV, hence the full law here."""
+    x = 1e4 / np.clip(np.asarray(wave, float), 1250.0, 33000.0)
+    a, b = np.empty_like(x), np.empty_like(x)
+    ir = x < 1.1
+    a[ir], b[ir] = 0.574 * x[ir] ** 1.61, -0.527 * x[ir] ** 1.61
+    op = (x >= 1.1) & (x < 3.3)
+    y = x[op] - 1.82
+    a[op] = (1 + 0.17699 * y - 0.50447 * y**2 - 0.02427 * y**3 + 0.72085 * y**4 + 0.01979 * y**5
+             - 0.77530 * y**6 + 0.32999 * y**7)
+    b[op] = (1.41338 * y + 2.28305 * y**2 + 1.07233 * y**3 - 5.38434 * y**4 - 0.62251 * y**5
+             + 5.30260 * y**6 - 2.09002 * y**7)
+    uv = x >= 3.3
+    xu = x[uv]
+    fa = np.where(xu >= 5.9, -0.04473 * (xu - 5.9) ** 2 - 0.009779 * (xu - 5.9) ** 3, 0.0)
+    fb = np.where(xu >= 5.9, 0.2130 * (xu - 5.9) ** 2 + 0.1207 * (xu - 5.9) ** 3, 0.0)
+    a[uv] = 1.752 - 0.316 * xu - 0.104 / ((xu - 4.67) ** 2 + 0.341) + fa
+    b[uv] = -3.090 + 1.825 * xu + 1.206 / ((xu - 4.62) ** 2 + 0.263) + fb
+    return r_v * a + b
+
+
+def air_to_vacuum(air) -> np.ndarray:
+    """Air -> vacuum wavelength [Å] (Ciddor 1996 refractive index, as used by SDSS/IAU; > 2000 Å)."""
+    air = np.asarray(air, float)
+    s2 = (1e4 / air) ** 2
+    return air * (1 + 8.34254e-5 + 2.406147e-2 / (130 - s2) + 1.5998e-4 / (38.9 - s2))
+
+
+def vacuum_to_air(vac) -> np.ndarray:
+    """Vacuum -> air wavelength [Å] (Morton 2000 inverse of :func:`air_to_vacuum`)."""
+    vac = np.asarray(vac, float)
+    s2 = (1e4 / vac) ** 2
+    return vac / (1 + 8.34254e-5 + 2.406147e-2 / (130 - s2) + 1.5998e-4 / (38.9 - s2))
+
+
+def pixel_edges(centres: np.ndarray) -> np.ndarray:
+    """Edges (L+1,) of pixels with the given increasing centres (midpoints, extrapolated ends)."""
+    c = np.asarray(centres, float)
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def resample_matrix(src_wave: np.ndarray, dst_wave: np.ndarray) -> sparse.csr_matrix:
+    """Overlap weights (len(dst), len(src)): fraction of each destination pixel covered by each source pixel."""
+    se, de = pixel_edges(src_wave), pixel_edges(dst_wave)
+    rows, cols, vals = [], [], []
+    j0 = np.searchsorted(se, de[:-1], side="right") - 1
+    j1 = np.searchsorted(se, de[1:], side="left")
+    for i in range(len(dst_wave)):
+        lo, hi = de[i], de[i + 1]
+        for j in range(max(j0[i], 0), min(j1[i], len(src_wave))):
+            ov = min(hi, se[j + 1]) - max(lo, se[j])
+            if ov > 0:
+                rows.append(i), cols.append(j), vals.append(ov / (hi - lo))
+    return sparse.csr_matrix((vals, (rows, cols)), shape=(len(dst_wave), len(src_wave)))
+
+
+def resample(flux, ivar, matrix: sparse.csr_matrix, min_cover: float = 0.5):
+    """Weighted bin average of spectra (n, L_src) onto the destination grid of ``matrix``.
+
+    Pixels with ``ivar <= 0`` or non-finite values carry no weight. Returns ``(flux, ivar)``
+    (n, L_dst); destination pixels covered by less than ``min_cover`` of good source pixels
+    get flux 0 and ivar 0.
+    """
+    flux = np.atleast_2d(np.asarray(flux, np.float64))
+    ivar = np.atleast_2d(np.asarray(ivar, np.float64))
+    good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0)
+    iv = np.where(good, ivar, 0.0)
+    fl = np.where(good, flux, 0.0)
+    num = (matrix @ (iv * fl).T).T
+    den = (matrix @ iv.T).T
+    cover = (matrix @ good.T.astype(float)).T
+    den2 = (matrix.multiply(matrix) @ iv.T).T            # sum w^2 ivar
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(den > 0, num / den, 0.0)
+        out_iv = np.where((den2 > 0) & (cover >= min_cover), den**2 / den2, 0.0)
+    out = np.where(out_iv > 0, out, 0.0)
+    return out.astype(np.float32), out_iv.astype(np.float32)
+
+
+def to_inputs(flux, ivar):
+    """Network inputs (n, 2, L) float32 from spectra on the model grid, plus diagnostics.
+
+    Returns ``(x, scale, snr, coverage)``: ``scale`` the median flux of good pixels (n,),
+    ``snr`` the median S/N per good pixel (n,), ``coverage`` the fraction of good pixels (n,).
+    All-masked spectra get zeros and coverage 0 (the caller flags them).
+    """
+    flux = np.asarray(flux, np.float32)
+    ivar = np.asarray(ivar, np.float32)
+    good = (ivar > 0) & np.isfinite(flux) & np.isfinite(ivar)
+    n = len(flux)
+    masked = np.where(good, flux, np.nan)
+    with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scale = np.nanmedian(masked, axis=1)
+            sigma = np.where(good, 1.0 / np.sqrt(np.where(good, ivar, 1.0)), np.inf)
+            snr = np.nanmedian(np.where(good, np.abs(flux) / sigma, np.nan), axis=1)
+    bad_scale = ~np.isfinite(scale) | (scale <= 0)
+    # a spectrum with a non-positive median (noise, absorption troughs) is scaled by its mean |flux|
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        alt = np.nanmean(np.abs(masked), axis=1)
+    scale = np.where(bad_scale, np.where(np.isfinite(alt) & (alt > 0), alt, 1.0), scale).astype(np.float32)
+    x = np.zeros((n, 2, flux.shape[1]), np.float32)
+    x[:, 0] = np.where(good, np.arcsinh(np.nan_to_num(flux) / scale[:, None]), 0.0)
+    x[:, 1] = np.where(good, np.minimum(scale[:, None] / sigma, 100.0) / 100.0, 0.0)
+    return x, scale, np.nan_to_num(snr).astype(np.float32), good.mean(1).astype(np.float32)

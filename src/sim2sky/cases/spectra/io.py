@@ -1,0 +1,288 @@
+"""Read 1-D spectra from the formats surveys deliver; validate them with clear errors.
+
+Supported (detected from the file):
+
+* SDSS/BOSS ``spec-lite`` files: table HDU ``COADD`` (``flux``, ``loglam``, ``ivar``); the
+  ``SPECOBJ`` row's ``CLASS``, ``SUBCLASS`` and ``Z`` are passed through as ``SDSS_*``;
+* image extensions ``WAVE``/``WAVELENGTH`` + ``FLUX`` (+ ``IVAR``, ``MASK``, ``Z``), one spectrum
+  per row (MaNGA DAP test spectra, DESI single-arm), and DESI multi-arm coadds
+  (``B_WAVELENGTH``, ``B_FLUX``, ``B_IVAR``, ``R_*``, ``Z_*``; arms merged);
+* a FITS image (one spectrum, or a stack (n, λ) such as the MILES library) with a wavelength WCS
+  ``CRVAL1``/``CDELT1`` (or ``CD1_1``)/``CRPIX1``; ``DC-FLAG = 1`` means log10 wavelengths;
+  a table extension with one row per spectrum is passed through; optional ``IVAR``/``ERR``
+  extensions;
+* a table (CSV, ECSV, FITS table) with a wavelength column (``wave``, ``wavelength``,
+  ``lambda``, ``loglam``) and ``flux`` (+ ``ivar`` or ``err``/``sigma``).
+
+Wavelengths: ``CUNIT1`` (Å, nm, µm, m) or, without it, Å when the values lie in 1000-100000;
+``CTYPE1 = 'AWAV'`` or ``AIRORVAC = 'air'`` means air (converted where needed), otherwise vacuum.
+Without inverse variances the noise is estimated from the scatter of neighbouring pixels
+(flag ``noise_estimated``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from ...core.errors import InputError
+from ...core.tables import read_table, table_suffix
+
+__all__ = ["SpectrumSet", "read_spectra", "iter_spectra", "estimate_ivar"]
+
+_UNITS = {"angstrom": 1.0, "a": 1.0, "aa": 1.0, "angstroms": 1.0, "nm": 10.0, "um": 1e4, "micron": 1e4, "m": 1e10}
+_WAVE_COLS = ("WAVE", "WAVELENGTH", "LAMBDA", "LAM", "LOGLAM", "LOGLAMBDA")
+
+
+@dataclass
+class SpectrumSet:
+    """Spectra sharing one wavelength grid: ``wave`` (L,) Å, ``flux``/``ivar`` (m, L), ``meta``
+    (column -> (m,) values passed to the output), ``air`` (True if ``wave`` is in air)."""
+
+    source: str
+    wave: np.ndarray
+    flux: np.ndarray
+    ivar: np.ndarray
+    air: bool = False
+    meta: dict = field(default_factory=dict)
+    noise_estimated: bool = False
+
+    def __len__(self) -> int:
+        return len(self.flux)
+
+
+def estimate_ivar(flux: np.ndarray) -> np.ndarray:
+    """Constant inverse variance per spectrum from the robust scatter of pixel differences."""
+    d = np.diff(flux, axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mad = np.nanmedian(np.abs(d - np.nanmedian(d, axis=1, keepdims=True)), axis=1)
+    var = (1.4826 * mad) ** 2 / 2
+    var = np.where(np.isfinite(var) & (var > 0), var, np.nan)
+    return np.repeat((1.0 / var)[:, None], flux.shape[1], axis=1)
+
+
+def _unit_scale(header, wave: np.ndarray, what: str) -> float:
+    unit = str(header.get("CUNIT1", header.get("WAT1_001", "")) or "").strip().lower()
+    if "units=" in unit:
+        unit = unit.split("units=")[1].split()[0]
+    if unit:
+        if unit not in _UNITS:
+            raise InputError(f"{what}: wavelength unit CUNIT1 = {unit!r} is not a wavelength; expected Angstrom, nm or um")
+        return _UNITS[unit]
+    w = np.nanmedian(wave)
+    if 1000 <= w <= 100000:
+        return 1.0
+    raise InputError(f"{what}: wavelengths around {w:.4g} without a unit (CUNIT1); give them in Angstrom or set "
+                     "CUNIT1 to nm or um")
+
+
+def _is_air(header) -> bool:
+    ctype = str(header.get("CTYPE1", "")).upper()
+    return ctype.startswith("AWAV") or str(header.get("AIRORVAC", "")).lower().startswith("air")
+
+
+def _check(wave: np.ndarray, flux: np.ndarray, what: str) -> None:
+    if wave.ndim != 1 or len(wave) < 10:
+        raise InputError(f"{what}: expected a 1-D wavelength axis of at least 10 pixels, got shape {wave.shape}")
+    if not np.all(np.isfinite(wave)):
+        raise InputError(f"{what}: the wavelength axis contains NaN/inf")
+    d = np.diff(wave)
+    if not (np.all(d > 0) or np.all(d < 0)):
+        raise InputError(f"{what}: the wavelength axis is not monotonic (it must increase or decrease throughout)")
+    if not np.isfinite(flux).any():
+        raise InputError(f"{what}: every flux value is NaN/inf")
+
+
+def _orient(wave, flux, ivar):
+    if wave[0] > wave[-1]:
+        return wave[::-1], flux[:, ::-1], ivar[:, ::-1]
+    return wave, flux, ivar
+
+
+def _wcs_wave(header, n: int, what: str) -> np.ndarray:
+    if "CRVAL1" not in header or not ("CDELT1" in header or "CD1_1" in header):
+        raise InputError(f"{what}: no wavelength axis: the image has no CRVAL1 and CDELT1/CD1_1 (and no WAVE "
+                         "extension or wavelength column)")
+    step = header.get("CD1_1", header.get("CDELT1"))
+    w = header["CRVAL1"] + step * (np.arange(n) + 1 - header.get("CRPIX1", 1.0))
+    if header.get("DC-FLAG", 0) == 1 or str(header.get("CTYPE1", "")).upper().startswith("LOG"):
+        w = 10 ** w
+    return w
+
+
+def _image_hdu(hdul, path: Path):
+    img = next((h for h in hdul if getattr(h, "is_image", False) and h.header.get("NAXIS", 0) in (1, 2)
+                and h.header.get("NAXIS1", 0) > 0), None)
+    if img is None:
+        raise InputError(f"{path.name}: no spectrum found: expected a 1-D/2-D image with a wavelength WCS, WAVE + FLUX "
+                         "extensions, an SDSS COADD table or a table with wavelength and flux columns")
+    return img
+
+
+def _from_image(hdul, path: Path, rows: slice | None = None) -> SpectrumSet:
+    what = path.name
+    img = _image_hdu(hdul, path)
+    data = img.data if img.data.ndim == 2 else img.data[None]
+    sl = rows or slice(None)
+    flux = np.atleast_2d(np.asarray(data[sl], np.float64))
+    header = img.header
+    wave = _wcs_wave(header, flux.shape[1], what)
+    wave = wave * _unit_scale(header, wave, what)
+    ivar = None
+    for name, kind in (("IVAR", "ivar"), ("ERR", "err"), ("ERROR", "err"), ("SIGMA", "err"), ("VAR", "var")):
+        if name in hdul and getattr(hdul[name], "data", None) is not None and hdul[name].data.size == data.size:
+            a = np.atleast_2d(np.asarray(hdul[name].data.reshape(data.shape)[sl], np.float64))
+            with np.errstate(divide="ignore"):
+                ivar = a if kind == "ivar" else (1 / a**2 if kind == "err" else 1 / a)
+            break
+    meta = {}
+    tab = next((h for h in hdul if isinstance(h, fits.BinTableHDU) and len(h.data) == len(data)), None)
+    if tab is not None:
+        for c in tab.columns.names:
+            meta[c] = np.asarray(tab.data[c][sl])
+    return _finish(path, wave, flux, ivar, _is_air(header) or _is_air(hdul[0].header), meta)
+
+
+def _finish(path: Path, wave, flux, ivar, air, meta) -> SpectrumSet:
+    _check(wave, flux, path.name)
+    estimated = ivar is None
+    if ivar is None:
+        ivar = estimate_ivar(flux)
+    ivar = np.where(np.isfinite(ivar) & (ivar > 0) & np.isfinite(flux), ivar, 0.0)
+    wave, flux, ivar = _orient(np.asarray(wave, float), flux, ivar)
+    n = len(flux)
+    meta = {k: v for k, v in meta.items() if np.ndim(v) == 1 and len(v) == n}
+    return SpectrumSet(path.name, wave, flux.astype(np.float32), ivar.astype(np.float32), bool(air), meta, estimated)
+
+
+def _from_sdss(hdul, path: Path) -> SpectrumSet:
+    c = hdul["COADD"].data
+    names = [n.lower() for n in c.columns.names]
+    col = lambda n: np.asarray(c[c.columns.names[names.index(n)]], np.float64)  # noqa: E731
+    wave = 10 ** col("loglam")
+    flux, ivar = col("flux")[None], col("ivar")[None]
+    if "and_mask" in names:
+        ivar = np.where(col("and_mask")[None] > 0, 0.0, ivar)
+    meta = {}
+    if "SPECOBJ" in hdul:
+        so = hdul["SPECOBJ"].data
+        for k in ("CLASS", "SUBCLASS", "Z", "Z_ERR", "ZWARNING"):
+            if k in so.columns.names:
+                meta[f"SDSS_{k}"] = np.asarray([str(so[k][0]).strip() if so[k].dtype.kind in "SU" else so[k][0]])
+    return _finish(path, wave, flux, ivar, False, meta)
+
+
+def _from_extensions(hdul, path: Path) -> SpectrumSet:
+    arms = [p[:-len("_WAVELENGTH")] for p in (h.name for h in hdul) if p.endswith("_WAVELENGTH")]
+    if arms:   # DESI coadd: merge the arms on one sorted axis
+        waves, fluxes, ivars = [], [], []
+        for a in arms:
+            waves.append(np.asarray(hdul[f"{a}_WAVELENGTH"].data, float))
+            fluxes.append(np.atleast_2d(np.asarray(hdul[f"{a}_FLUX"].data, float)))
+            ivars.append(np.atleast_2d(np.asarray(hdul[f"{a}_IVAR"].data, float)))
+        order = np.argsort(np.concatenate(waves), kind="stable")
+        wave = np.concatenate(waves)[order]
+        keep = np.concatenate([[True], np.diff(wave) > 0])       # drop duplicated pixels of overlapping arms
+        flux = np.concatenate(fluxes, 1)[:, order][:, keep]
+        ivar = np.concatenate(ivars, 1)[:, order][:, keep]
+        wave = wave[keep]
+        meta = {}
+        if "FIBERMAP" in hdul:
+            fm = hdul["FIBERMAP"].data
+            for k in ("TARGETID", "TARGET_RA", "TARGET_DEC"):
+                if k in fm.columns.names:
+                    meta[k] = np.asarray(fm[k])
+        return _finish(path, wave, flux, ivar, False, meta)
+    wname = "WAVE" if "WAVE" in hdul else "WAVELENGTH"
+    wave = np.asarray(hdul[wname].data, float)
+    flux = np.atleast_2d(np.asarray(hdul["FLUX"].data, float))
+    ivar = np.atleast_2d(np.asarray(hdul["IVAR"].data, float)) if "IVAR" in hdul else None
+    if ivar is not None and "MASK" in hdul:
+        ivar = np.where(np.atleast_2d(hdul["MASK"].data) > 0, 0.0, ivar)
+    wave = wave * _unit_scale(hdul[wname].header, wave, path.name)
+    meta = {}
+    if "Z" in hdul and np.size(hdul["Z"].data) == len(flux):
+        meta["Z_CATALOGUE"] = np.asarray(hdul["Z"].data, float).ravel()
+    return _finish(path, wave, flux, ivar, _is_air(hdul[wname].header), meta)
+
+
+def _from_table(path: Path) -> SpectrumSet:
+    t = read_table(path)
+    upper = {c.upper(): c for c in t.colnames}
+    wcol = next((upper[c] for c in _WAVE_COLS if c in upper), None)
+    if wcol is None or "FLUX" not in upper:
+        raise InputError(f"{path.name}: no wavelength axis: a table needs a wavelength column ({', '.join(_WAVE_COLS)}) "
+                         f"and a flux column; found {', '.join(t.colnames)}")
+    try:
+        wave = np.asarray(t[wcol], float)
+        flux = np.asarray(t[upper["FLUX"]], float)[None]
+    except (TypeError, ValueError):
+        raise InputError(f"{path.name}: wavelength and flux columns must be numeric") from None
+    if wcol.upper().startswith("LOG"):
+        wave = 10**wave
+    unit = str(getattr(t[wcol], "unit", "") or "").lower()
+    scale = _UNITS.get(unit, None) if unit else None
+    if unit and scale is None:
+        raise InputError(f"{path.name}: wavelength unit {unit!r} is not a wavelength unit")
+    wave = wave * (scale or _unit_scale({}, wave, path.name))
+    ivar = None
+    for name, kind in (("IVAR", "ivar"), ("ERR", "err"), ("ERROR", "err"), ("SIGMA", "err"), ("FLUX_ERR", "err")):
+        if name in upper:
+            a = np.asarray(t[upper[name]], float)[None]
+            with np.errstate(divide="ignore"):
+                ivar = a if kind == "ivar" else 1 / a**2
+            break
+    return _finish(path, wave, flux, ivar, False, {})
+
+
+def read_spectra(path) -> SpectrumSet:
+    """Read one file (see the module docstring for the formats); raise :class:`InputError` when unusable."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"INPUT: {path} does not exist")
+    if table_suffix(path) in (".csv", ".ecsv", ".txt", ".dat", ".parquet"):
+        return _from_table(path)
+    try:
+        hdul = fits.open(path, memmap=True)
+        _ = [h.header for h in hdul]
+    except (OSError, ValueError) as exc:
+        raise InputError(f"INPUT: {path.name} is neither a readable FITS file nor a table ({exc})") from None
+    with hdul:
+        names = {h.name for h in hdul}
+        if "COADD" in names:
+            return _from_sdss(hdul, path)
+        if {"FLUX"} <= names and ({"WAVE"} & names or {"WAVELENGTH"} & names) or any(n.endswith("_WAVELENGTH") for n in names):
+            return _from_extensions(hdul, path)
+        if any(getattr(h, "is_image", False) and h.data is not None for h in hdul):
+            return _from_image(hdul, path)
+        tab = next((h for h in hdul if isinstance(h, fits.BinTableHDU)), None)
+    if tab is not None:
+        return _from_table(path)
+    raise InputError(f"INPUT: {path.name}: no spectrum found (no image, WAVE/FLUX extensions or spectrum table)")
+
+
+def iter_spectra(path, chunk: int = 65536):
+    """Yield :class:`SpectrumSet` s of at most ``chunk`` spectra: a stacked FITS image is read block
+    by block through a memory map (bounded memory for millions of spectra); other formats at once."""
+    path = Path(path)
+    if path.is_file() and table_suffix(path) in (".fits", ".fit", ".fits.gz", ".fit.gz"):
+        try:
+            with fits.open(path, memmap=True) as hdul:
+                names = {h.name for h in hdul}
+                stacked = ("COADD" not in names and "FLUX" not in names
+                           and not any(n.endswith("_WAVELENGTH") for n in names))
+                if stacked:
+                    img = _image_hdu(hdul, path)
+                    n = img.header["NAXIS2"] if img.header["NAXIS"] == 2 else 1
+                    if n > chunk:
+                        for i in range(0, n, chunk):
+                            yield _from_image(hdul, path, slice(i, min(n, i + chunk)))
+                        return
+        except (OSError, ValueError) as exc:
+            raise InputError(f"INPUT: {path.name} is not a readable FITS file ({exc})") from None
+    yield read_spectra(path)

@@ -1,0 +1,215 @@
+"""Apply the survey-spectra models to real files: classes with "unknown", redshifts, stellar parameters.
+
+:func:`classify_files` is ``sim2sky spectra classify``; :func:`stars_files` is
+``sim2sky spectra stars``. Files are read in chunks (:func:`~.io.iter_spectra`), resampled onto
+the models' grids with one sparse matrix per input grid, and written atomically, one output
+row per input spectrum, in order, with the input's table columns passed through.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from astropy.table import Table
+
+from ...core.errors import InputError
+from ...core.progress import progress as progress_bar
+from ...core.tables import write_table
+from ...infer.io import load_posterior
+from ...learn.classifier import CalibratedClassifier
+from .grid import air_to_vacuum, resample, resample_matrix, to_inputs, vacuum_to_air
+from .io import SpectrumSet, iter_spectra
+from .schema import (CLASSES, FLAG_COVERAGE, FLAG_LOW_SNR, FLAG_UNKNOWN, MIN_SNR, STAR_CLASSES, STAR_PARAMETERS,
+                     UNKNOWN, WAVE_MAX, WAVE_MIN, model_wave)
+from .stars import star_inputs, star_wave
+
+__all__ = ["SpectraPipeline", "DEFAULT_MODEL_DIR", "model_inputs", "star_grid_inputs", "classify_files", "stars_files"]
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
+
+
+@lru_cache(maxsize=16)
+def _matrix(src: tuple, dst: str):
+    src = np.asarray(src)
+    return resample_matrix(src, model_wave() if dst == "model" else star_wave())
+
+
+def _check_coverage(s: SpectrumSet, lo: float, hi: float, what: str) -> None:
+    w0, w1 = s.wave[0], s.wave[-1]
+    overlap = max(0.0, np.log(min(w1, hi)) - np.log(max(w0, lo))) / np.log(hi / lo)
+    if overlap < 0.2:
+        raise InputError(f"{s.source}: the spectrum covers {w0:.0f}-{w1:.0f} Å, {100 * overlap:.0f}% of the {what} "
+                         f"range {lo:.0f}-{hi:.0f} Å (at least 20% is needed); check the wavelength unit or the file")
+
+
+def model_inputs(s: SpectrumSet):
+    """Classifier inputs (n, 2, 1024) + S/N and coverage for a set of spectra on any grid."""
+    _check_coverage(s, WAVE_MIN, WAVE_MAX, "classifier grid")
+    wave = air_to_vacuum(s.wave) if s.air else s.wave
+    f, iv = resample(s.flux, s.ivar, _matrix(tuple(np.round(wave, 6)), "model"))
+    return to_inputs(f, iv)
+
+
+def star_grid_inputs(s: SpectrumSet, normalise: str):
+    """Stellar-parameter inputs (n, 2, L) on the ATLAS9 grid (air) for a set of spectra."""
+    sw = star_wave()
+    _check_coverage(s, sw[0], sw[-1], "stellar-parameter grid")
+    wave = s.wave if s.air else vacuum_to_air(s.wave)
+    f, iv = resample(s.flux, s.ivar, _matrix(tuple(np.round(wave, 6)), "stars"))
+    return star_inputs(f, iv, normalise), (iv > 0).mean(1)
+
+
+class SpectraPipeline:
+    """The classifier, redshift and stellar-parameter models of a model folder (default: shipped).
+
+    Parameters
+    ----------
+    model_dir : path, optional — folder with ``classifier/``, ``redshift/``, ``stars/``
+    z_samples, star_samples : posterior draws per spectrum for the summaries
+    """
+
+    def __init__(self, model_dir=None, z_samples: int = 100, star_samples: int = 200):
+        self.model_dir = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+        self.classifier = CalibratedClassifier.load(self.model_dir / "classifier")
+        self.redshift = load_posterior(self.model_dir / "redshift") if (self.model_dir / "redshift").is_dir() else None
+        self.stars = load_posterior(self.model_dir / "stars") if (self.model_dir / "stars").is_dir() else None
+        self.z_samples, self.star_samples = z_samples, star_samples
+
+    @property
+    def star_normalise(self) -> str:
+        return (self.stars.provenance or {}).get("normalise", "mean") if self.stars is not None else "mean"
+
+    def classify(self, x, snr, coverage, redshift: float | None = None, seed: int = 0) -> dict:
+        """Classes, probabilities and redshift summaries for classifier inputs x (n, 2, 1024)."""
+        res = self.classifier.predict_all(x)
+        n = len(x)
+        label = res["label"].astype(object)
+        flag = np.full(n, "ok", dtype=object)
+        flag[label == UNKNOWN] = FLAG_UNKNOWN
+        flag[coverage < 0.5] = FLAG_COVERAGE
+        flag[snr < MIN_SNR] = FLAG_LOW_SNR
+        empty = coverage == 0
+        label[empty], flag[empty] = UNKNOWN, FLAG_COVERAGE
+        out = {"proba": res["proba"], "label": label, "flag": flag, "distance": res["distance"]}
+        if redshift is not None:
+            out.update(z_mean=np.full(n, float(redshift)), z_std=np.zeros(n), z_q16=np.full(n, float(redshift)),
+                       z_q84=np.full(n, float(redshift)))
+        elif self.redshift is not None:
+            g = torch.Generator().manual_seed(seed)
+            s = np.expm1(self.redshift.sample_batched(x, self.z_samples, generator=g, max_rows=1 << 16)[..., 0])
+            q16, q50, q84 = np.quantile(s, [0.16, 0.5, 0.84], axis=1)
+            out.update(z_mean=q50, z_std=s.std(1), z_q16=q16, z_q84=q84)
+        return out
+
+    def star_parameters(self, x, seed: int = 0) -> dict:
+        """Posterior summaries of T_eff [K], log g, [Fe/H] for stellar-grid inputs x (n, 2, L)."""
+        if self.stars is None:
+            raise InputError(f"model folder {self.model_dir} has no stars/ model")
+        g = torch.Generator().manual_seed(seed)
+        s = self.stars.sample_batched(x, self.star_samples, generator=g, max_rows=1 << 16)
+        s[..., 0] = 10 ** s[..., 0]
+        out = {}
+        for j, p in enumerate(STAR_PARAMETERS):
+            v = s[..., j]
+            out[f"{p.key}_mean"], out[f"{p.key}_std"] = v.mean(1), v.std(1)
+            out[f"{p.key}_q16"], out[f"{p.key}_q84"] = np.quantile(v, [0.16, 0.84], axis=1)
+        return out
+
+
+def _out_format(out: Path) -> None:
+    if out.suffix.lower() not in (".csv", ".fits", ".ecsv"):
+        raise InputError(f"--out: {out.name} must end in .csv, .fits or .ecsv")
+
+
+def _collect(parts: list[dict]) -> Table:
+    keys = []
+    for p in parts:
+        keys += [k for k in p if k not in keys]
+    cols = {}
+    for k in keys:
+        vals = [p[k] if k in p else np.full(len(next(iter(p.values()))), None if k in ("source",) else np.nan)
+                for p in parts]
+        try:
+            cols[k] = np.concatenate(vals)
+        except ValueError:
+            cols[k] = np.concatenate([np.asarray(v, dtype=object).astype(str) for v in vals])
+    return Table(cols)
+
+
+def classify_files(inputs, out, redshift: float | None = None, model_dir=None, seed: int = 0, chunk: int = 65536,
+                   progress: bool = False, z_posterior: bool = True) -> dict:
+    """Classify every spectrum of ``inputs`` (paths); write ``out`` (.csv/.fits/.ecsv) atomically.
+
+    Columns: passed-through input columns, ``source``, ``row``, ``p_<CLASS>``, ``class``, ``z_mean``,
+    ``z_std``, ``z_q16``, ``z_q84`` (omitted with ``z_posterior=False`` and no ``redshift``), ``snr``,
+    ``coverage``, ``flag``, ``ood_distance``. Returns ``{"n", "counts", "out"}``.
+    """
+    out = Path(out)
+    _out_format(out)
+    if redshift is not None and not (-0.01 <= redshift <= 7.0):
+        raise InputError(f"--redshift: {redshift} is outside -0.01..7")
+    inputs = [Path(p) for p in inputs]
+    pipe = SpectraPipeline(model_dir)
+    if not z_posterior:
+        pipe.redshift = None
+    parts = []
+    with progress_bar(None, "spectra", progress) as bar:
+        for path in inputs:
+            for s in iter_spectra(path, chunk):
+                x, scale, snr, cov = model_inputs(s)
+                r = pipe.classify(x, snr, cov, redshift=redshift, seed=seed)
+                cols = dict(s.meta)
+                cols["source"] = np.full(len(s), s.source)
+                cols["row"] = np.arange(len(s)) + sum(len(p["row"]) for p in parts if p["source"][0] == s.source)
+                for k, c in enumerate(pipe.classifier.classes):
+                    cols[f"p_{c}"] = np.round(r["proba"][:, k].astype(np.float64), 5)
+                cols["class"] = r["label"].astype(str)
+                for key in ("z_mean", "z_std", "z_q16", "z_q84"):
+                    if key in r:
+                        cols[key] = np.round(np.asarray(r[key], np.float64), 5)
+                cols["snr"], cols["coverage"] = np.round(snr.astype(np.float64), 2), np.round(cov.astype(np.float64), 3)
+                flag = r["flag"]
+                if s.noise_estimated:
+                    flag = np.where(flag == "ok", "noise_estimated", flag)
+                cols["flag"] = flag.astype(str)
+                cols["ood_distance"] = np.round(r["distance"], 3)
+                parts.append(cols)
+                bar.advance(len(s))
+    table = _collect(parts)
+    write_table(table, out)
+    labels = np.asarray(table["class"])
+    counts = {c: int((labels == c).sum()) for c in (*CLASSES, UNKNOWN) if (labels == c).any()}
+    return {"n": len(table), "counts": counts, "out": str(out)}
+
+
+def stars_files(inputs, out, model_dir=None, seed: int = 0, chunk: int = 65536, progress: bool = False) -> dict:
+    """Stellar parameters (T_eff [K], log g, [Fe/H] [dex]: mean, std, 16/84th percentiles) for every
+    spectrum of ``inputs``, with its class and a flag; written atomically to ``out``."""
+    out = Path(out)
+    _out_format(out)
+    pipe = SpectraPipeline(model_dir)
+    parts = []
+    with progress_bar(None, "stars", progress) as bar:
+        for path in [Path(p) for p in inputs]:
+            for s in iter_spectra(path, chunk):
+                xs, cov_s = star_grid_inputs(s, pipe.star_normalise)
+                params = pipe.star_parameters(xs, seed=seed)
+                x, _, snr, cov = model_inputs(s)
+                cls = pipe.classify(x, snr, cov, redshift=0.0, seed=seed)
+                cols = dict(s.meta)
+                cols["source"] = np.full(len(s), s.source)
+                cols["row"] = np.arange(len(s))
+                for k, v in params.items():
+                    cols[k] = np.round(np.asarray(v, np.float64), 4 if not k.startswith("TEFF") else 1)
+                cols["class"] = cls["label"].astype(str)
+                flag = np.where(np.isin(cls["label"], STAR_CLASSES), cls["flag"], "not_a_star")
+                flag = np.where(cov_s < 0.5, FLAG_COVERAGE, flag)
+                cols["flag"] = flag.astype(str)
+                parts.append(cols)
+                bar.advance(len(s))
+    table = _collect(parts)
+    write_table(table, out)
+    return {"n": len(table), "out": str(out), "stars": int(np.isin(np.asarray(table["class"]), STAR_CLASSES).sum())}

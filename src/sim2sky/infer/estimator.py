@@ -1,0 +1,242 @@
+"""The NPE network: an ``nn.Module`` whose call returns the posterior ``q(theta | x)`` (as in zuko).
+
+``x`` may be a feature vector (..., k), a spectrum (..., L), a map (..., H, W) or a cube
+(..., D, H, W): an *embedding network* (any encoder of :mod:`sim2sky.nn`, or your own module
+with ``out_features``) compresses it into the context of a conditional normalizing flow, and
+both are trained jointly.
+
+References
+----------
+Papamakarios & Murray 2016, arXiv:1605.06376; Greenberg et al. 2019, arXiv:1905.07488;
+Durkan et al. 2019 (neural spline flows), arXiv:1906.04032.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..core.config import from_dict, to_dict
+from ..nn.encoders import ENCODERS, build_encoder
+from ..nn.flows import FLOWS, build_flow
+from .priors import BoxUniform
+
+__all__ = ["NPEConfig", "NPEEstimator", "EMBEDDINGS", "build_embedding"]
+
+EMBEDDINGS = ("none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d")
+
+
+@dataclass(frozen=True)
+class NPEConfig:
+    """Architecture of an NPE estimator.
+
+    Attributes
+    ----------
+    flow : {"auto", "nsf", "maf"}
+        Neural spline flow, masked affine autoregressive flow, or ``auto`` (default): NSF for
+        one or two parameters, an ensemble of three MAFs for more. Measured with
+        ``benchmarks/npe_vs_sbi.py`` and the held-out KL on Gaussian tasks: with 10^4
+        simulations in 10-D the spline coupling flow overfits (KL 0.31 nats to the exact
+        posterior) where an affine MAF reaches 0.13 and three of them 0.07; on the 2-D tasks
+        (crescents, mixtures) splines are needed.
+    transforms : int
+        Number of learned transforms.
+    hidden_features : tuple of int
+        Hidden layer widths of each transform's conditioner.
+    bins : int
+        Spline bins (NSF only).
+    passes : int or None
+        2 (default) makes each transform a coupling layer, so sampling costs 2 network
+        evaluations per transform whatever the number of parameters; ``None`` is fully
+        autoregressive (d passes; amortised sampling of 10-D posteriors was 5x slower).
+    embedding : {"none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d"}
+        Network compressing x before it conditions the flow (ignored when a module is passed
+        to :class:`NPEEstimator`); extra constructor arguments in ``embedding_options``.
+    embedding_dim : int
+        Output size of the embedding network.
+    mixing : {"none", "lu"}
+        ``lu`` adds a learned linear map between coupling layers (d > 2).
+    bound : float
+        Spline interval [-bound, bound] in standardised units.
+    affine : bool
+        A conditional shift-and-scale layer before the learned transforms.
+    ensemble : int
+        Independently trained flows whose equal-weight mixture is the posterior (deep
+        ensemble; Lakshminarayanan et al. 2017, arXiv:1612.01474); 0 (default) follows
+        ``flow="auto"``. Sampling costs the same as one flow; training ``ensemble`` times more.
+    bounds : {"bijection", "rejection"}
+        How a box prior is respected: a fixed map to unbounded space (default; no sample ever
+        leaves the box, nothing is rejected) or truncation by rejection (as sbi).
+    """
+
+    flow: str = "auto"
+    transforms: int = 5
+    hidden_features: tuple[int, ...] = (64, 64)
+    bins: int = 8
+    passes: int | None = 2
+    embedding: str = "none"
+    embedding_dim: int = 32
+    embedding_options: dict = field(default_factory=dict)
+    mixing: str = "none"
+    bound: float = 5.0
+    affine: bool = False
+    ensemble: int = 0
+    bounds: str = "bijection"
+
+    def __post_init__(self):
+        if self.flow not in (*FLOWS, "auto"):
+            raise ValueError(f"flow must be one of auto, {', '.join(FLOWS)}, got {self.flow!r}")
+        if self.embedding not in EMBEDDINGS:
+            raise ValueError(f"embedding must be one of {', '.join(EMBEDDINGS)}, got {self.embedding!r}")
+        if self.transforms < 1 or self.bins < 2:
+            raise ValueError("transforms must be >= 1 and bins >= 2")
+        if self.ensemble < 0:
+            raise ValueError("ensemble must be >= 1 (or 0 for automatic)")
+        if self.bounds not in ("bijection", "rejection"):
+            raise ValueError("bounds must be 'bijection' or 'rejection'")
+
+    def resolved(self, theta_dim: int) -> "NPEConfig":
+        """The concrete architecture for ``theta_dim`` parameters (``auto`` and 0 filled in)."""
+        flow = self.flow if self.flow != "auto" else ("nsf" if theta_dim <= 2 else "maf")
+        ensemble = self.ensemble or (1 if self.flow != "auto" or theta_dim <= 2 else 3)
+        return replace(self, flow=flow, ensemble=ensemble)
+
+
+def build_embedding(kind: str, x_shape: tuple, out_features: int, options: dict | None = None) -> nn.Module | None:
+    """The embedding module for a kind name (None for ``"none"``)."""
+    options = dict(options or {})
+    if kind == "none":
+        return None
+    if kind == "mlp":
+        options.setdefault("hidden", (64, 64))
+        options.setdefault("activation", "elu")
+        return ENCODERS["mlp"](int(np.prod(x_shape)), out_features=out_features, **options)
+    return ENCODERS[kind](int(x_shape[-1]), out_features, **options)
+
+
+class NPEEstimator(nn.Module):
+    """Conditional density estimator ``x -> q(theta | x)``.
+
+    Parameters
+    ----------
+    theta_dim : int
+        Number of parameters d.
+    x_shape : int or tuple
+        Shape of one observation (k,), (L,), (H, W) or (D, H, W).
+    config : NPEConfig
+    prior : BoxUniform, optional
+        A box prior keeps all posterior mass inside it (see ``NPEConfig.bounds``).
+    embedding : nn.Module, optional
+        Your embedding network (inputs x standardised per element, output ``out_features``);
+        overrides ``config.embedding``. Encoders of :mod:`sim2sky.nn` save and load with the model.
+
+    Calling the module with x of shape (..., *x_shape) returns a distribution with batch shape
+    (...) and event shape (d,).
+    """
+
+    def __init__(self, theta_dim: int, x_shape, config: NPEConfig = NPEConfig(), prior=None,
+                 embedding: nn.Module | None = None):
+        super().__init__()
+        config = replace(config.resolved(theta_dim), ensemble=1)
+        self.x_shape = tuple(int(s) for s in np.atleast_1d(x_shape))
+        self.theta_dim, self.config = theta_dim, config
+        self.register_buffer("x_loc", torch.zeros(self.x_shape))
+        self.register_buffer("x_scale", torch.ones(self.x_shape))
+        if embedding is None:
+            embedding = build_embedding(config.embedding, self.x_shape, config.embedding_dim, config.embedding_options)
+        if embedding is None and len(self.x_shape) > 1:
+            raise ValueError(f"observations of shape {self.x_shape} need an embedding network (e.g. cnn2d)")
+        self.embedding = embedding if embedding is not None else nn.Identity()
+        context = embedding.out_features if embedding is not None else self.x_shape[0]
+        box = (prior.low, prior.high) if isinstance(prior, BoxUniform) else None
+        # a box prior either maps the flow to unbounded space (bijection) or truncates it (rejection)
+        self.rejection_box = box is not None and config.bounds == "rejection"
+        if self.rejection_box:
+            self.register_buffer("box_low", torch.as_tensor(box[0], dtype=torch.float32).clone())
+            self.register_buffer("box_high", torch.as_tensor(box[1], dtype=torch.float32).clone())
+            box = None
+        self.flow, _ = build_flow(
+            config.flow, theta_dim, context, config.transforms, config.hidden_features, config.bins, box, config.passes,
+            config.mixing, config.bound, config.affine)
+        self._has_box = box is not None
+
+    @property
+    def x_dim(self) -> int:
+        return int(np.prod(self.x_shape))
+
+    @property
+    def box_transform(self):
+        """The fixed map of the box prior to R^d (None without a box prior or with rejection)."""
+        return self.flow.transform.transforms[0] if self._has_box else None
+
+    @property
+    def standardize_transform(self):
+        return self.flow.transform.transforms[1 if self._has_box else 0]
+
+    def embed(self, x: Tensor) -> Tensor:
+        """The flow's context for observations x: the embedding of the standardised inputs."""
+        return self.embedding((x - self.x_loc) / self.x_scale)
+
+    def forward(self, x: Tensor) -> torch.distributions.Distribution:
+        return self.flow(self.embed(x))
+
+    def sample(self, x: Tensor, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` samples for each observation in x (batch, *x_shape): tensor (n, batch, d).
+
+        With a ``generator`` the base noise comes from that private RNG (thread-safe and
+        reproducible), otherwise from torch's global RNG.
+        """
+        q = self(x)
+
+        def draw(m):
+            if generator is None:
+                return q.sample((m,))
+            base = q.base.base_dist if hasattr(q.base, "base_dist") else q.base
+            z = torch.randn((m, *base.loc.shape), generator=generator, dtype=base.loc.dtype)
+            return q.transform.inv(base.loc + base.scale * z)
+
+        if not self.rejection_box:
+            return draw(n)
+        out = draw(n)
+        bad = ((out < self.box_low) | (out > self.box_high)).any(-1)          # (n, batch)
+        for _ in range(100):          # redraw, per observation, until n samples lie inside
+            if not bad.any():
+                break
+            more = draw(n)
+            ok = ~((more < self.box_low) | (more > self.box_high)).any(-1)
+            for j in torch.nonzero(bad.any(0)).flatten().tolist():
+                need = torch.nonzero(bad[:, j]).flatten()
+                have = more[ok[:, j], j][: len(need)]
+                out[need[: len(have)], j] = have
+                bad[need[: len(have)], j] = False
+        if bad.any():    # almost all mass outside the prior: clamp what is left rather than loop forever
+            out = torch.minimum(torch.maximum(out, self.box_low), self.box_high)
+        return out
+
+    @torch.no_grad()
+    def set_standardization(self, theta: Tensor, x: Tensor) -> None:
+        """Fix input and parameter scaling from (a subset of) the training set."""
+        self.x_loc.copy_(x.mean(0))
+        self.x_scale.copy_(x.std(0).clamp_min(1e-8))
+        u = theta if self.box_transform is None else self.box_transform()(theta)
+        self.standardize_transform.loc.copy_(u.mean(0))
+        self.standardize_transform.scale.copy_(u.std(0).clamp_min(1e-8))
+
+    def architecture(self) -> dict:
+        spec = self.embedding.spec() if hasattr(self.embedding, "spec") else None
+        return {"theta_dim": self.theta_dim, "x_shape": list(self.x_shape), **to_dict(self.config),
+                "embedding_spec": spec}
+
+    @classmethod
+    def from_architecture(cls, arch: dict, prior=None) -> "NPEEstimator":
+        arch = dict(arch)
+        theta_dim = int(arch.pop("theta_dim"))
+        x_shape = arch.pop("x_shape", None) or [int(arch.pop("x_dim"))]
+        arch.pop("x_dim", None)
+        spec = arch.pop("embedding_spec", None)
+        config = from_dict(NPEConfig, arch, "architecture")
+        return cls(theta_dim, x_shape, config, prior, embedding=build_encoder(spec) if spec else None)
+
