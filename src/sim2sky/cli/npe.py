@@ -46,7 +46,10 @@ def npe_train(
     theta_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated parameter columns."),
     x_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated feature columns."),
     theta_units: Optional[str] = typer.Option(None, help="Comma-separated units of the parameters (stored in the model)."),
-    embedding: str = typer.Option("none", help="Embedding network for x: none, mlp, or cnn1d (spectra)."),
+    embedding: str = typer.Option("none", help="Embedding network trained with the flow: none, mlp, cnn1d or resnet1d "
+                                               "(spectra: x of shape (n, L) or (n, C, L)), cnn2d (maps: (n, H, W) or "
+                                               "(n, C, H, W)), cnn3d (cubes: (n, D, H, W) or (n, C, D, H, W)); "
+                                               "N-D x must come from .npz."),
     transforms: int = typer.Option(5, help="Number of flow transforms."),
     hidden: int = typer.Option(64, help="Hidden units per layer of each transform."),
     batch_size: int = typer.Option(256, help="Training batch size."),

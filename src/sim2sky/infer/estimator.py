@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ..core.config import from_dict, to_dict
+from ..core.errors import InputError
 from ..nn.encoders import ENCODERS, build_encoder
 from ..nn.flows import FLOWS, build_flow
 from .priors import BoxUniform
@@ -114,7 +115,23 @@ def build_embedding(kind: str, x_shape: tuple, out_features: int, options: dict 
         options.setdefault("hidden", (64, 64))
         options.setdefault("activation", "elu")
         return ENCODERS["mlp"](int(np.prod(x_shape)), out_features=out_features, **options)
-    return ENCODERS[kind](int(x_shape[-1]), out_features, **options)
+    spatial = {"cnn1d": 1, "resnet1d": 1, "cnn2d": 2, "cnn3d": 3}.get(kind)
+    if spatial is not None:
+        x_shape = tuple(int(v) for v in x_shape)
+        if len(x_shape) == spatial + 1:               # a leading channel axis: (C, *S)
+            options.setdefault("in_channels", x_shape[0])
+        elif len(x_shape) != spatial:
+            raise InputError(f"embedding {kind!r} expects observations of shape {'(C, ) ' if spatial else ''}"
+                             f"with {spatial} spatial axes (optionally a leading channel axis), got one observation "
+                             f"of shape {x_shape}; reshape x or choose another embedding")
+    module = ENCODERS[kind](int(x_shape[-1]), out_features, **options)
+    try:                                # a dry run turns shape errors deep in torch into one clear message
+        with torch.no_grad():
+            module(torch.zeros(2, *x_shape))
+    except RuntimeError as exc:
+        raise InputError(f"embedding {kind!r} cannot take observations of shape {tuple(x_shape)}: {exc}; use larger "
+                         f"inputs, fewer pooling stages (embedding_options) or another embedding") from None
+    return module
 
 
 class NPEEstimator(nn.Module):
@@ -178,7 +195,9 @@ class NPEEstimator(nn.Module):
 
     def embed(self, x: Tensor) -> Tensor:
         """The flow's context for observations x: the embedding of the standardised inputs."""
-        return self.embedding((x - self.x_loc) / self.x_scale)
+        e = self.embedding((x - self.x_loc) / self.x_scale)
+        # an encoder without a channel axis sees a leading singleton channel (1, *S) as a batch axis
+        return e.reshape(*x.shape[:x.ndim - len(self.x_shape)], -1)
 
     def forward(self, x: Tensor) -> torch.distributions.Distribution:
         return self.flow(self.embed(x))

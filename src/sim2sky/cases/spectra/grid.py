@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 from scipy import sparse
 
-__all__ = ["extinction_k", "air_to_vacuum", "vacuum_to_air", "pixel_edges", "resample_matrix", "resample", "to_inputs",
+__all__ = ["extinction_k", "air_to_vacuum", "vacuum_to_air", "pixel_edges", "resample_matrix", "resample", "row_nanmedian", "to_inputs",
            "INPUT_CHANNELS"]
 
 INPUT_CHANNELS = 2
@@ -79,6 +79,19 @@ def resample_matrix(src_wave: np.ndarray, dst_wave: np.ndarray) -> sparse.csr_ma
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(dst_wave), len(src_wave)))
 
 
+def row_nanmedian(a: np.ndarray) -> np.ndarray:
+    """Median of each row ignoring NaN (NaN for all-NaN rows).
+
+    ``np.nanmedian(axis=1)`` falls back to a Python loop over rows when NaNs are present (4.6 s
+    for 10^5 spectra, measured); one vectorised sort (NaNs sort last) takes ~0.3 s."""
+    s = np.sort(a, axis=1)
+    count = np.sum(~np.isnan(a), axis=1)
+    rows = np.arange(len(a))
+    lo = s[rows, np.maximum(count - 1, 0) // 2]
+    hi = s[rows, np.maximum(count, 1) // 2 - (count == 0)]
+    return np.where(count > 0, 0.5 * (lo + hi), np.nan)
+
+
 def resample(flux, ivar, matrix: sparse.csr_matrix, min_cover: float = 0.5):
     """Weighted bin average of spectra (n, L_src) onto the destination grid of ``matrix``.
 
@@ -91,6 +104,9 @@ def resample(flux, ivar, matrix: sparse.csr_matrix, min_cover: float = 0.5):
     good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0)
     iv = np.where(good, ivar, 0.0)
     fl = np.where(good, flux, 0.0)
+    if matrix.shape[0] == matrix.shape[1] and matrix.nnz == matrix.shape[0] and np.allclose(matrix.diagonal(), 1.0):
+        # already on the destination grid (our own stacks): nothing to average
+        return np.where(good, fl, 0.0).astype(np.float32), iv.astype(np.float32)
     num = (matrix @ (iv * fl).T).T
     den = (matrix @ iv.T).T
     cover = (matrix @ good.T.astype(float)).T
@@ -117,9 +133,9 @@ def to_inputs(flux, ivar):
     with np.errstate(all="ignore"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            scale = np.nanmedian(masked, axis=1)
+            scale = row_nanmedian(masked)
             sigma = np.where(good, 1.0 / np.sqrt(np.where(good, ivar, 1.0)), np.inf)
-            snr = np.nanmedian(np.where(good, np.abs(flux) / sigma, np.nan), axis=1)
+            snr = row_nanmedian(np.where(good, np.abs(flux) / sigma, np.nan))
     bad_scale = ~np.isfinite(scale) | (scale <= 0)
     # a spectrum with a non-positive median (noise, absorption troughs) is scaled by its mean |flux|
     with warnings.catch_warnings():

@@ -124,24 +124,57 @@ def _image_hdu(hdul, path: Path):
     return img
 
 
+_BITPIX = {-32: ">f4", -64: ">f8", 16: ">i2", 32: ">i4"}
+
+
+def _rows(hdu, sl: slice, shape) -> np.ndarray:
+    """Rows ``sl`` of a 2-D image HDU as float64.
+
+    Uncompressed, unscaled images are read through a memory map of just those rows that is
+    closed again at once: pages of a whole-file map stay in the resident set as they are read
+    (measured: 3.9 GB RSS for a 1.6 GB file of 2x10^5 spectra), a per-chunk map keeps it bounded."""
+    info = hdu.fileinfo() if hasattr(hdu, "fileinfo") else None
+    h = hdu.header
+    dtype = _BITPIX.get(h.get("BITPIX"))
+    if (info and info.get("file") is not None and getattr(info["file"], "name", None) and dtype
+            and len(shape) == 2 and h.get("BSCALE", 1) == 1 and h.get("BZERO", 0) == 0
+            and not str(info["file"].name).endswith(".gz")):
+        start, stop, _ = sl.indices(shape[0])
+        width = shape[1] * np.dtype(dtype).itemsize
+        m = np.memmap(info["file"].name, dtype=dtype, mode="r", offset=info["datLoc"] + start * width,
+                      shape=(max(stop - start, 0), shape[1]))
+        out = np.array(m, np.float64)
+        del m
+        return out
+    data = hdu.data if hdu.data.ndim == 2 else hdu.data[None]
+    return np.atleast_2d(np.asarray(data[sl], np.float64))
+
+
 def _from_image(hdul, path: Path, rows: slice | None = None) -> SpectrumSet:
     what = path.name
     img = _image_hdu(hdul, path)
-    data = img.data if img.data.ndim == 2 else img.data[None]
+    naxis = img.header.get("NAXIS", 0)
+    shape = (img.header["NAXIS2"], img.header["NAXIS1"]) if naxis == 2 else (1, img.header["NAXIS1"])
     sl = rows or slice(None)
-    flux = np.atleast_2d(np.asarray(data[sl], np.float64))
+    flux = _rows(img, sl, shape) if naxis == 2 else np.atleast_2d(np.asarray(img.data, np.float64))
     header = img.header
     wave = _wcs_wave(header, flux.shape[1], what)
     wave = wave * _unit_scale(header, wave, what)
     ivar = None
+    size = shape[0] * shape[1]
     for name, kind in (("IVAR", "ivar"), ("ERR", "err"), ("ERROR", "err"), ("SIGMA", "err"), ("VAR", "var")):
-        if name in hdul and getattr(hdul[name], "data", None) is not None and hdul[name].data.size == data.size:
-            a = np.atleast_2d(np.asarray(hdul[name].data.reshape(data.shape)[sl], np.float64))
+        other = hdul[name] if name in hdul else None
+        if other is not None and other.header.get("NAXIS", 0) >= 1 and \
+                int(np.prod([other.header.get(f"NAXIS{k + 1}", 1) for k in range(other.header["NAXIS"])])) == size:
+            if other.header["NAXIS"] == 2 and naxis == 2:
+                a = _rows(other, sl, shape)
+            else:
+                a = np.atleast_2d(np.asarray(other.data.reshape(shape)[sl], np.float64))
             with np.errstate(divide="ignore"):
                 ivar = a if kind == "ivar" else (1 / a**2 if kind == "err" else 1 / a)
             break
     meta = {}
-    tab = next((h for h in hdul if isinstance(h, fits.BinTableHDU) and len(h.data) == len(data)), None)
+    tab = next((h for h in hdul if isinstance(h, fits.BinTableHDU) and h.header.get("NAXIS2") == shape[0]), None)
     if tab is not None:
         for c in tab.columns.names:
             meta[c] = np.asarray(tab.data[c][sl])
@@ -266,7 +299,7 @@ def read_spectra(path) -> SpectrumSet:
     raise InputError(f"INPUT: {path.name}: no spectrum found (no image, WAVE/FLUX extensions or spectrum table)")
 
 
-def iter_spectra(path, chunk: int = 65536):
+def iter_spectra(path, chunk: int = 8192):
     """Yield :class:`SpectrumSet` s of at most ``chunk`` spectra: a stacked FITS image is read block
     by block through a memory map (bounded memory for millions of spectra); other formats at once."""
     path = Path(path)

@@ -84,7 +84,7 @@ class SpectraPipeline:
 
     def classify(self, x, snr, coverage, redshift: float | None = None, seed: int = 0) -> dict:
         """Classes, probabilities and redshift summaries for classifier inputs x (n, 2, 1024)."""
-        res = self.classifier.predict_all(x)
+        res = self.classifier.predict_all(x, batch=4096)      # bounded activations (memory)
         n = len(x)
         label = res["label"].astype(object)
         flag = np.full(n, "ok", dtype=object)
@@ -139,7 +139,7 @@ def _collect(parts: list[dict]) -> Table:
     return Table(cols)
 
 
-def classify_files(inputs, out, redshift: float | None = None, model_dir=None, seed: int = 0, chunk: int = 65536,
+def classify_files(inputs, out, redshift: float | None = None, model_dir=None, seed: int = 0, chunk: int = 8192,
                    progress: bool = False, z_posterior: bool = True) -> dict:
     """Classify every spectrum of ``inputs`` (paths); write ``out`` (.csv/.fits/.ecsv) atomically.
 
@@ -185,7 +185,7 @@ def classify_files(inputs, out, redshift: float | None = None, model_dir=None, s
     return {"n": len(table), "counts": counts, "out": str(out)}
 
 
-def stars_files(inputs, out, model_dir=None, seed: int = 0, chunk: int = 65536, progress: bool = False) -> dict:
+def stars_files(inputs, out, model_dir=None, seed: int = 0, chunk: int = 8192, progress: bool = False) -> dict:
     """Stellar parameters (T_eff [K], log g, [Fe/H] [dex]: mean, std, 16/84th percentiles) for every
     spectrum of ``inputs``, with its class and a flag; written atomically to ``out``."""
     out = Path(out)
