@@ -130,3 +130,25 @@ def test_cnn2d_embedding_from_the_cli(tmp_path, channel_axis):
     r = run("npe", "train", tmp_path / "sims.npz", "--out", tmp_path / "m3", "--embedding", "cnn3d", "--bounds",
             tmp_path / "b.json", "--max-epochs", 1, "--no-progress")
     assert r.exit_code == 2 and "cnn3d" in r.output and not (tmp_path / "m3").exists()
+
+
+@pytest.mark.slow
+def test_sampling_on_a_dask_cluster_is_identical(workdir, tmp_path):
+    from distributed import LocalCluster
+
+    from sim2sky.infer.api import sample_observations
+
+    x = np.random.default_rng(3).uniform(-0.3, 0.3, (9000, 2)).astype(np.float32)    # 3 chunks of <= 4096
+    local = sample_observations(workdir / "model", x, 50, seed=4)
+    assert local.shape == (9000, 50, 2) and np.isfinite(local).all()
+    assert not np.array_equal(local[:4096], local[4096:8192])          # chunks draw different streams
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dist = sample_observations(workdir / "model", x, 50, seed=4, scheduler=cluster.scheduler_address)
+        np.savez(tmp_path / "obs.npz", x=x[:100])
+        r = run("npe", "sample", workdir / "model", tmp_path / "obs.npz", "-n", 50, "--out", tmp_path / "s.npz",
+                "--seed", 4, "--scheduler", cluster.scheduler_address, "--no-progress")
+        assert r.exit_code == 0, r.output
+    assert np.array_equal(local, dist)
+    assert np.array_equal(np.load(tmp_path / "s.npz")["samples"], sample_observations(workdir / "model", x[:100], 50, seed=4))
+    r = run("npe", "sample", workdir / "model", tmp_path / "obs.npz", "--scheduler", "tcp://127.0.0.1:1", "--no-progress")
+    assert r.exit_code == 2 and "scheduler" in r.output

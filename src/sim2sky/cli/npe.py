@@ -84,6 +84,10 @@ def npe_sample(
     x_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated feature columns (default: the model's names)."),
     seed: int = typer.Option(0, help="Random seed."),
     allow_out_of_range: bool = typer.Option(False, help="Sample even for observations outside the training range."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler (e.g. "
+                                            "tcp://host:8786): observations are split across its workers in chunks "
+                                            "of 4096; the model folder must be on a path the workers can read. "
+                                            "Same samples as a local run."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Draw posterior samples for every observation in a file, with a summary table."""
@@ -92,7 +96,7 @@ def npe_sample(
     from ..infer.api import sample_npe_file
 
     res = sample_npe_file(model_dir, obs, num_samples=num_samples, out=out_path, csv=csv, x_cols=split(x_cols),
-                          seed=seed, allow_out_of_range=allow_out_of_range, progress=progress)
+                          seed=seed, allow_out_of_range=allow_out_of_range, progress=progress, scheduler=scheduler)
     if out_path is not None:
         console.print(f"wrote samples {res['samples'].shape} to {out_path}")
     if csv is not None:

@@ -7,14 +7,17 @@ Simulations and observations are ``.npz`` files (``theta`` (n, d), ``x`` (n, k),
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..core.atomic import save_npz
 from ..core.config import from_dict
 from ..core.errors import InputError
 from ..core.modelio import sha256_file
+from ..core.progress import progress as progress_bar
 from ..core.tables import read_arrays, write_table
 from .checks import run_checks
 from .io import load_posterior, save_posterior
@@ -71,12 +74,58 @@ def train_npe_file(sims, out_dir, bounds=None, theta_cols=None, x_cols=None, the
     return npe.history_
 
 
+#: Observations per sampling task: each chunk has its own seed, so a local run and a run split
+#: across a dask cluster draw exactly the same samples.
+SAMPLE_CHUNK = 4096
+
+
+@lru_cache(maxsize=4)
+def _posterior(model_dir: str):
+    return load_posterior(model_dir)
+
+
+def sample_chunk(model_dir: str, x: np.ndarray, num_samples: int, seed: int, index: int) -> np.ndarray:
+    """Samples (m, N, d) for one chunk of observations, from its own RNG stream (seed, index)."""
+    g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
+    return _posterior(str(model_dir)).sample_batched(x, num_samples, generator=g)
+
+
+def sample_observations(model_dir, x: np.ndarray, num_samples: int, seed: int = 0, scheduler: str | None = None,
+                        chunk: int = SAMPLE_CHUNK, progress: bool = False) -> np.ndarray:
+    """Amortised sampling of many observations, chunk by chunk, locally or on a dask.distributed
+    cluster (``scheduler`` address; workers load the model folder, so it must be on a shared path).
+    Identical results either way (tested)."""
+    starts = list(range(0, len(x), chunk))
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
+        try:
+            futures = client.map(sample_chunk, [str(Path(model_dir).resolve())] * len(starts),
+                                 [x[i:i + chunk] for i in starts], [num_samples] * len(starts),
+                                 [seed] * len(starts), list(range(len(starts))), pure=False)
+            parts = client.gather(futures)
+        finally:
+            client.close()
+    else:
+        parts = []
+        with progress_bar(len(x), "sampling", progress) as bar:
+            for k, i in enumerate(starts):
+                parts.append(sample_chunk(str(Path(model_dir).resolve()), x[i:i + chunk], num_samples, seed, k))
+                bar.advance(len(parts[-1]))
+    return np.concatenate(parts) if parts else np.zeros((0, num_samples, 0), np.float32)
+
+
 def sample_npe_file(model_dir, obs, num_samples: int = 1000, out=None, csv=None, x_cols=None, seed: int = 0,
-                    allow_out_of_range: bool = False, progress: bool = False) -> dict:
+                    allow_out_of_range: bool = False, progress: bool = False, scheduler: str | None = None) -> dict:
     """Posterior samples for every observation in ``obs``.
 
     Writes ``out`` (.npz: ``samples`` (m, N, d) + summary arrays) and ``csv`` (one row per
-    observation and parameter: mean, std, q16, q50, q84) when given. Returns
+    observation and parameter: mean, std, q16, q50, q84) when given. With ``scheduler`` the
+    observations are split across a dask.distributed cluster (same samples as locally). Returns
     ``{"samples", "summary", "theta_names", "rows"}``.
     """
     if num_samples < 1:
@@ -87,7 +136,7 @@ def sample_npe_file(model_dir, obs, num_samples: int = 1000, out=None, csv=None,
         cols = post.x_names
     arrays, _ = read_arrays(obs, ("x",), {"x": cols})
     x = post.check_x(arrays["x"], allow_out_of_range=allow_out_of_range)
-    samples = post.sample_batched(x, num_samples, seed=seed, progress=progress)
+    samples = sample_observations(model_dir, x, num_samples, seed=seed, scheduler=scheduler, progress=progress)
     summary = post.summarize(samples)
     if out is not None:
         save_npz(out, samples=samples, theta_names=np.array(post.theta_names), **summary)
