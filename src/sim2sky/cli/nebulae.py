@@ -12,6 +12,12 @@ from .common import notice, out, user_errors
 
 __all__ = ["app", "cube_app", "simulate_nebulae", "simulate_cube", "train_nebulae"]
 
+CLASS_PRIORS_OPTION = typer.Option(
+    None, "--class-priors", help="Expected class fractions in your data, every class named (e.g. "
+    "HII=0.7,PN=0.03,SNR=0.05,DIG=0.2,AGN=0.02), or a preset: field (a nearby star-forming galaxy: HII 0.6, "
+    "DIG 0.2, SNR 0.1, PN 0.05, AGN 0.05) or balanced (as trained, the default). Probabilities are re-weighted "
+    "by prior / training fraction (the training set is balanced); 'unknown' is unaffected.")
+
 app = typer.Typer(help="Classify ionised nebulae (HII/PN/SNR/DIG/AGN/unknown) and infer HII-region parameters.",
                   no_args_is_help=True)
 cube_app = typer.Typer(help="Data cubes: classify and infer every spaxel, with maps, a catalogue and a report.",
@@ -34,12 +40,7 @@ def nebulae_classify(
                                          "DAP) or mpajhu (SDSS MPA-JHU); detected from the Hα column if omitted."),
     allow_negative: bool = typer.Option(False, help="Accept negative (measured, undetected) fluxes as they are."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped models)."),
-    class_priors: Optional[str] = typer.Option(None, "--class-priors", help="Expected class fractions in your data, "
-                                               "every class named (e.g. HII=0.7,PN=0.03,SNR=0.05,DIG=0.2,AGN=0.02), or a preset: "
-                                               "field (a nearby star-forming galaxy: HII 0.6, DIG 0.2, SNR 0.1, "
-                                               "PN 0.05, AGN 0.05) or balanced (as trained, the default). "
-                                               "Probabilities are re-weighted by prior / training fraction (the "
-                                               "training set is balanced); 'unknown' is unaffected."),
+    class_priors: Optional[str] = CLASS_PRIORS_OPTION,
     seed: int = typer.Option(0, help="Seed of the posterior sampling."),
 ):
     """Classify each row: p_HII, p_PN, p_SNR, p_DIG, p_AGN, class, flag, ood_distance, and for HII the
@@ -124,12 +125,7 @@ def cube_classify(
     var: Optional[Path] = typer.Option(None, "--var", help="Variance cube for a single-extension cube."),
     block: int = typer.Option(64, help="Spatial block size in spaxels; memory per worker ~ block^2 x 10 kB."),
     report: bool = typer.Option(True, help="Write report.html and figures."),
-    class_priors: Optional[str] = typer.Option(None, "--class-priors", help="Expected class fractions in your data, "
-                                               "every class named (e.g. HII=0.7,PN=0.03,SNR=0.05,DIG=0.2,AGN=0.02), or a preset: "
-                                               "field (a nearby star-forming galaxy: HII 0.6, DIG 0.2, SNR 0.1, "
-                                               "PN 0.05, AGN 0.05) or balanced (as trained, the default). "
-                                               "Probabilities are re-weighted by prior / training fraction (the "
-                                               "training set is balanced); 'unknown' is unaffected."),
+    class_priors: Optional[str] = CLASS_PRIORS_OPTION,
     seed: int = typer.Option(0, help="Seed of the posterior sampling."),
 ):
     """Classify every spaxel (HII/PN/SNR/DIG/AGN/unknown/no-signal) and infer HII parameters; resumable."""

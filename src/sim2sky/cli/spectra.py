@@ -82,7 +82,7 @@ def train_spectra(
     normalise: str = typer.Option("mean", help="Stellar-parameter inputs: mean (keep the SED) or continuum."),
     seed: int = typer.Option(0, help="Random seed."),
 ):
-    """Reproduce the shipped spectra models from theory (~40 min on 2 cores)."""
+    """Reproduce the shipped spectra models from theory (~45 min on 2 cores)."""
     from ..cases.spectra import train_spectra as train
 
     m = train(out_dir, n_per_class=n_per_class, n_stars=n_stars, epochs=epochs, seed=seed, normalise=normalise,

@@ -24,7 +24,7 @@ from .. import __version__
 from .atomic import atomic_dir
 from .errors import ModelFolderError
 
-__all__ = ["save_model_folder", "read_model_folder", "sha256_arrays", "sha256_file", "FORMAT_VERSION"]
+__all__ = ["save_model_folder", "read_model_folder", "sha256_arrays", "sha256_file", "FORMAT_VERSION", "CONFIG", "WEIGHTS"]
 
 FORMAT_VERSION = 1
 CONFIG, WEIGHTS = "config.json", "weights.safetensors"

@@ -16,7 +16,7 @@ import torch
 from ..core.atomic import save_npz
 from ..core.config import from_dict
 from ..core.errors import InputError
-from ..core.modelio import sha256_file
+from ..core.modelio import WEIGHTS, sha256_file
 from ..core.progress import progress as progress_bar
 from ..core.tables import read_arrays, write_table
 from .checks import run_checks
@@ -80,21 +80,28 @@ SAMPLE_CHUNK = 4096
 
 
 @lru_cache(maxsize=4)
-def _posterior(model_dir: str):
+def _worker_posterior(model_dir: str, weights_mtime_ns: int):
+    # keyed by the weights' mtime too: a folder retrained in place is loaded afresh
     return load_posterior(model_dir)
 
 
-def sample_chunk(model_dir: str, x: np.ndarray, num_samples: int, seed: int, index: int) -> np.ndarray:
+def _chunk_samples(post, x: np.ndarray, num_samples: int, seed: int, index: int) -> np.ndarray:
     """Samples (m, N, d) for one chunk of observations, from its own RNG stream (seed, index)."""
     g = torch.Generator().manual_seed(int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
-    return _posterior(str(model_dir)).sample_batched(x, num_samples, generator=g)
+    return post.sample_batched(x, num_samples, generator=g)
+
+
+def sample_chunk(model_dir: str, weights_mtime_ns: int, x: np.ndarray, num_samples: int, seed: int,
+                 index: int) -> np.ndarray:
+    """One chunk on a dask worker: the model folder is loaded once per worker process."""
+    return _chunk_samples(_worker_posterior(model_dir, weights_mtime_ns), x, num_samples, seed, index)
 
 
 def sample_observations(model_dir, x: np.ndarray, num_samples: int, seed: int = 0, scheduler: str | None = None,
-                        chunk: int = SAMPLE_CHUNK, progress: bool = False) -> np.ndarray:
+                        chunk: int = SAMPLE_CHUNK, progress: bool = False, posterior=None) -> np.ndarray:
     """Amortised sampling of many observations, chunk by chunk, locally or on a dask.distributed
     cluster (``scheduler`` address; workers load the model folder, so it must be on a shared path).
-    Identical results either way (tested)."""
+    Identical results either way (tested). ``posterior``: the already loaded model folder (local runs)."""
     starts = list(range(0, len(x), chunk))
     if scheduler:
         from distributed import Client
@@ -103,18 +110,21 @@ def sample_observations(model_dir, x: np.ndarray, num_samples: int, seed: int = 
             client = Client(scheduler, timeout=10)
         except (OSError, TimeoutError) as exc:
             raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
+        folder = Path(model_dir).resolve()
+        stamp = (folder / WEIGHTS).stat().st_mtime_ns
         try:
-            futures = client.map(sample_chunk, [str(Path(model_dir).resolve())] * len(starts),
+            futures = client.map(sample_chunk, [str(folder)] * len(starts), [stamp] * len(starts),
                                  [x[i:i + chunk] for i in starts], [num_samples] * len(starts),
                                  [seed] * len(starts), list(range(len(starts))), pure=False)
             parts = client.gather(futures)
         finally:
             client.close()
     else:
+        post = posterior if posterior is not None else load_posterior(model_dir)
         parts = []
         with progress_bar(len(x), "sampling", progress) as bar:
             for k, i in enumerate(starts):
-                parts.append(sample_chunk(str(Path(model_dir).resolve()), x[i:i + chunk], num_samples, seed, k))
+                parts.append(_chunk_samples(post, x[i:i + chunk], num_samples, seed, k))
                 bar.advance(len(parts[-1]))
     return np.concatenate(parts) if parts else np.zeros((0, num_samples, 0), np.float32)
 
@@ -136,7 +146,8 @@ def sample_npe_file(model_dir, obs, num_samples: int = 1000, out=None, csv=None,
         cols = post.x_names
     arrays, _ = read_arrays(obs, ("x",), {"x": cols})
     x = post.check_x(arrays["x"], allow_out_of_range=allow_out_of_range)
-    samples = sample_observations(model_dir, x, num_samples, seed=seed, scheduler=scheduler, progress=progress)
+    samples = sample_observations(model_dir, x, num_samples, seed=seed, scheduler=scheduler, progress=progress,
+                                  posterior=post)
     summary = post.summarize(samples)
     if out is not None:
         save_npz(out, samples=samples, theta_names=np.array(post.theta_names), **summary)

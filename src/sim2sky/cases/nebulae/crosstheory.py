@@ -10,13 +10,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import NebulaModel, argon_from_sulphur, fill_doublets
-from ...learn.classifier import (CalibratedClassifier, ClassifierConfig, expected_calibration_error, fit_temperature,
-                                 mlp_classifier)
-from .features import FEATURE_NAMES, line_features
+from .base import NebulaModel, argon_from_sulphur, fill_doublets, helium_from_abundance
+from ...learn.classifier import expected_calibration_error, fit_temperature
+from .features import line_features
 from .lines import LINE_NAMES, atomic
 from .schema import CLASSES
-from .training import simulate_set, theory_domain
+from .training import fit_classifier, simulate_set, theory_domain
 
 __all__ = ["STRONG_LINES", "EmpiricalSeyfert", "EmpiricalLINER", "theory_line_table", "leave_one_grid_out",
            "bpt_coverage_figure", "kauffmann03", "kewley01"]
@@ -64,8 +63,7 @@ class _EmpiricalBPT(NebulaModel):
         f[:, _I["SII6717"]] = ha * 10**s2 - f[:, _I["SII6731"]]
         f[:, _I["OI6300"]] = ha * 10**o1
         f[:, _I["NI5200"]] = f[:, _I["NII6584"]] * 10 ** rng.normal(-1.3, 0.3, n)
-        f[:, _I["HEI5876"]] = rng.uniform(0.06, 0.10, n) * a("hei5876_hb_per_y", T, n_e)
-        f[:, _I["HEI6678"]] = f[:, _I["HEI5876"]] * a("hei_6678_5876", T, n_e)
+        helium_from_abundance(f, rng.uniform(0.06, 0.10, n), T, n_e)
         f[:, _I["SIII9069"]] = ha * 10 ** rng.normal(-1.0, 0.2, n)
         f[:, _I["ARIII7135"]] = argon_from_sulphur(f[:, _I["SIII9069"]], T, n_e, rng)
         return {"o3": o3, "n2": n2, "s2": s2, "o1": o1}, fill_doublets(f, T, n_e)
@@ -118,13 +116,8 @@ def leave_one_grid_out(families, n_per_class: int = 6000, epochs: int = 15, seed
     for i, left in enumerate(families):
         train_families = tuple(f for f in families if f is not left)
         dom = theory_domain(hii=train_families)
-        tr = simulate_set(dom, n_per_class, seed + 10 * i)
-        cal = simulate_set(dom, max(n_per_class // 6, 500), seed + 10 * i + 1, augment=False)
-        ref = simulate_set(dom, max(n_per_class // 6, 500), seed + 10 * i + 2)
-        clf = CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES), seed=seed), CLASSES,
-                                   ClassifierConfig(epochs=epochs, seed=seed), FEATURE_NAMES)
-        v, vc, vr = tr["valid"], cal["valid"], ref["valid"]
-        clf.fit(tr["x"][v], tr["y"][v], cal["x"][vc], cal["y"][vc], ref["x"][vr], ref["y"][vr])
+        clf = fit_classifier(dom, n_per_class, (seed + 10 * i, seed + 10 * i + 1, seed + 10 * i + 2), epochs=epochs,
+                             seed=seed)
         test = simulate_set(theory_domain(hii=(left,)), n_test, seed + 10 * i + 3, augment=False)
         vt = test["valid"]
         res = clf.predict_all(test["x"][vt])

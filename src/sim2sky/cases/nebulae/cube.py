@@ -27,7 +27,7 @@ from ...core.threads import pin_threads
 from .features import line_features, measured_to_table
 from .lines import LINE_NAMES, LINE_WAVES, line_index
 from .measure import measure_lines, needed_channels
-from .pipeline import NebulaPipeline
+from .pipeline import NebulaPipeline, parse_class_priors
 from .products import write_products
 from .schema import (CLASSES, CUBE_CLASSES, CUBE_POSTERIOR_SAMPLES, DEFAULT_BLOCK, FLAG_NO_DATA, FLAG_NO_HALPHA,
                      FLAG_NO_STAT, HII_KEYS, NO_SIGNAL)
@@ -43,11 +43,11 @@ PLANE_NAMES = tuple(
 _PIPELINES: dict = {}
 
 
-def _pipeline(model_dir, class_priors=None) -> NebulaPipeline:
-    """One pipeline per process, model folder and priors (dask worker threads share it read-only)."""
-    key = (str(model_dir), None if class_priors is None else tuple(class_priors))
+def _pipeline(model_dir) -> NebulaPipeline:
+    """One pipeline per process and model folder (dask worker threads share it read-only)."""
+    key = str(model_dir)
     if key not in _PIPELINES:
-        _PIPELINES[key] = NebulaPipeline(model_dir, num_samples=CUBE_POSTERIOR_SAMPLES, class_priors=class_priors)
+        _PIPELINES[key] = NebulaPipeline(model_dir, num_samples=CUBE_POSTERIOR_SAMPLES)
     return _PIPELINES[key]
 
 
@@ -57,9 +57,9 @@ def process_block(ys: slice, xs: slice, spec: CubeSpec = None, z: float = 0.0, m
     pin_threads(1)
     flux, var, wave, (by, bx) = read_block(spec, ys, xs, needed_channels(spec.wave, z))
     n = len(flux)
-    pipe = _pipeline(model_dir, class_priors)
+    pipe = _pipeline(model_dir)
     m = measure_lines(flux, var, wave, z=z)
-    res = pipe.predict(measured_to_table(m), n, seed=seed)
+    res = pipe.predict(measured_to_table(m), n, seed=seed, class_priors=class_priors)
     flags = m["flags"].astype(np.int32) | (FLAG_NO_STAT if var is None else 0)
     code = np.array([CUBE_CLASSES.index(c) for c in res["label"]], np.float32)
     no_signal = (flags & (FLAG_NO_DATA | FLAG_NO_HALPHA)) != 0
@@ -116,8 +116,11 @@ def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, 
     try:
         spec = open_cube(cube, var_path=var_path, workdir=partial / "input")
         z = cube_redshift(spec, redshift)
-        # a broken model folder or bad priors are refused before any work
-        priors = NebulaPipeline(model_dir, class_priors=class_priors).class_priors
+        # a broken model folder or bad priors are refused before any work (the pipeline is then
+        # cached for blocks run in this process)
+        pipe = _pipeline(None if model_dir is None else str(model_dir))
+        priors = parse_class_priors(class_priors, pipe.classes)
+        pipe.classifier.prior_weights(priors)
     except InputError:
         # nothing may be left behind for a refused input
         if created_out:

@@ -11,12 +11,11 @@ from ...infer.io import save_posterior
 from ...infer.npe import NPE, NPEConfig
 from ...infer.priors import BoxUniform
 from ...infer.train import TrainConfig
-from ...learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
 from .crosstheory import leave_one_grid_out
 from .features import FEATURE_NAMES
 from .schema import CLASSES, HII_LABELS, HII_UNITS
 from .theory import MappingsHII
-from .training import HII_FAMILIES, Domain, evaluate_classifier, simulate_set, theory_domain
+from .training import HII_FAMILIES, Domain, evaluate_classifier, fit_classifier, simulate_set, theory_domain
 
 __all__ = ["train_nebulae"]
 
@@ -34,18 +33,9 @@ def train_nebulae(out, n_per_class: int = 20000, n_hii_params: int = 40000, seed
     out = Path(out)
     t0 = time.perf_counter()
     dom = theory_domain()
-    log(f"simulating {len(CLASSES) * n_per_class} training spectra (render + measure)...")
-    train = simulate_set(dom, n_per_class, seed)
-    # calibrated and tested on complete line sets (the cube case); training drops lines at random
-    cal = simulate_set(dom, max(n_per_class // 6, 500), seed + 1, augment=False)
-    ref = simulate_set(dom, max(n_per_class // 6, 500), seed + 4)          # with lines dropped, for "unknown"
-    test = simulate_set(dom, max(n_per_class // 6, 500), seed + 2, augment=False)
-    t_sim = time.perf_counter() - t0
-    log(f"  {t_sim:.0f} s; training the classifier...")
-    v, vc, vr = train["valid"], cal["valid"], ref["valid"]
-    clf = CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES), seed=seed), CLASSES,
-                               ClassifierConfig(epochs=epochs, seed=seed), FEATURE_NAMES, progress=progress)
-    clf.fit(train["x"][v], train["y"][v], cal["x"][vc], cal["y"][vc], ref["x"][vr], ref["y"][vr])
+    log(f"simulating {len(CLASSES) * n_per_class} training spectra (render + measure) and training the classifier...")
+    clf = fit_classifier(dom, n_per_class, (seed, seed + 1, seed + 4), epochs=epochs, seed=seed, progress=progress)
+    test = simulate_set(dom, max(n_per_class // 6, 500), seed + 2, augment=False)     # complete line sets
     if cross_theory:
         log("leave-one-HII-grid-out runs for the cross-theory temperature...")
         logo = leave_one_grid_out(HII_FAMILIES, n_per_class=max(n_per_class // 3, 1000), epochs=epochs, seed=seed + 20,

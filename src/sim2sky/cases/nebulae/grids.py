@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets
+from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets, helium_from_abundance, siii_from_excitation
 from .lines import LINE_NAMES, atomic, data_file
 
 __all__ = ["MappingsHII", "MappingsNLR", "Bond3MdBHII", "PNe3MdB", "MappingsVHII", "MappingsIVKappaHII",
@@ -185,12 +185,10 @@ class _ThreeMdB(NebulaModel):
         r_sii = a("sii_6717_6731", T, n_e)
         f[:, _I["SII6731"]] = s2 / hb / (1 + r_sii)
         f[:, _I["SII6717"]] = f[:, _I["SII6731"]] * r_sii
-        f[:, _I["HEI5876"]] = rng.uniform(*self.y_plus, n) * a("hei5876_hb_per_y", T, n_e)
-        f[:, _I["HEI6678"]] = f[:, _I["HEI5876"]] * a("hei_6678_5876", T, n_e)
+        helium_from_abundance(f, rng.uniform(*self.y_plus, n), T, n_e)
         f[:, _I["OI6300"]] = s2 / hb * 10 ** rng.normal(*self.log_oi_sii, n)
         f[:, _I["NI5200"]] = n2 / hb * 10 ** rng.normal(*self.log_ni_nii, n)
-        excitation = np.clip(np.log10(o3 / hb), -1.5, 1.2)
-        f[:, _I["SIII9069"]] = ha / hb * 10 ** (self.log_siii_ha[0] + 0.3 * excitation + rng.normal(0, self.log_siii_ha[1], n))
+        f[:, _I["SIII9069"]] = siii_from_excitation(ha / hb, o3 / hb, rng, self.log_siii_ha)
         f[:, _I["ARIII7135"]] = argon_from_sulphur(f[:, _I["SIII9069"]], T, n_e, rng)
         return params, fill_doublets(f, T, n_e)
 
@@ -291,13 +289,11 @@ class _PyqzHII(NebulaModel):
         f[:, _I["SII6717"]] = sii - f[:, _I["SII6731"]]
         f[:, _I["OI6300"]] = ha * r["[OI]/Ha"] if "[OI]/Ha" in r else r["[OI]/[OII]+"] * r["[OII]+/Hb"]
         f[:, _I["NI5200"]] = f[:, _I["NII6584"]] * 10 ** rng.normal(*self.log_ni_nii, n)
-        f[:, _I["HEI5876"]] = rng.uniform(*self.y_plus, n) * a("hei5876_hb_per_y", T, n_e)
-        f[:, _I["HEI6678"]] = f[:, _I["HEI5876"]] * a("hei_6678_5876", T, n_e)
+        helium_from_abundance(f, rng.uniform(*self.y_plus, n), T, n_e)
         if "[SIII]/[SII]+" in r:      # [SIII]9069+9532 in the grid; 9532/9069 = 2.47 (atomic)
             f[:, _I["SIII9069"]] = sii * r["[SIII]/[SII]+"] / 3.47
         else:
-            excitation = np.clip(np.log10(r["[OIII]/Hb"]), -1.5, 1.2)
-            f[:, _I["SIII9069"]] = ha * 10 ** (-1.0 + 0.3 * excitation + rng.normal(0, 0.25, n))
+            f[:, _I["SIII9069"]] = siii_from_excitation(ha, r["[OIII]/Hb"], rng)
         f[:, _I["ARIII7135"]] = argon_from_sulphur(f[:, _I["SIII9069"]], T, n_e, rng)
         return fill_doublets(f, T, n_e)
 

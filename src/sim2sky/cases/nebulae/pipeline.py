@@ -66,10 +66,13 @@ class NebulaPipeline:
     def param_names(self):
         return list(self.posterior.theta_names) if self.posterior is not None else []
 
-    def predict(self, table: dict, n: int, seed: int = 0) -> dict:
+    def predict(self, table: dict, n: int, seed: int = 0, class_priors=None) -> dict:
         """Classify ``n`` objects given ``table`` ({line: (flux, err)}, optional ``SIGMA``, ``EW_HA6563``).
 
-        Returns dict: ``proba`` (n, 4) (NaN where no Hα), ``label`` (n,) str, ``flag`` (n,) str
+        ``class_priors`` (numbers in class order, as :func:`parse_class_priors` returns them)
+        replaces the pipeline's own priors for this call.
+
+        Returns dict: ``proba`` (n, n_classes) (NaN where no Hα), ``label`` (n,) str, ``flag`` (n,) str
         (``ok``, ``no_halpha``, ``low_snr``, ``unlike_training``), ``distance`` (n,),
         ``param_mean``/``param_std`` (n, p) NaN except for HII, ``features`` (n, d).
         """
@@ -84,7 +87,8 @@ class NebulaPipeline:
         flag = np.where(valid, "ok", "no_halpha").astype(object)
         dist = np.full(n, np.nan)
         if valid.any():
-            res = self.classifier.predict_all(x[valid], class_priors=self.class_priors)
+            priors = self.class_priors if class_priors is None else class_priors
+            res = self.classifier.predict_all(x[valid], class_priors=priors)
             proba[valid], label[valid], dist[valid] = res["proba"], res["label"], res["distance"]
             flag[valid] = np.where(res["label"] == UNKNOWN, "unlike_training", "ok")
         low = valid & (snr < DETECTION_SNR)

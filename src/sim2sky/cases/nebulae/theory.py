@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets
+from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets, helium_from_abundance
 from .grids import (Bond3MdBHII, MappingsHII, MappingsIVKappaHII, MappingsNLR, MappingsVHII, PNe3MdB, mappings_grid,
                     pyqz_grid, three_mdb_table)
 from .lines import LINE_NAMES, atomic
@@ -88,8 +88,7 @@ class ShockSNR(NebulaModel):
         f[:, _I["NII6584"]] = ha * 10 ** (np.log10(0.6) + (oh - 8.69) + rng.normal(0, 0.15, n))
         f[:, _I["OI6300"]] = ha * 10 ** rng.normal(-0.85, 0.22, n)
         f[:, _I["NI5200"]] = 10 ** rng.normal(-0.65, 0.2, n)
-        f[:, _I["HEI5876"]] = rng.uniform(0.05, 0.09, n) * a("hei5876_hb_per_y", T, n_e)
-        f[:, _I["HEI6678"]] = f[:, _I["HEI5876"]] * a("hei_6678_5876", T, n_e)
+        helium_from_abundance(f, rng.uniform(0.05, 0.09, n), T, n_e)
         f[:, _I["SIII9069"]] = ha * 10 ** rng.normal(-1.0, 0.2, n)
         f[:, _I["ARIII7135"]] = argon_from_sulphur(f[:, _I["SIII9069"]], T, n_e, rng)
         return fill_doublets(f, T, n_e)
@@ -134,8 +133,7 @@ class DiffuseIonisedGas(NebulaModel):
         f[:, _I["OIII5007"]] = params["[OIII]/Hb"]
         f[:, _I["OI6300"]] = f[:, _I["SII6717"]] * 10 ** rng.normal(-0.8, 0.2, n)
         f[:, _I["NI5200"]] = f[:, _I["NII6584"]] * 10 ** rng.normal(-1.7, 0.3, n)
-        f[:, _I["HEI5876"]] = rng.uniform(0.01, 0.05, n) * a("hei5876_hb_per_y", T, n_e)
-        f[:, _I["HEI6678"]] = f[:, _I["HEI5876"]] * a("hei_6678_5876", T, n_e)
+        helium_from_abundance(f, rng.uniform(0.01, 0.05, n), T, n_e)
         f[:, _I["SIII9069"]] = ha * 10 ** rng.normal(-0.85, 0.2, n)
         f[:, _I["ARIII7135"]] = argon_from_sulphur(f[:, _I["SIII9069"]], T, n_e, rng)
         return fill_doublets(f, T, n_e)

@@ -17,8 +17,8 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from ...core.errors import InputError, suggest
 from ...core.tables import write_table
-from ...learn.classifier import expected_calibration_error
-from .features import augment_table, line_features, measured_to_table
+from ...learn.classifier import CalibratedClassifier, ClassifierConfig, expected_calibration_error, mlp_classifier
+from .features import FEATURE_NAMES, augment_table, line_features, measured_to_table
 from .lines import LINE_NAMES
 from .measure import LineFitConfig, measure_lines
 from .observe import ObservationModel, noise_library, render_spectra
@@ -26,7 +26,7 @@ from .schema import CLASSES, HII_LABELS, UNKNOWN
 from .theory import (Bond3MdBHII, DiffuseIonisedGas, MappingsHII, MappingsIVKappaHII, MappingsNLR, MappingsVHII, PNe3MdB,
                      ShockSNR)
 
-__all__ = ["HII_FAMILIES", "Domain", "theory_domain", "source_domain", "shifted_domain", "simulate_set", "simulate_noise", "simulate_agn", "write_line_table",
+__all__ = ["HII_FAMILIES", "fit_classifier", "Domain", "theory_domain", "source_domain", "shifted_domain", "simulate_set", "simulate_noise", "simulate_agn", "write_line_table",
            "evaluate_classifier", "DOMAINS"]
 
 
@@ -112,6 +112,23 @@ def simulate_set(domain: Domain, n_per_class: int, seed: int = 0, augment: bool 
                     out["sigma"].append(m["sigma"])
                     out["ew"].append(measured["EW_HA6563"][0])
     return {key: np.concatenate(v) for key, v in out.items()}
+
+
+def fit_classifier(domain: Domain, n_per_class: int, seeds: tuple[int, int, int], epochs: int = 25, seed: int = 0,
+                   progress: bool = False) -> CalibratedClassifier:
+    """Simulate a domain's training, calibration and "unknown"-reference sets (``seeds``) and fit
+    the nebula classifier (MLP, ``seed``) on them.
+
+    Training drops lines at random; the temperature is fitted on complete line sets (the cube
+    case); the "unknown" statistics on a held-out set with lines dropped like real inputs.
+    """
+    train = simulate_set(domain, n_per_class, seeds[0])
+    cal = simulate_set(domain, max(n_per_class // 6, 500), seeds[1], augment=False)
+    ref = simulate_set(domain, max(n_per_class // 6, 500), seeds[2])
+    v, vc, vr = train["valid"], cal["valid"], ref["valid"]
+    clf = CalibratedClassifier(mlp_classifier(len(FEATURE_NAMES), len(CLASSES), seed=seed), CLASSES,
+                               ClassifierConfig(epochs=epochs, seed=seed), FEATURE_NAMES, progress=progress)
+    return clf.fit(train["x"][v], train["y"][v], cal["x"][vc], cal["y"][vc], ref["x"][vr], ref["y"][vr])
 
 
 def simulate_noise(n: int, seed: int = 0, z: float = 0.005) -> np.ndarray:
