@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from sim2sky.cases.nebulae import CLASSES, FEATURE_NAMES, NebulaPipeline, simulate_set, theory_domain
-from sim2sky.learn import classifier_attributions, integrated_gradients
+from sim2sky.learn import classifier_attributions, integrated_gradients, shap_attributions
 
 
 def test_linear_model_attributions_are_exact(rng):
@@ -35,3 +35,17 @@ def test_nebula_classifier_attributions_complete_and_physical():
     assert "SII6717_31_ratio" in top["SNR"], top          # [SII]/Hα defines SNRs (Mathewson & Clarke 1973)
     assert {"log_ew_HA", "ew_missing"} & set(top["DIG"][:2]), top     # EW(Hα) defines DIG (Lacerda et al. 2018)
     assert "OIII5007_ratio" in top["AGN"] and "OIII5007_ratio" in top["PN"], top
+
+
+def test_shap_matches_expected_gradients_of_a_linear_model(rng):
+    # for f = w.x, SHAP (expected gradients) = w * (x - E[background]); a wrong class or baseline fails
+    w = torch.tensor([[1.5, -2.0, 0.0, 3.0], [0.5, 0.1, 0.2, 0.3]])
+    net = torch.nn.Linear(4, 2, bias=False)
+    net.weight.data = w.clone()
+    bg, x = rng.normal(size=(200, 4)), rng.normal(size=(20, 4))
+    a = shap_attributions(net, x, 0, bg, nsamples=2000)
+    exact = (x - bg.mean(0)) * w[0].numpy()
+    assert np.abs(a - exact).mean() < 0.05 and np.abs(a - exact).max() < 0.35
+    assert np.abs(a[:, 2]).max() == 0.0                       # a feature with zero weight gets nothing
+    with pytest.raises(Exception, match="background: expected"):
+        shap_attributions(net, x, 0, bg[:, :3])

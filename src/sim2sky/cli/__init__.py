@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import data, demo, lit, nebulae, npe, spectra
+from . import data, demo, lit, nebulae, npe, spectra, understand
 from .common import out
 
 __all__ = ["app", "main"]
@@ -48,7 +48,10 @@ app.add_typer(lit.app, name="lit")
 app.add_typer(data.app, name="data")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(train_app, name="train")
+app.add_typer(understand.represent_app, name="represent")
 app.command("demo")(demo.demo)
+app.command("explain")(understand.explain)
+app.command("tension")(understand.tension)
 
 # simulate / train: one command per case
 simulate_app.command("sbibm")(npe.simulate_sbibm)
