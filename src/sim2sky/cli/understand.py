@@ -39,8 +39,7 @@ def explain(
     redshift: Optional[float] = typer.Option(None, help="Redshift of a cube (default: header / estimated)."),
     seed: int = typer.Option(0, help="Seed of the subset and of SHAP sampling."),
 ):
-    """Which inputs drive each predicted class: per-object attributions, the top features per class,
-    beeswarm/bar plots (tables) or attribution spectra (1-D spectra)."""
+    """Which inputs drive each predicted class: attributions, top features per class, plots and a report."""
     from ..understand import explain as run
 
     s = run(model, input_path, out_dir, method=method, max_objects=max_objects, redshift=redshift, seed=seed)
@@ -125,8 +124,7 @@ def tension(
     by: Optional[str] = typer.Option(None, "--by", help="Label column present in both tables: statistics per group."),
     seed: int = typer.Option(0),
 ):
-    """How far theory is from data: C2ST and MMD between their latents, and the fraction of data
-    less likely than 99% of theory under the theory density."""
+    """How far theory is from data: C2ST and MMD between their latents, and data outside the theory density."""
     from ..understand import tension as run
 
     s = run(theory, data, encoder, out_dir, by, seed)

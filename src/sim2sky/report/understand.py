@@ -17,7 +17,7 @@ from ..core.atomic import write_text  # noqa: E402
 from .plots import _finish  # noqa: E402
 
 __all__ = ["attribution_bar", "attribution_beeswarm", "attribution_spectra", "latent_map", "score_histogram",
-           "html_page"]
+           "html_page", "html_table"]
 
 
 def attribution_bar(attr: np.ndarray, names, groups: np.ndarray, group_names, path, top: int = 12):
@@ -127,5 +127,3 @@ def html_table(rows: list[dict]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{fmt(r.get(c, ''))}</td>" for c in cols) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
-
-__all__.append("html_table")
