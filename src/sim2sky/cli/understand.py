@@ -26,7 +26,7 @@ _LABELS = typer.Option(None, "--labels", help="Column of known labels (never use
 
 @user_errors
 def explain(
-    model: Path = typer.Argument(..., help="Classifier model folder (e.g. $(sim2sky data path ...) or a trained "
+    model: Path = typer.Argument(..., metavar="MODEL", help="Classifier model folder (e.g. $(sim2sky data path ...) or a trained "
                                            "'classifier/' folder; the shipped nebula and spectra classifiers work)."),
     input_path: Path = typer.Argument(..., metavar="INPUT", help="Objects to explain: a line table or cube for a "
                                       "nebula classifier, spectra for a spectra classifier, a table with the "
