@@ -36,7 +36,7 @@ from sim2sky.cases.spectra.evaluate import TEFF_RANGES, miles  # noqa: E402
 from sim2sky.cases.variables import OGLE_CLASSES, RARE_CLASSES, ogle_features, read_ogle3  # noqa: E402
 from sim2sky.learn import (CalibratedClassifier, ClassifierConfig, DensityScorer, LoopConfig, Representation,  # noqa: E402
                            RepresentationConfig, autoencoder_network, classifier_attributions, cluster,
-                           cluster_report, expected_calibration_error, mlp_classifier, mutual_information,
+                           cluster_report, expected_calibration_error, latent_tension, mlp_classifier, mutual_information,
                            shap_attributions, two_sample_test)
 
 
@@ -146,16 +146,11 @@ def tension_section(args) -> dict:
                          RepresentationConfig(beta=0.05, epochs=40, batch_size=256)).fit(xt[:half])
     zt, zd = rep.transform(xt[half:]), rep.transform(xd)
     dens = DensityScorer().fit(rep.transform(xt[:half]))
-    cut = np.quantile(dens.score(zt), 0.99)
-    sd = dens.score(zd)
     tt, td = sim["theta"][half:, 0], np.asarray(s.meta["TEFF"], float)
-    rows = {"all": {**two_sample_test(zt, zd), "outside_99": float((sd > cut).mean())}}
+    rows = latent_tension(zt, zd, dens.score(zt), dens.score(zd),
+                          {name: ((tt >= lo) & (tt < hi), (td >= lo) & (td < hi)) for name, (lo, hi) in TEFF_RANGES.items()})
     # null: theory vs theory (same encoder), to show the statistic's floor
     rows["theory vs theory (null)"] = two_sample_test(zt[: len(zt) // 2], zt[len(zt) // 2:])
-    for name, (lo, hi) in TEFF_RANGES.items():
-        a, b = (tt >= lo) & (tt < hi), (td >= lo) & (td < hi)
-        if a.sum() >= 20 and b.sum() >= 20:
-            rows[name] = {**two_sample_test(zt[a], zd[b]), "outside_99": float((sd[b] > cut).mean())}
     res["stars_atlas9_vs_miles"] = rows
     # nebulae: simulated theory features vs the Abell 478 cube spaxels
     d = nebulae.simulate_set(nebulae.theory_domain(), 3000 if not args.quick else 1000, seed=5)
@@ -165,16 +160,10 @@ def tension_section(args) -> dict:
     rep = Representation(autoencoder_network(xt.shape[1], 6), RepresentationConfig(beta=0.05, epochs=40)).fit(xt)
     zt, zd = rep.transform(xt), rep.transform(xd)
     dens = DensityScorer().fit(zt)
-    cut = np.quantile(dens.score(zt), 0.99)
-    sd = dens.score(zd)
-    pipe_n = nebulae.NebulaPipeline()
     lab_t = np.asarray(nebulae.CLASSES)[d["y"][d["valid"]]]
-    lab_d = pipe_n.classifier.predict_all(xd)["label"].astype(str)
-    rows = {"all": {**two_sample_test(zt, zd), "outside_99": float((sd > cut).mean()), "n_data": len(xd)}}
-    for c in nebulae.CLASSES:
-        a, b = lab_t == c, lab_d == c
-        if a.sum() >= 20 and b.sum() >= 20:
-            rows[f"{c} (data: predicted)"] = {**two_sample_test(zt[a], zd[b]), "outside_99": float((sd[b] > cut).mean())}
+    lab_d = nebulae.NebulaPipeline().classifier.predict_all(xd)["label"].astype(str)
+    rows = latent_tension(zt, zd, dens.score(zt), dens.score(zd),
+                          {f"{c} (data: predicted)": (lab_t == c, lab_d == c) for c in nebulae.CLASSES})
     res["nebulae_theory_vs_abell478"] = rows
     print(json.dumps(res, indent=1, default=float))
     return res

@@ -152,3 +152,15 @@ def test_cli_explain_nebula_classifier(tmp_path):
     s = json.loads((tmp_path / "ex" / "summary.json").read_text())
     assert s["completeness_error_over_mean_attribution"] < 0.02
     assert "SII6717_31_ratio" in s["classes"]["SNR"]["top_features"]
+
+
+def test_input_kinds_are_guessed(tmp_path):
+    """A stacked spectra FITS (image + truth table extension) is spectra, not its table."""
+    from astropy.table import Table
+
+    from sim2sky.understand import guess_kind
+
+    assert runner.invoke(app, ["simulate", "spectra", "--n-per-class", "2", "--out", str(tmp_path / "s.fits")]).exit_code == 0
+    assert runner.invoke(app, ["simulate", "nebulae", "--n-per-class", "5", "--out", str(tmp_path / "l.csv")]).exit_code == 0
+    Table({"a": [1.0, 2.0]}).write(tmp_path / "t.csv")
+    assert [guess_kind(tmp_path / f) for f in ("s.fits", "l.csv", "t.csv")] == ["spectra", "lines", "table"]

@@ -5,7 +5,7 @@ from .classifier import (UNKNOWN, CalibratedClassifier, ClassifierConfig, Classi
                          fit_temperature, mlp_classifier, set_standardization)
 from .dann import DANNConfig, fit_dann
 from .explain import classifier_attributions, integrated_gradients, shap_attributions
-from .latent import DensityScorer, cluster, cluster_report, project, two_sample_test
+from .latent import DensityScorer, cluster, cluster_report, latent_tension, project, two_sample_test
 from .mutual_info import mutual_information
 from .represent import AutoencoderNet, Representation, RepresentationConfig, autoencoder_network
 from .loop import LoopConfig, fit_epochs
@@ -13,5 +13,5 @@ from .loop import LoopConfig, fit_epochs
 __all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error",
            "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "fit_dann",
            "LoopConfig", "fit_epochs", "classifier_attributions", "integrated_gradients", "shap_attributions",
-           "DensityScorer", "cluster", "cluster_report", "project", "two_sample_test", "mutual_information",
+           "DensityScorer", "cluster", "cluster_report", "latent_tension", "project", "two_sample_test", "mutual_information",
            "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network"]

@@ -22,7 +22,7 @@ from ..core.modelio import read_model_folder, save_model_folder
 from ..nn.flows import build_flow
 from .loop import LoopConfig, fit_epochs
 
-__all__ = ["project", "cluster", "cluster_report", "DensityScorer", "two_sample_test", "mmd_rbf"]
+__all__ = ["project", "cluster", "cluster_report", "DensityScorer", "two_sample_test", "latent_tension", "mmd_rbf"]
 
 
 def _finite_2d(z, name: str = "z") -> np.ndarray:
@@ -34,19 +34,23 @@ def _finite_2d(z, name: str = "z") -> np.ndarray:
     return z
 
 
+def _fit_rows(n: int, max_fit: int | None, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted random rows to fit on (all when n <= max_fit) and the rest."""
+    fit = np.arange(n) if max_fit is None or n <= max_fit else np.sort(rng.choice(n, max_fit, replace=False))
+    return fit, np.setdiff1d(np.arange(n), fit)
+
+
 def project(z, n_neighbors: int = 30, min_dist: float = 0.1, seed: int = 0, max_fit: int | None = 100_000) -> np.ndarray:
     """UMAP projection of z (n, d) to 2-D (n, 2); fitted on at most ``max_fit`` random rows, the
     rest transformed."""
     import umap   # numba compiles on first import (~10 s): only when asked for
 
     z = _finite_2d(z)
-    rng = np.random.default_rng(seed)
-    fit_idx = np.arange(len(z)) if max_fit is None or len(z) <= max_fit else np.sort(rng.choice(len(z), max_fit, replace=False))
+    fit_idx, rest = _fit_rows(len(z), max_fit, np.random.default_rng(seed))
     reducer = umap.UMAP(n_neighbors=min(n_neighbors, len(fit_idx) - 1), min_dist=min_dist, random_state=seed,
                         n_jobs=1)
     out = np.empty((len(z), 2), np.float32)
     out[fit_idx] = reducer.fit_transform(z[fit_idx])
-    rest = np.setdiff1d(np.arange(len(z)), fit_idx)
     if len(rest):
         out[rest] = reducer.transform(z[rest])
     return out
@@ -58,12 +62,10 @@ def cluster(z, min_cluster_size: int = 50, min_samples: int | None = None, max_f
     from sklearn.neighbors import KNeighborsClassifier
 
     z = _finite_2d(z)
-    rng = np.random.default_rng(seed)
-    fit_idx = np.arange(len(z)) if len(z) <= max_fit else np.sort(rng.choice(len(z), max_fit, replace=False))
+    fit_idx, rest = _fit_rows(len(z), max_fit, np.random.default_rng(seed))
     labels_fit = HDBSCAN(min_cluster_size=min_cluster_size, min_samples=min_samples, copy=True).fit_predict(z[fit_idx])
     labels = np.full(len(z), -1, int)
     labels[fit_idx] = labels_fit
-    rest = np.setdiff1d(np.arange(len(z)), fit_idx)
     if len(rest):
         labels[rest] = KNeighborsClassifier(n_neighbors=1).fit(z[fit_idx], labels_fit).predict(z[rest])
     return labels
@@ -226,3 +228,31 @@ def two_sample_test(a, b, max_samples: int = 5000, permutations: int = 200, seed
     null = np.array([mmd_rbf(kernel, rng.permutation(in_a)) for _ in range(permutations)])
     return {"c2st": acc, "c2st_err": err, "c2st_p": float(norm.sf((acc - 0.5) / err)), "mmd2": stat,
             "mmd_p": float((1 + np.sum(null >= stat)) / (1 + permutations)), "n": int(n)}
+
+
+def latent_tension(z_theory, z_data, score_theory, score_data, groups: dict | None = None, seed: int = 0,
+                   min_size: int = 20) -> dict:
+    """Theory vs data in one latent space: :func:`two_sample_test` plus ``data_outside_theory_99``,
+    the fraction of data objects with an anomaly score above 99% of the theory objects'.
+
+    Parameters
+    ----------
+    z_theory, z_data : (n, d), (m, d) latents
+    score_theory, score_data : (n,), (m,) anomaly scores under the theory density
+    groups : {name: (mask of theory rows, mask of data rows)}, optional
+        Also compare these subsets (skipped when either has fewer than ``min_size`` rows).
+
+    Returns ``{"overall": row, name: row, ...}``, each row with ``n_theory`` and ``n_data``.
+    """
+    cut = float(np.quantile(score_theory, 0.99))
+    score_data = np.asarray(score_data)
+
+    def row(zt, zd, sd):
+        return {**two_sample_test(zt, zd, seed=seed), "n_theory": len(zt), "n_data": len(zd),
+                "data_outside_theory_99": float((sd > cut).mean())}
+
+    out = {"overall": row(z_theory, z_data, score_data)}
+    for name, (mt, md) in (groups or {}).items():
+        if min(int(mt.sum()), int(md.sum())) >= min_size:
+            out[name] = row(z_theory[mt], z_data[md], score_data[md])
+    return out

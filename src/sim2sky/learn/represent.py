@@ -150,9 +150,10 @@ class Representation:
     def transform(self, x, batch: int = 65536) -> np.ndarray:
         """Latent means (n, latent_dim)."""
         x = self._check(x)
+        out = [np.zeros((0, self.network_.latent_dim), np.float32)]
         with torch.no_grad():
-            return np.concatenate([self.network_.encode(torch.as_tensor(x[i:i + batch]))[0].numpy()
-                                   for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, self.network_.latent_dim), np.float32)
+            out += [self.network_.encode(torch.as_tensor(x[i:i + batch]))[0].numpy() for i in range(0, len(x), batch)]
+        return np.concatenate(out)
 
     def reconstruction_error(self, x, batch: int = 65536) -> np.ndarray:
         """Mean squared reconstruction error per object, in standardised units (n,)."""

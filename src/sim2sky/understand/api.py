@@ -13,8 +13,7 @@ from ..core.atomic import save_npz, write_text
 from ..core.errors import InputError
 from ..core.tables import write_table
 from ..learn import (CalibratedClassifier, DensityScorer, Representation, RepresentationConfig, autoencoder_network,
-                     classifier_attributions, cluster, cluster_report, project, shap_attributions,
-                     two_sample_test)
+                     classifier_attributions, cluster, cluster_report, latent_tension, project, shap_attributions)
 from ..report.understand import (attribution_bar, attribution_beeswarm, attribution_spectra, html_page, html_table,
                                  latent_map, score_histogram)
 from .inputs import Inputs, classifier_inputs, read_inputs
@@ -55,8 +54,7 @@ def explain(model, path, out, method: str = "ig", max_objects: int = 500, steps:
     target = np.argmax(pred["proba"], 1)
     net = clf.network_
     if method == "ig":
-        base = net.x_mean.numpy().reshape(x.shape[1:]) if hasattr(net, "x_mean") else np.zeros(x.shape[1:], np.float32)
-        attr, err = classifier_attributions(net, x, target, baseline=base, steps=steps)
+        attr, err = classifier_attributions(net, x, target, baseline=net.x_mean.numpy(), steps=steps)
         completeness = float(np.abs(err).max() / max(np.abs(attr.reshape(len(x), -1).sum(1)).mean(), 1e-12))
     else:
         bg = x[_subsample(len(x), 200, seed + 1)]
@@ -132,9 +130,13 @@ def load_representation(model) -> tuple[Representation, DensityScorer, dict]:
 
 def _latents(model, path, label_column=None):
     rep, density, info = load_representation(model)
+    z, inp = _embed_file(rep, info, path, label_column)
+    return z, density, inp
+
+
+def _embed_file(rep: Representation, info: dict, path, label_column=None):
     inp = read_inputs(path, info["kind"], info.get("columns"), label_column)
-    x = _vectors(inp)
-    return rep.transform(x), density, inp
+    return rep.transform(_vectors(inp)), inp
 
 
 def embed(model, path, out) -> dict:
@@ -201,21 +203,14 @@ def tension(theory, data, encoder, out, by: str | None = None, seed: int = 0) ->
     """How far data are from theory in the latent space of ``encoder`` (a representation folder
     trained on theory): C2ST and MMD between the two latent sets, the fraction of data objects
     less likely under the theory density than 99% of theory objects, per ``by`` group too."""
-    zt, density, it = _latents(encoder, theory, by)
-    zd, _, idd = _latents(encoder, data, by)
+    rep, density, info = load_representation(encoder)
+    (zt, it), (zd, idd) = _embed_file(rep, info, theory, by), _embed_file(rep, info, data, by)
     st, sd = density.score(zt), density.score(zd)
-    cut = float(np.quantile(st, 0.99))
-    summary = {"overall": {**two_sample_test(zt, zd, seed=seed), "n_theory": len(zt), "n_data": len(zd),
-                           "data_outside_theory_99": float((sd > cut).mean())}}
-    rows = [{"group": "all", **summary["overall"]}]
+    groups = {}
     if by is not None and it.labels is not None and idd.labels is not None:
-        for g in sorted(set(it.labels) & set(idd.labels)):
-            a, b = zt[it.labels == g], zd[idd.labels == g]
-            if min(len(a), len(b)) >= 20:
-                res = {**two_sample_test(a, b, seed=seed), "n_theory": len(a), "n_data": len(b),
-                       "data_outside_theory_99": float((sd[idd.labels == g] > cut).mean())}
-                summary[g] = res
-                rows.append({"group": g, **res})
+        groups = {g: (it.labels == g, idd.labels == g) for g in sorted(set(it.labels) & set(idd.labels))}
+    summary = latent_tension(zt, zd, st, sd, groups, seed=seed)
+    rows = [{"group": "all" if g == "overall" else g, **r} for g, r in summary.items()]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     idx_t, idx_d = _subsample(len(zt), 20_000, seed), _subsample(len(zd), 20_000, seed)

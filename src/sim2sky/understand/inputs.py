@@ -33,37 +33,31 @@ class Inputs:
     columns: list | None = None
 
 
-def _is_image_fits(path: Path) -> bool:
-    try:
-        with fits.open(path) as h:
-            return any(getattr(hdu, "is_image", False) and hdu.header.get("NAXIS", 0) >= 1 and hdu.data is not None
-                       for hdu in h) and not any(isinstance(hdu, fits.BinTableHDU) for hdu in h[1:2])
-    except OSError:
-        return False
-
-
-def guess_kind(path) -> str:
-    """``cube`` for a 3-D FITS image, ``spectra`` for other FITS images / SDSS-like files, ``lines``
-    for a table with an Hα column, else ``table``."""
-    path = Path(path)
+def _guess(path: Path):
+    """(kind, the table when one was read to decide, else None)."""
     if not path.is_file():
         raise InputError(f"INPUT: {path} does not exist")
     suffix = table_suffix(path)
     if suffix.startswith(".fit"):
         if nebulae.is_cube(path):
-            return "cube"
-        if _is_image_fits(path):
-            return "spectra"
+            return "cube", None
         with fits.open(path) as h:
-            names = [hdu.name for hdu in h]
-        if "COADD" in names or "WAVE" in names or "FLUX" in names:
-            return "spectra"
+            image = any(hdu.is_image and hdu.header.get("NAXIS", 0) in (1, 2) for hdu in h)
+            names = {hdu.name for hdu in h}
+        if image or names & {"COADD", "WAVE", "FLUX"}:
+            return "spectra", None
     if suffix not in TABLE_SUFFIXES:
         raise InputError(f"INPUT: cannot tell what {path.name} holds (suffix {suffix!r}); expected a table "
                          f"({', '.join(TABLE_SUFFIXES)}), a spectra FITS file or a cube")
-    cols = {c.upper() for c in read_table(path).colnames}
-    presets = {p["HA6563"].upper() for p in nebulae.PRESETS.values()}
-    return "lines" if "HA6563" in cols or cols & presets else "table"
+    t = read_table(path)
+    lines = any(c.upper() == "HA6563" for c in t.colnames) or nebulae.preset_for_columns(t.colnames) is not None
+    return ("lines" if lines else "table"), t
+
+
+def guess_kind(path) -> str:
+    """``cube`` for a 3-D FITS image, ``spectra`` for other FITS images / SDSS-like files, ``lines``
+    for a table with an Hα column, else ``table``."""
+    return _guess(Path(path))[0]
 
 
 def _numeric(t, name: str) -> bool:
@@ -87,29 +81,31 @@ def read_inputs(path, kind: str = "auto", columns=None, label_column: str | None
     path = Path(path)
     if kind not in INPUT_KINDS:
         raise InputError(f"--input-kind: expected one of {', '.join(INPUT_KINDS)}, got {kind!r}")
-    if kind == "auto":
-        kind = "table" if columns else guess_kind(path)
-    elif columns and kind != "table":
-        raise InputError(f"--columns: only for --input-kind table (the {kind} reader chooses its own features)")
     if not path.is_file():
         raise InputError(f"INPUT: {path} does not exist")
-    labels = None
-    if kind in ("table", "lines") and label_column:
-        t = read_table(path)
-        if label_column not in t.colnames:
-            raise InputError(f"--labels: no column {label_column!r} in {path.name}; columns: {', '.join(t.colnames)}")
-        labels = np.asarray(t[label_column]).astype(str)
+    t = None
+    if kind == "auto":
+        kind, t = ("table", None) if columns else _guess(path)
+    elif columns and kind != "table":
+        raise InputError(f"--columns: only for --input-kind table (the {kind} reader chooses its own features)")
     if kind == "cube":
         return Inputs(nebulae.cube_features(path, redshift), kind, list(nebulae.FEATURE_NAMES))
+    if kind == "spectra":
+        return Inputs(spectra.model_inputs(spectra.read_spectra(path))[0], kind, wave=spectra.model_wave())
     if kind == "lines":
         lt = nebulae.read_line_table(path)
         x, valid = nebulae.line_features(lt.lines, lt.n)
-        return Inputs(x[valid], kind, list(nebulae.FEATURE_NAMES), labels=None if labels is None else labels[valid])
-    if kind == "spectra":
-        s = spectra.read_spectra(path)
-        x = spectra.model_inputs(s)[0]
-        return Inputs(x, kind, wave=spectra.model_wave())
-    t = read_table(path)
+        labels = None
+        if label_column:
+            if label_column not in lt.passthrough:
+                raise InputError(f"--labels: no column {label_column!r} in {path.name} besides the line columns; "
+                                 f"columns: {', '.join(lt.passthrough)}")
+            labels = np.asarray(lt.passthrough[label_column]).astype(str)[valid]
+        return Inputs(x[valid], kind, list(nebulae.FEATURE_NAMES), labels=labels)
+    t = read_table(path) if t is None else t
+    if label_column and label_column not in t.colnames:
+        raise InputError(f"--labels: no column {label_column!r} in {path.name}; columns: {', '.join(t.colnames)}")
+    labels = np.asarray(t[label_column]).astype(str) if label_column else None
     if columns:
         missing = [c for c in columns if c not in t.colnames]
         if missing:

@@ -13,7 +13,7 @@ from .crosstheory import (STRONG_LINES, EmpiricalLINER, EmpiricalSeyfert, bpt_co
 from .grids import (Bond3MdBHII, MappingsHII, MappingsIVKappaHII, MappingsNLR, MappingsVHII, PNe3MdB, mappings_grid,
                     pyqz_grid, three_mdb_table)
 from .lines import LINE_NAMES, LINE_WAVES, LINES, atomic, ccm89_k, line_index, muse_lsf_fwhm
-from .linetable import PRESETS, LineTable, parse_column_map, read_line_table
+from .linetable import PRESETS, LineTable, parse_column_map, preset_for_columns, read_line_table
 from .measure import LineFitConfig, measure_lines, needed_channels
 from .mockcube import make_mock_cube
 from .observe import ObservationModel, noise_library, render_lines, render_spectra
@@ -35,7 +35,7 @@ __all__ = [
     "FEATURE_LINES", "FEATURE_NAMES", "augment_table", "line_features", "measured_to_table",
     "Bond3MdBHII", "MappingsHII", "MappingsNLR", "PNe3MdB", "mappings_grid", "three_mdb_table",
     "LINE_NAMES", "LINE_WAVES", "LINES", "atomic", "ccm89_k", "line_index", "muse_lsf_fwhm",
-    "PRESETS", "LineTable", "parse_column_map", "read_line_table",
+    "PRESETS", "LineTable", "parse_column_map", "preset_for_columns", "read_line_table",
     "LineFitConfig", "measure_lines", "needed_channels", "make_mock_cube",
     "ObservationModel", "noise_library", "render_lines", "render_spectra",
     "DEFAULT_MODEL_DIR", "NebulaPipeline", "adapt_to_target", "classify_table", "table_features",

@@ -32,7 +32,8 @@ from ...core.tables import read_table
 from .lines import LINE_NAMES
 from .schema import PASSTHROUGH
 
-__all__ = ["LineTable", "PRESETS", "TABLE_LINES", "CANONICAL_COLUMNS", "parse_column_map", "read_line_table"]
+__all__ = ["LineTable", "PRESETS", "TABLE_LINES", "CANONICAL_COLUMNS", "parse_column_map", "preset_for_columns",
+           "read_line_table"]
 
 TABLE_LINES = tuple(LINE_NAMES) + ("SII6717_31",)
 CANONICAL_COLUMNS = (set(TABLE_LINES) | {f"{l}_ERR" for l in TABLE_LINES} | {f"{l}_IVAR" for l in TABLE_LINES}
@@ -101,6 +102,12 @@ class LineTable:
     n: int
     passthrough: dict = field(default_factory=dict)
     notices: list = field(default_factory=list)
+
+
+def preset_for_columns(colnames) -> str | None:
+    """The survey preset whose Hα column the table has (case-insensitive), or None."""
+    upper = {c.upper() for c in colnames}
+    return next((name for name, p in PRESETS.items() if p["HA6563"].upper() in upper), None)
 
 
 def parse_column_map(spec) -> dict:
@@ -210,9 +217,8 @@ def read_line_table(path, columns=None, preset: str | None = None, allow_negativ
             raise InputError(f"--preset: unknown preset {preset!r}{suggest(preset, PRESETS)}; choose from "
                              f"{', '.join(PRESETS)}")
     elif "HA6563" not in upper and not any(k.upper() == "HA6563" for k in parse_column_map(columns)):
-        found = [name for name, p in PRESETS.items() if p["HA6563"].upper() in upper]
-        if found:
-            preset = found[0]
+        preset = preset_for_columns(upper)
+        if preset is not None:
             notices.append(f"columns follow the {preset} layout: using --preset {preset}")
     if preset is not None:
         # presets map what the table has; absent optional lines are simply missing
