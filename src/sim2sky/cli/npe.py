@@ -36,7 +36,8 @@ def simulate_sbibm(
 @app.command("train")
 @user_errors
 def npe_train(
-    sims: Path = typer.Argument(..., help="Simulations: .npz with theta (n, d) and x (n, k), or a FITS/Parquet/CSV table."),
+    sims: Path = typer.Argument(..., help="Simulations: .npz/.h5 with theta (n, d) and x (n, k) or fields (n, *grid) "
+                                          "(e.g. from 'simulate fields'), or a FITS/Parquet/CSV table."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write (config.json + weights.safetensors)."),
     flow: str = typer.Option("auto", help="Flow family: auto (NSF for <= 2 parameters, else an ensemble of MAFs), "
                                           "nsf (neural spline) or maf (masked affine)."),
@@ -48,8 +49,9 @@ def npe_train(
     theta_units: Optional[str] = typer.Option(None, help="Comma-separated units of the parameters (stored in the model)."),
     embedding: str = typer.Option("none", help="Embedding network trained with the flow: none, mlp, cnn1d or resnet1d "
                                                "(spectra: x of shape (n, L) or (n, C, L)), cnn2d (maps: (n, H, W) or "
-                                               "(n, C, H, W)), cnn3d (cubes: (n, D, H, W) or (n, C, D, H, W)); "
-                                               "N-D x must come from .npz."),
+                                               "(n, C, H, W)), cnn3d (cubes: (n, D, H, W) or (n, C, D, H, W)), "
+                                               "powerspectrum (maps or cubes reduced to their binned log P(k)); "
+                                               "N-D x must come from .npz, .h5 or a FITS field file."),
     transforms: int = typer.Option(5, help="Number of flow transforms."),
     hidden: int = typer.Option(64, help="Hidden units per layer of each transform."),
     batch_size: int = typer.Option(256, help="Training batch size."),

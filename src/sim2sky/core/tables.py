@@ -13,7 +13,7 @@ import numpy as np
 from .atomic import atomic_file
 from .errors import InputError, suggest
 
-__all__ = ["read_table", "read_arrays", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
+__all__ = ["read_table", "read_arrays", "is_array_file", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".parquet", ".pq", ".csv", ".ecsv")
 
@@ -76,29 +76,72 @@ def read_table_columns(path, columns: list[str], what: str) -> np.ndarray:
     return np.stack(cols, axis=1).astype(np.float32)
 
 
+class _Arrays:
+    """Named arrays of an .npz or HDF5 file, or of a FITS field file (image HDU ``X`` + table ``THETA``)."""
+
+    def __init__(self, path: Path):
+        suffix = table_suffix(path)
+        self.arrays = {}
+        if suffix == ".npz":
+            data = np.load(path, allow_pickle=False)
+            self.arrays = {k: data[k] for k in data.files}
+        elif suffix in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(path, "r") as fh:
+                for k in fh.keys():
+                    a = fh[k][()]
+                    self.arrays[k] = a.astype(str) if a.dtype.kind in "SO" else a
+        else:                                           # FITS field file
+            from astropy.io import fits
+
+            with fits.open(path, memmap=False) as hdul:
+                self.arrays["x"] = np.asarray(hdul["X"].data)
+                theta = hdul["THETA"].data
+                self.arrays["theta"] = np.stack([np.asarray(theta[c], float) for c in theta.columns.names], 1)
+                self.arrays["theta_names"] = np.array(theta.columns.names)
+
+
+def is_array_file(path) -> bool:
+    """True for .npz / HDF5 files and FITS files with an image extension ``X`` (simulated fields)."""
+    path = Path(path)
+    suffix = table_suffix(path)
+    if suffix in (".npz", ".h5", ".hdf5"):
+        return True
+    if suffix.startswith(".fit") and path.is_file():
+        from astropy.io import fits
+
+        try:
+            with fits.open(path) as hdul:
+                return "X" in hdul and hdul["X"].is_image
+        except OSError:
+            return False
+    return False
+
+
 def read_arrays(path, keys: tuple[str, ...], cols: dict[str, list[str] | None]) -> tuple[dict, dict]:
-    """Read arrays ``keys`` from an ``.npz`` or the named columns from a table.
+    """Read arrays ``keys`` from an ``.npz``/HDF5 file (or FITS field file), or named columns from a table.
 
     Returns ``(arrays, names)``: arrays keyed like ``keys``, and column names per key.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"file {path} does not exist")
-    if table_suffix(path) == ".npz":
+    if is_array_file(path):
         try:
-            data = np.load(path, allow_pickle=False)
+            data = _Arrays(path).arrays
         except Exception as exc:
-            raise InputError(f"cannot read {path} as .npz: {exc}") from None
+            raise InputError(f"cannot read arrays from {path}: {exc}") from None
         arrays, names = {}, {}
         for k in keys:
-            if k not in data.files:
-                raise InputError(f"{path.name} has no array {k!r}{suggest(k, data.files)}; arrays present: {data.files}")
+            if k not in data:
+                raise InputError(f"{path.name} has no array {k!r}{suggest(k, list(data))}; arrays present: {list(data)}")
             a = data[k]
             if a.dtype == object or not np.issubdtype(a.dtype, np.number):
                 raise InputError(f"array {k!r} in {path.name} is not numeric (dtype {a.dtype})")
             arrays[k] = a[:, None] if a.ndim == 1 else a
             name_key = f"{k}_names"
-            names[k] = [str(s) for s in data[name_key]] if name_key in data.files else None
+            names[k] = [str(s) for s in data[name_key]] if name_key in data else None
         return arrays, names
     if table_suffix(path) in TABLE_SUFFIXES:
         arrays, names = {}, {}
@@ -108,7 +151,7 @@ def read_arrays(path, keys: tuple[str, ...], cols: dict[str, list[str] | None]) 
             arrays[k] = read_table_columns(path, cols[k], f"--{k}-cols")
             names[k] = list(cols[k])
         return arrays, names
-    raise InputError(f"unsupported file type {path.name}: use .npz, FITS table, Parquet or CSV")
+    raise InputError(f"unsupported file type {path.name}: use .npz, .h5, FITS table, Parquet or CSV")
 
 
 _WRITE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}

@@ -18,7 +18,7 @@ from ..core.config import from_dict
 from ..core.errors import InputError
 from ..core.modelio import WEIGHTS, sha256_file
 from ..core.progress import progress as progress_bar
-from ..core.tables import read_arrays, write_table
+from ..core.tables import is_array_file, read_arrays, write_table
 from .checks import run_checks
 from .io import load_posterior, save_posterior
 from .estimator import NPEConfig
@@ -142,7 +142,7 @@ def sample_npe_file(model_dir, obs, num_samples: int = 1000, out=None, csv=None,
         raise InputError("--num-samples must be positive")
     post = load_posterior(model_dir)
     cols = x_cols
-    if cols is None and not str(obs).endswith(".npz"):
+    if cols is None and not is_array_file(obs):
         cols = post.x_names
     arrays, _ = read_arrays(obs, ("x",), {"x": cols})
     x = post.check_x(arrays["x"], allow_out_of_range=allow_out_of_range)

@@ -27,7 +27,7 @@ from .priors import BoxUniform
 
 __all__ = ["NPEConfig", "NPEEstimator", "EMBEDDINGS", "build_embedding"]
 
-EMBEDDINGS = ("none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d")
+EMBEDDINGS = ("none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d", "powerspectrum")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,9 @@ class NPEConfig:
         2 (default) makes each transform a coupling layer, so sampling costs 2 network
         evaluations per transform whatever the number of parameters; ``None`` is fully
         autoregressive (d passes; amortised sampling of 10-D posteriors was 5x slower).
-    embedding : {"none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d"}
-        Network compressing x before it conditions the flow (ignored when a module is passed
+    embedding : {"none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d", "powerspectrum"}
+        Network compressing x before it conditions the flow (``powerspectrum``: the binned log
+        P(k) of a periodic map or cube, then an MLP) (ignored when a module is passed
         to :class:`NPEEstimator`); extra constructor arguments in ``embedding_options``.
     embedding_dim : int
         Output size of the embedding network.
@@ -115,6 +116,11 @@ def build_embedding(kind: str, x_shape: tuple, out_features: int, options: dict 
         options.setdefault("hidden", (64, 64))
         options.setdefault("activation", "elu")
         return ENCODERS["mlp"](int(np.prod(x_shape)), out_features=out_features, **options)
+    if kind == "powerspectrum":
+        if len(x_shape) not in (2, 3):
+            raise InputError(f"embedding 'powerspectrum' expects maps (H, W) or cubes (D, H, W), got one observation "
+                             f"of shape {tuple(x_shape)}")
+        options.setdefault("dim", len(x_shape))
     spatial = {"cnn1d": 1, "resnet1d": 1, "cnn2d": 2, "cnn3d": 3}.get(kind)
     if spatial is not None:
         x_shape = tuple(int(v) for v in x_shape)

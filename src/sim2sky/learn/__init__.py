@@ -1,9 +1,10 @@
 """Engine: learners that take any backbone — calibrated classifier with "unknown", DANN, the shared loop,
-attributions, mutual information, representations and the latent-space toolkit."""
+attributions, mutual information, representations, the latent-space toolkit and field emulators."""
 
 from .classifier import (UNKNOWN, CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error,
                          fit_temperature, mlp_classifier, set_standardization)
 from .dann import DANNConfig, fit_dann
+from .emulate import EmulatorConfig, FieldEmulator
 from .explain import classifier_attributions, integrated_gradients, shap_attributions
 from .latent import DensityScorer, cluster, cluster_report, latent_tension, project, two_sample_test
 from .mutual_info import mutual_information
@@ -14,4 +15,4 @@ __all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet
            "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "fit_dann",
            "LoopConfig", "fit_epochs", "classifier_attributions", "integrated_gradients", "shap_attributions",
            "DensityScorer", "cluster", "cluster_report", "latent_tension", "project", "two_sample_test", "mutual_information",
-           "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network"]
+           "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network", "EmulatorConfig", "FieldEmulator"]

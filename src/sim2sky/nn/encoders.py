@@ -9,7 +9,8 @@ Used as classifier backbones (:mod:`sim2sky.learn`) and as NPE embedding network
   :func:`build_encoder` turns back into the same architecture (model folders store it).
 
 Inputs: ``MLP`` takes (..., k) features; ``CNN1d``/``ResNet1d`` take spectra (..., L) (or
-(..., C, L) with ``in_channels=C``); ``CNN2d`` maps (..., H, W); ``CNN3d`` cubes (..., D, H, W).
+(..., C, L) with ``in_channels=C``); ``CNN2d`` maps (..., H, W); ``CNN3d`` cubes (..., D, H, W);
+``PowerSpectrum`` maps or cubes, reduced to their binned log P(k) (the classical summary).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "CNN1d", "ResNet1d", "CNN2d", "CNN3d", "ENCODERS", "build_encoder"]
+from .fourier import PowerSpectrum
+
+__all__ = ["MLP", "CNN1d", "ResNet1d", "CNN2d", "CNN3d", "PowerSpectrum", "ENCODERS", "build_encoder"]
 
 _ACT = {"elu": nn.ELU, "silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -201,7 +204,8 @@ class CNN3d(nn.Module):
         return dict(self._spec)
 
 
-ENCODERS = {"mlp": MLP, "cnn1d": CNN1d, "resnet1d": ResNet1d, "cnn2d": CNN2d, "cnn3d": CNN3d}
+ENCODERS = {"mlp": MLP, "cnn1d": CNN1d, "resnet1d": ResNet1d, "cnn2d": CNN2d, "cnn3d": CNN3d,
+            "powerspectrum": PowerSpectrum}
 
 
 def build_encoder(spec: dict) -> nn.Module:
