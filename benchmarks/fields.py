@@ -161,9 +161,10 @@ def reion_section(args) -> dict:
     sim_s = time.perf_counter() - t0
     test = simulate_fields("reion21cm", args.n_test, noise=args.noise_mk, seed=21)
     res = compare_embeddings("reion21cm", sims, test, prior, args,
-                             {"pk": ("powerspectrum", {}), "cnn": ("cnn3d", CNN3D), "cnn2d_los": ("cnn2d", CNN2D_LOS)})
+                             {"pk": ("powerspectrum", {}), "cnn": ("cnn3d", CNN3D), "cnn2d_los": ("cnn2d", CNN2D_LOS),
+                              "hybrid": ("cnn2d+powerspectrum", CNN2D_LOS)})
     FIG["reion_truth"], FIG["reion_cube"] = test["theta"][0], test["x"][0]
-    res["cnn2d_los"].pop("posterior")
+    res["cnn2d_los"].pop("posterior"), res["hybrid"].pop("posterior")
     for label in ("pk", "cnn"):
         FIG[f"reion_{label}"] = res[label].pop("posterior").sample(test["x"][0], 2000, seed=1)
     res["simulate_cubes_per_s"] = args.n_train_3d / sim_s

@@ -154,6 +154,21 @@ def test_cli_simulate_train_sample_emulate(tmp_path):
     assert "pk_max_error" in json.loads((tmp_path / "c.json").read_text())
 
 
+def test_hybrid_embedding_saves_and_loads(tmp_path):
+    from sim2sky.infer import load_posterior, save_posterior
+
+    sims = simulate_fields("reion21cm", 64, size=16, box=64.0, noise=3.0, seed=0)
+    npe = NPE(prior=BoxUniform([10.0, 4.6], [50.0, 5.4]), config=NPEConfig(embedding="cnn2d+powerspectrum"),
+              train_config=TrainConfig(max_epochs=2, seed=0)).fit(sims["theta"], sims["x"])
+    emb = npe.posterior_.estimator.embedding if hasattr(npe.posterior_.estimator, "embedding") else None
+    save_posterior(npe.posterior_, tmp_path / "m")
+    again = load_posterior(tmp_path / "m")
+    a = npe.posterior_.sample(sims["x"][0], 50, seed=3)
+    b = again.sample(sims["x"][0], 50, seed=3)
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    assert emb is None or emb.out_features == 64
+
+
 def test_cli_bad_inputs_exit_2(tmp_path):
     cases = [["simulate", "fields", "--kind", "reion", "--n", "2", "--out", str(tmp_path / "a.npz")],
              ["simulate", "fields", "--kind", "reion21cm", "--dim", "2", "--n", "2", "--out", str(tmp_path / "a.npz")],

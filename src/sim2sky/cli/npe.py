@@ -50,7 +50,8 @@ def npe_train(
     embedding: str = typer.Option("none", help="Embedding network trained with the flow: none, mlp, cnn1d or resnet1d "
                                                "(spectra: x of shape (n, L) or (n, C, L)), cnn2d (maps: (n, H, W) or "
                                                "(n, C, H, W)), cnn3d (cubes: (n, D, H, W) or (n, C, D, H, W)), "
-                                               "powerspectrum (maps or cubes reduced to their binned log P(k)); "
+                                               "powerspectrum (maps or cubes reduced to their binned log P(k)), "
+                                               "cnn2d+powerspectrum / cnn3d+powerspectrum (both, concatenated); "
                                                "N-D x must come from .npz, .h5 or a FITS field file."),
     transforms: int = typer.Option(5, help="Number of flow transforms."),
     hidden: int = typer.Option(64, help="Hidden units per layer of each transform."),

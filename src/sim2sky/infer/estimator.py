@@ -21,13 +21,14 @@ from torch import Tensor, nn
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError
-from ..nn.encoders import ENCODERS, build_encoder
+from ..nn.encoders import ENCODERS, Concat, build_encoder
 from ..nn.flows import FLOWS, build_flow
 from .priors import BoxUniform
 
 __all__ = ["NPEConfig", "NPEEstimator", "EMBEDDINGS", "build_embedding"]
 
-EMBEDDINGS = ("none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d", "powerspectrum")
+EMBEDDINGS = ("none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d", "powerspectrum", "cnn2d+powerspectrum",
+              "cnn3d+powerspectrum")
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class NPEConfig:
         autoregressive (d passes; amortised sampling of 10-D posteriors was 5x slower).
     embedding : {"none", "mlp", "cnn1d", "resnet1d", "cnn2d", "cnn3d", "powerspectrum"}
         Network compressing x before it conditions the flow (``powerspectrum``: the binned log
-        P(k) of a periodic map or cube, then an MLP) (ignored when a module is passed
+        P(k) of a periodic map or cube, then an MLP; ``cnnNd+powerspectrum``: both, concatenated) (ignored when a module is passed
         to :class:`NPEEstimator`); extra constructor arguments in ``embedding_options``.
     embedding_dim : int
         Output size of the embedding network.
@@ -112,6 +113,10 @@ def build_embedding(kind: str, x_shape: tuple, out_features: int, options: dict 
     options = dict(options or {})
     if kind == "none":
         return None
+    if kind.endswith("+powerspectrum"):           # hybrid: the CNN learns what P(k) misses
+        cnn = build_embedding(kind.split("+")[0], x_shape, out_features, options)
+        spectrum = build_embedding("powerspectrum", x_shape, out_features, {})
+        return Concat([cnn, spectrum])
     if kind == "mlp":
         options.setdefault("hidden", (64, 64))
         options.setdefault("activation", "elu")

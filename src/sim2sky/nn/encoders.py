@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from .fourier import PowerSpectrum
 
-__all__ = ["MLP", "CNN1d", "ResNet1d", "CNN2d", "CNN3d", "PowerSpectrum", "ENCODERS", "build_encoder"]
+__all__ = ["MLP", "CNN1d", "ResNet1d", "CNN2d", "CNN3d", "PowerSpectrum", "Concat", "ENCODERS", "build_encoder"]
 
 _ACT = {"elu": nn.ELU, "silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -204,7 +204,27 @@ class CNN3d(nn.Module):
         return dict(self._spec)
 
 
-ENCODERS = {"mlp": MLP, "cnn1d": CNN1d, "resnet1d": ResNet1d, "cnn2d": CNN2d, "cnn3d": CNN3d,
+class Concat(nn.Module):
+    """Several encoders side by side on the same input; their features concatenated.
+
+    ``Concat([CNN2d(...), PowerSpectrum(...)])`` is the hybrid field embedding: the binned P(k)
+    hands the flow the two-point information at once, so the CNN only has to learn what P(k)
+    misses (measured on 21-cm cubes: see the README's fields section).
+    """
+
+    def __init__(self, parts):
+        super().__init__()
+        self.parts = nn.ModuleList([build_encoder(p) if isinstance(p, dict) else p for p in parts])
+        self.out_features = sum(int(p.out_features) for p in self.parts)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([p(x) for p in self.parts], dim=-1)
+
+    def spec(self) -> dict:
+        return {"kind": "concat", "parts": [p.spec() for p in self.parts]}
+
+
+ENCODERS = {"concat": Concat, "mlp": MLP, "cnn1d": CNN1d, "resnet1d": ResNet1d, "cnn2d": CNN2d, "cnn3d": CNN3d,
             "powerspectrum": PowerSpectrum}
 
 
