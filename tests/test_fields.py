@@ -160,13 +160,13 @@ def test_hybrid_embedding_saves_and_loads(tmp_path):
     sims = simulate_fields("reion21cm", 64, size=16, box=64.0, noise=3.0, seed=0)
     npe = NPE(prior=BoxUniform([10.0, 4.6], [50.0, 5.4]), config=NPEConfig(embedding="cnn2d+powerspectrum"),
               train_config=TrainConfig(max_epochs=2, seed=0)).fit(sims["theta"], sims["x"])
-    emb = npe.posterior_.estimator.embedding if hasattr(npe.posterior_.estimator, "embedding") else None
+    emb = npe.posterior_.estimator.embedding
     save_posterior(npe.posterior_, tmp_path / "m")
     again = load_posterior(tmp_path / "m")
     a = npe.posterior_.sample(sims["x"][0], 50, seed=3)
     b = again.sample(sims["x"][0], 50, seed=3)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
-    assert emb is None or emb.out_features == 64
+    assert emb.out_features == 64                 # CNN features + P(k) features
 
 
 def test_cli_bad_inputs_exit_2(tmp_path):

@@ -9,6 +9,7 @@ fundamental mode ``2 pi / L``. Multiply by ``2 pi / L`` for physical k, and see
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from torch import Tensor, nn
@@ -23,20 +24,27 @@ def wavenumber_grid(shape: tuple[int, ...]) -> Tensor:
     return k2.sqrt()
 
 
-def shell_index(shape: tuple[int, ...], bins: int | None = None) -> tuple[Tensor, Tensor, int]:
-    """Bin of every Fourier mode in linear |k| shells of width 1 (fundamental modes).
-
-    Returns ``(index, k_centre, nbins)``: ``index`` has ``shape`` (modes outside the last shell and
-    the k = 0 mode get ``nbins``, a discard bin), ``k_centre`` the mean |k| of each shell. The
-    default is ``min(shape) // 2`` shells: up to the Nyquist frequency of the smallest axis.
-    """
+@lru_cache(maxsize=16)
+def _shells(shape: tuple[int, ...], bins: int | None) -> tuple[Tensor, Tensor, int, Tensor]:
     k = wavenumber_grid(shape)
     nbins = int(bins or min(shape) // 2)
     index = torch.floor(k - 0.5).long()         # shell j holds j + 0.5 <= |k| < j + 1.5
     index = torch.where((k < 0.5) | (index >= nbins), torch.full_like(index, nbins), index)
     counts = torch.bincount(index.flatten(), minlength=nbins + 1).double()
     k_centre = torch.bincount(index.flatten(), weights=k.flatten(), minlength=nbins + 1) / counts.clamp_min(1)
-    return index, k_centre[:nbins], nbins
+    return index, k_centre[:nbins], nbins, counts
+
+
+def shell_index(shape: tuple[int, ...], bins: int | None = None) -> tuple[Tensor, Tensor, int]:
+    """Bin of every Fourier mode in linear |k| shells of width 1 (fundamental modes).
+
+    Returns ``(index, k_centre, nbins)``: ``index`` has ``shape`` (modes outside the last shell and
+    the k = 0 mode get ``nbins``, a discard bin), ``k_centre`` the mean |k| of each shell. The
+    default is ``min(shape) // 2`` shells: up to the Nyquist frequency of the smallest axis.
+    Cached per (shape, bins): the power-spectrum embedding calls it on every batch.
+    """
+    index, k_centre, nbins, _ = _shells(tuple(int(n) for n in shape), bins)
+    return index, k_centre, nbins
 
 
 def power_spectrum(fields: Tensor, dim: int, bins: int | None = None, box: float | None = None) -> tuple[Tensor, Tensor]:
@@ -63,11 +71,11 @@ def power_spectrum(fields: Tensor, dim: int, bins: int | None = None, box: float
     """
     shape = tuple(fields.shape[-dim:])
     n = math.prod(shape)
-    index, k_centre, nbins = shell_index(shape, bins)
+    index, k_centre, nbins, counts = _shells(shape, bins)
     power = torch.fft.fftn(fields.to(torch.float64 if fields.dtype == torch.float64 else torch.float32),
                            dim=tuple(range(-dim, 0))).abs() ** 2
     flat = power.reshape(*fields.shape[:-dim], n)
-    counts = torch.bincount(index.flatten(), minlength=nbins + 1).to(flat.dtype)
+    counts = counts.to(flat.dtype)
     sums = torch.zeros(*flat.shape[:-1], nbins + 1, dtype=flat.dtype)
     sums.index_add_(flat.ndim - 1, index.flatten(), flat)
     pk = (sums / counts.clamp_min(1))[..., :nbins] / n

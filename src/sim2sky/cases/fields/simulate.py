@@ -141,12 +141,12 @@ def reion21cm_fields(theta, size: int = 32, box: float = 128.0, noise_mk: float 
     k = grid_wavenumbers(size, 3, box)
     axes = (-3, -2, -1)
     t21 = 27.0 * np.sqrt((1 + z) / 10 * 0.15 / (om * h**2)) * (PLANCK["ombh2"] / 0.023)
+    power = grid_power(np.array([[om, s8]]), size, 3, box, 1.0)[0] * growth**2     # fixed cosmology
     out = np.empty((len(theta), size, size, size), np.float32)
     xhi_out = np.empty_like(out) if return_xhi else None
     for i in range(0, len(theta), CHUNK):
         sl = slice(i, i + CHUNK)
         zeta, smin = theta[sl, 0].reshape(-1, 1, 1, 1), sigma_min[sl].reshape(-1, 1, 1, 1)
-        power = grid_power(np.array([[om, s8]]), size, 3, box, 1.0)[0] * growth**2
         dk = np.fft.fftn(rng.standard_normal((len(zeta), size, size, size)), axes=axes) * np.sqrt(power)
         delta = np.fft.ifftn(dk, axes=axes).real
         ionised = np.zeros(delta.shape, bool)
