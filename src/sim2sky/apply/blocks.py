@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.atomic import save_npy, write_text
+from ..core.atomic import save_npy, save_npz, write_text
 from ..core.errors import InputError
 from ..core.progress import progress as progress_bar
 from ..core.threads import limit_threads
 
-__all__ = ["run_blocks", "prepare_partial", "split_sizes", "cached_block"]
+__all__ = ["run_blocks", "prepare_partial", "split_sizes", "cached_block", "tiles", "run_tiles"]
 
 
 def split_sizes(n: int, block: int) -> tuple[int, ...]:
@@ -46,10 +46,10 @@ def prepare_partial(partial: Path, manifest: dict) -> int:
         except json.JSONDecodeError:
             old = None
         if old != json.loads(json.dumps(manifest)):
-            for f in partial.glob("block_*.npy"):
+            for f in partial.glob("block_*.np[yz]"):
                 f.unlink()
         else:
-            done = len(list(partial.glob("block_*.npy")))
+            done = len(list(partial.glob("block_*.np[yz]")))
     write_text(mf, json.dumps(manifest))
     return done
 
@@ -123,3 +123,62 @@ def run_blocks(block_fn, shape_yx: tuple[int, int], n_planes: int, partial, bloc
             with _progress_callback():
                 return arr.compute(scheduler="threads", num_workers=n)
         return dask.compute(arr, scheduler="threads", num_workers=n)[0]
+
+
+def tiles(shape, block, halo) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
+    """Cut an n-D array into tiles: a list of ``(core, extended)`` slice tuples.
+
+    ``core`` tiles partition the array (sizes ``block`` per axis); ``extended`` adds ``halo``
+    pixels on each side (clipped to the array), so that an object near a core's edge is seen whole
+    by the tile that owns it ("iterating axes" with overlap, as in ``dask.array.map_overlap``).
+    """
+    axes = []
+    for n, b, h in zip(shape, block, halo):
+        axes.append([(slice(i, min(i + b, n)), slice(max(0, i - h), min(n, i + b + h))) for i in range(0, n, b)])
+    out = [((),  ())]
+    for ax in axes:
+        out = [(c + (a,), e + (b,)) for c, e in out for a, b in ax]
+    return out
+
+
+def _cached_tile(tile_fn, core, extended, partial: str, kwargs: dict) -> dict:
+    f = Path(partial) / ("block_" + "_".join(f"{s.start:05d}" for s in core) + ".npz")
+    if f.exists():
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, EOFError):
+            f.unlink(missing_ok=True)       # a tile torn by a crash: recompute it
+    result = tile_fn(core, extended, **kwargs)
+    save_npz(f, **result)
+    return result
+
+
+def run_tiles(tile_fn, shape, block, halo, partial, scheduler: str | None = None, progress: bool = False,
+              workers: int | None = None, **kwargs) -> list[dict]:
+    """Apply ``tile_fn(core, extended, **kwargs) -> dict of arrays`` to every tile, reusing finished ones.
+
+    The per-tile results (e.g. a catalogue and a label sub-cube) are saved atomically as
+    ``block_*.npz`` under ``partial`` (see :func:`prepare_partial`), so an interrupted run
+    resumes. Tiles run as dask delayed tasks: local threads (``workers``, default min(2, cores),
+    BLAS/torch pinned to one thread each) or a dask.distributed ``scheduler`` address.
+    """
+    import dask
+
+    tasks = [dask.delayed(_cached_tile, pure=False)(tile_fn, core, ext, str(partial), kwargs)
+             for core, ext in tiles(shape, block, halo)]
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
+        with client:
+            return list(client.gather(client.compute(tasks)))
+    n = workers or min(2, os.cpu_count() or 1)
+    with limit_threads(1):
+        if progress:
+            with _progress_callback():
+                return list(dask.compute(*tasks, scheduler="threads", num_workers=n))
+        return list(dask.compute(*tasks, scheduler="threads", num_workers=n))

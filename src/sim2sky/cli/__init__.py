@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import data, demo, fields, lit, nebulae, npe, spectra, understand
+from . import data, demo, detect, fields, lit, nebulae, npe, spectra, understand
 from .common import out
 
 __all__ = ["app", "main"]
@@ -50,7 +50,9 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(train_app, name="train")
 app.add_typer(understand.represent_app, name="represent")
 app.add_typer(fields.emulate_app, name="emulate")
+app.add_typer(detect.detect_app, name="detect")
 app.command("demo")(demo.demo)
+app.command("deblend")(detect.deblend)
 app.command("explain")(understand.explain)
 app.command("tension")(understand.tension)
 
@@ -60,6 +62,8 @@ simulate_app.command("nebulae")(nebulae.simulate_nebulae)
 simulate_app.command("cube")(nebulae.simulate_cube)
 simulate_app.command("spectra")(spectra.simulate_spectra)
 simulate_app.command("fields")(fields.simulate_fields)
+simulate_app.command("hicube")(detect.simulate_hicube)
+simulate_app.command("blends")(detect.simulate_blends)
 train_app.command("nebulae")(nebulae.train_nebulae)
 train_app.command("spectra")(spectra.train_spectra)
 

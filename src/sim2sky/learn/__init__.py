@@ -9,10 +9,11 @@ from .explain import classifier_attributions, integrated_gradients, shap_attribu
 from .latent import DensityScorer, cluster, cluster_report, latent_tension, project, two_sample_test
 from .mutual_info import mutual_information
 from .represent import AutoencoderNet, Representation, RepresentationConfig, autoencoder_network
+from .segment import Segmenter, SegmenterConfig
 from .loop import LoopConfig, fit_epochs
 
 __all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error",
            "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "fit_dann",
            "LoopConfig", "fit_epochs", "classifier_attributions", "integrated_gradients", "shap_attributions",
            "DensityScorer", "cluster", "cluster_report", "latent_tension", "project", "two_sample_test", "mutual_information",
-           "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network", "EmulatorConfig", "FieldEmulator"]
+           "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network", "EmulatorConfig", "FieldEmulator", "Segmenter", "SegmenterConfig"]

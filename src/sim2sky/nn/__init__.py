@@ -3,9 +3,10 @@
 from .encoders import CNN1d, CNN2d, CNN3d, ENCODERS, MLP, Concat, ResNet1d, build_encoder
 from .fieldflow import FieldFlow
 from .fourier import PowerSpectrum, power_spectrum, shell_index, wavenumber_grid
+from .unet import UNet
 from .layers import DomainDiscriminator, GradientReversal, reversal_weight
 from .flows import FLOWS, BoxLogitTransform, FastRQSTransform, LazyBoxLogit, LazyStandardize, build_flow
 
-__all__ = ["CNN1d", "CNN2d", "CNN3d", "ENCODERS", "MLP", "Concat", "ResNet1d", "build_encoder", "FieldFlow", "PowerSpectrum",
+__all__ = ["CNN1d", "CNN2d", "CNN3d", "ENCODERS", "MLP", "Concat", "ResNet1d", "build_encoder", "FieldFlow", "PowerSpectrum", "UNet",
            "power_spectrum", "shell_index", "wavenumber_grid",
            "DomainDiscriminator", "GradientReversal", "reversal_weight", "FLOWS", "BoxLogitTransform", "FastRQSTransform", "LazyBoxLogit", "LazyStandardize", "build_flow"]

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .fourier import PowerSpectrum
+from .unet import UNet
 
 __all__ = ["MLP", "CNN1d", "ResNet1d", "CNN2d", "CNN3d", "PowerSpectrum", "Concat", "ENCODERS", "build_encoder"]
 
@@ -225,7 +226,7 @@ class Concat(nn.Module):
 
 
 ENCODERS = {"concat": Concat, "mlp": MLP, "cnn1d": CNN1d, "resnet1d": ResNet1d, "cnn2d": CNN2d, "cnn3d": CNN3d,
-            "powerspectrum": PowerSpectrum}
+            "powerspectrum": PowerSpectrum, "unet": UNet}
 
 
 def build_encoder(spec: dict) -> nn.Module:
