@@ -150,8 +150,8 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
             raise InputError(f"CUBE: spectral axis CTYPE3 = {ctype3!r}; expected {expected}")
         unit = str(h.get("CUNIT3", "Hz" if spectral == "frequency" else "")).strip().lower()
         if unit not in units:
-            raise InputError(f"CUBE: spectral unit CUNIT3 = {h.get('CUNIT3')!r}; expected {expected} "
-                             "(set CUNIT3 in the header)")
+            raise InputError(f"CUBE: spectral unit CUNIT3 = {h.get('CUNIT3')!r} is not a {spectral} unit; "
+                             f"expected {expected} (set CUNIT3 in the header)")
         cdelt = h.get("CD3_3", h.get("CDELT3"))
         if cdelt is None or "CRVAL3" not in h:
             raise InputError("CUBE: the spectral WCS needs CRVAL3 and CD3_3 (or CDELT3)")
