@@ -36,6 +36,15 @@ def test_rendered_source_conserves_flux_and_geometry():
         assert w20 > 1.6 * props["vflat"][k] * np.sin(np.radians(props["i"][k])) - 3 * dv
 
 
+def test_stamps_with_neighbours_hold_more_flux_and_stay_centred():
+    alone, props = source_stamps(60, seed=3)
+    crowded, props2 = source_stamps(60, seed=3, neighbours=3.0)
+    assert crowded.sum((1, 2, 3)).mean() > alone.sum((1, 2, 3)).mean() + 5
+    np.testing.assert_allclose(props2["line_flux_integral"], props["line_flux_integral"])
+    centre = alone[:, :, 10:14, 10:14].mean()
+    assert centre > 3 * alone[:, :, :4, :4].mean()                # the target sits in the middle
+
+
 def test_moments_on_truth_masks_recover_bright_sources():
     quiet = replace(INSTRUMENT, noise_jy=3e-6)
     cube, labels, truth, _ = simulate_cube(6, (96, 64, 64), quiet, seed=3, artefacts=False)

@@ -19,10 +19,12 @@ from ...core.errors import InputError
 from .schema import C_KMS, HI_REST_HZ, INSTRUMENT, POPULATION, Instrument
 
 __all__ = ["draw_population", "render_source", "simulate_cube", "cube_header", "source_stamps", "beam_noise",
-           "STAMP_SHAPE"]
+           "STAMP_SHAPE", "NEIGHBOURS_PER_STAMP"]
 
-#: Characterisation stamps: (channels, y, x) after binning channels by 2 (192 raw channels).
+#: Characterisation stamps: (channels, y, x) after binning channels by 4 (192 raw channels).
 STAMP_SHAPE = (48, 24, 24)
+#: Other galaxies expected in a stamp at the default cube density (100 per 128 x 192 x 192 voxels).
+NEIGHBOURS_PER_STAMP = 100 * (192 * 24 * 24) / (128 * 192 * 192)
 _STAMP_BIN = 4
 _OVERSAMPLE = 3
 
@@ -222,12 +224,23 @@ def simulate_cube(n_sources: int, shape=(128, 128, 128), inst: Instrument = INST
     return cube, labels, truth, header
 
 
-def source_stamps(n: int, inst: Instrument = INSTRUMENT, seed: int = 0, jitter: float = 1.0):
-    """Noisy stamps of single galaxies around their (jittered) centre, for the characterisation network.
+def _paste(out: np.ndarray, stamp: np.ndarray, z0: int, y0: int, x0: int) -> None:
+    """Add ``stamp`` into ``out`` (c, y, x) with its first voxel at (z0, y0, x0), clipped at the edges."""
+    src = tuple(slice(max(0, -o), min(s, n_ - o)) for o, s, n_ in zip((z0, y0, x0), stamp.shape, out.shape))
+    if any(a.start >= a.stop for a in src):
+        return
+    dst = tuple(slice(o + a.start, o + a.stop) for o, a in zip((z0, y0, x0), src))
+    out[dst] += stamp[src]
+
+
+def source_stamps(n: int, inst: Instrument = INSTRUMENT, seed: int = 0, jitter: float = 1.0, neighbours: float = 0.0):
+    """Noisy stamps of galaxies around their (jittered) centre, for the characterisation network.
 
     Returns ``(stamps (n, *STAMP_SHAPE) float32 in units of the channel noise, properties dict)``;
     channels are binned by 4 (each stamp spans 192 channels), centres offset by up to
-    ``jitter`` pixels/channels as a detector's centroid would be.
+    ``jitter`` pixels/channels as a detector's centroid would be. ``neighbours``: mean number of
+    other galaxies at random places in each stamp (Poisson), as in a survey cube
+    (:data:`NEIGHBOURS_PER_STAMP` at the simulator's default density).
     """
     rng = np.random.default_rng(seed)
     c_raw = STAMP_SHAPE[0] * _STAMP_BIN
@@ -236,15 +249,20 @@ def source_stamps(n: int, inst: Instrument = INSTRUMENT, seed: int = 0, jitter: 
     out = np.zeros((n, c_raw, *STAMP_SHAPE[1:]), np.float32)
     w20 = np.zeros(n)
     h = STAMP_SHAPE[1]
+    counts = rng.poisson(neighbours, n) if neighbours > 0 else np.zeros(n, int)
+    others = draw_population(int(counts.sum()), inst.freq0_hz + rng.uniform(0, 256, counts.sum()) * inst.channel_hz, rng)
+    j = 0
     for k in range(n):
         dx, dy, dc = rng.uniform(-jitter, jitter, 3)
         stamp, c0, w20[k] = render_source(props, k, inst, dx, dy)
-        sc, sh, _ = stamp.shape
-        zc = c_raw // 2 + c0 + int(round(dc))
-        yc = h // 2 - sh // 2
-        src = tuple(slice(max(0, -o), min(s, n_ - o)) for o, s, n_ in zip((zc, yc, yc), stamp.shape, out.shape[1:]))
-        dst = tuple(slice(o + a.start, o + a.stop) for o, a in zip((zc, yc, yc), src))
-        out[(k, *dst)] = stamp[src]
+        sh = stamp.shape[1]
+        _paste(out[k], stamp, c_raw // 2 + c0 + int(round(dc)), h // 2 - sh // 2, h // 2 - sh // 2)
+        for _ in range(counts[k]):
+            px, py, pc = rng.uniform(0, h), rng.uniform(0, h), rng.uniform(0, c_raw)
+            nb, nc0, _ = render_source(others, j, inst, px - int(px), py - int(py))
+            nh = nb.shape[1]
+            _paste(out[k], nb, int(pc) + nc0, int(py) - nh // 2, int(px) - nh // 2)
+            j += 1
     out += beam_noise(out.shape, inst, rng) * inst.noise_jy
     out /= inst.noise_jy
     binned = out.reshape(n, STAMP_SHAPE[0], _STAMP_BIN, *STAMP_SHAPE[1:]).mean(2)
