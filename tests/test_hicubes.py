@@ -82,6 +82,20 @@ def test_shipped_unet_beats_sofia_on_a_held_out_cube():
 
 
 @pytest.mark.slow
+def test_calibrated_widths_cover_truths_of_detections_in_a_held_out_cube():
+    cube, labels, truth, _ = simulate_cube(100, (128, 192, 192), seed=4243)
+    found, cat = find_sources(cube, config=DetectConfig(method="unet"))
+    d2t, _ = match_catalogue(found, labels)
+    m, t = d2t > 0, d2t[d2t > 0] - 1
+    assert m.sum() >= 50
+    for k in ("line_flux_integral", "hi_size", "w20"):
+        covered = np.abs(cat[k + "_npe"][m] - truth[k][t]) <= cat[k + "_npe_err"][m]
+        assert 0.55 <= covered.mean() <= 0.85, (k, covered.mean())
+        bias = np.median(np.log10(cat[k + "_npe"][m] / truth[k][t]))
+        assert abs(bias) < 0.1, (k, bias)
+
+
+@pytest.mark.slow
 def test_characterisation_posteriors_are_calibrated():
     _, post = load_models()
     stamps, props = source_stamps(300, seed=777)

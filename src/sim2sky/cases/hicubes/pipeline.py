@@ -34,7 +34,7 @@ from .measure import measure_sources
 from .schema import INSTRUMENT, Instrument
 
 __all__ = ["DetectConfig", "METHODS", "load_models", "find_sources", "detect_cube_file", "cube_instrument",
-           "subtract_continuum"]
+           "subtract_continuum", "width_scale"]
 
 METHODS = ("unet", "sofia")
 
@@ -78,6 +78,13 @@ def load_models(detector: str | None = None, characteriser: str | None = None):
     return seg, post
 
 
+@lru_cache(maxsize=1)
+def width_scale() -> dict:
+    """Calibration factors of the shipped characteriser's posterior widths (empty if not shipped)."""
+    path = _models_dir() / "characteriser_calibration.json"
+    return json.loads(path.read_text())["width_scale"] if path.exists() else {}
+
+
 def _matches_training(inst: Instrument) -> bool:
     ref = INSTRUMENT
     return all(abs(abs(a) / b - 1) < 0.1 for a, b in ((inst.pixel_arcsec, ref.pixel_arcsec),
@@ -113,7 +120,8 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
     if config.characterise and _matches_training(inst) and len(score):
         centres = np.column_stack([cat["z"] - offset[0], cat["y"] - offset[1], cat["x"] - offset[2]])
         centres = np.nan_to_num(centres)
-        props = characterise(post, snr, centres, config.num_samples)
+        # the shipped widths are calibrated on simulated detections; a user's own network is taken as is
+        props = characterise(post, snr, centres, config.num_samples, width_scale=None if models else width_scale())
         for k, v in props.items():
             cat[k.replace("_err", "") + "_npe" + ("_err" if k.endswith("_err") else "")] = np.asarray(v, float)
     return labels, cat
