@@ -381,7 +381,7 @@ def figures(results: dict, folder: Path) -> None:
                 ys, xs = np.nonzero((found == k).any(0))
                 ax[0].plot(xs.mean(), ys.mean(), "o" if method == "unet" else "s", mfc="none", mec=style,
                            ms=9 if method == "unet" else 5, mew=1.2)
-        ax[0].set_title("held-out cube, moment 0: U-Net (blue circles), SoFiA (orange squares)")
+        ax[0].set_title("moment 0; U-Net: circles, SoFiA: squares", fontsize=10)
         edges = np.array([0, 2, 3, 4, 5, 6, 8, 10, 15, 25, 60])
         mid = 0.5 * (edges[1:] + edges[:-1])
         for method in ("unet", "sofia"):
