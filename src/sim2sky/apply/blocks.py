@@ -54,17 +54,31 @@ def prepare_partial(partial: Path, manifest: dict) -> int:
     return done
 
 
+def _reuse_or_compute(f: Path, compute):
+    """Load a finished block file, or compute it and save it atomically (the resume mechanism).
+
+    ``.npy`` files hold one array, ``.npz`` files a dict of arrays.
+    """
+    if f.exists():
+        try:
+            if f.suffix == ".npz":
+                with np.load(f, allow_pickle=False) as z:
+                    return {k: z[k] for k in z.files}
+            return np.load(f, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            f.unlink(missing_ok=True)       # a block torn by a crash: recompute it
+    result = compute()
+    if f.suffix == ".npz":
+        save_npz(f, **result)
+    else:
+        save_npy(f, result)
+    return result
+
+
 def cached_block(block_fn, ys: slice, xs: slice, partial: str, kwargs: dict) -> np.ndarray:
     """Load a finished block, or compute it and save it atomically (the resume mechanism)."""
     f = Path(partial) / f"block_{ys.start:05d}_{xs.start:05d}.npy"
-    if f.exists():
-        try:
-            return np.load(f, allow_pickle=False)
-        except (OSError, ValueError):
-            f.unlink(missing_ok=True)       # a block torn by a crash: recompute it
-    planes = block_fn(ys, xs, **kwargs)
-    save_npy(f, planes)
-    return planes
+    return _reuse_or_compute(f, lambda: block_fn(ys, xs, **kwargs))
 
 
 def _map_block(block_info=None, block_fn=None, partial=None, kwargs=None):
@@ -100,13 +114,19 @@ def run_blocks(block_fn, shape_yx: tuple[int, int], n_planes: int, partial, bloc
     ``kwargs`` picklable. Local runs use threads (``workers``, default min(2, cores)); block
     functions should pin BLAS/torch to one thread each (:func:`sim2sky.core.pin_threads`).
     """
-    import dask
     import dask.array as da
 
     ny, nx = shape_yx
     chunks = ((n_planes,), split_sizes(ny, block), split_sizes(nx, block))
     arr = da.map_blocks(_map_block, dtype=np.float32, chunks=chunks, meta=np.empty((0, 0, 0), np.float32),
                         block_fn=block_fn, partial=str(partial), kwargs=kwargs)
+    return _compute([arr], scheduler, progress, workers)[0]
+
+
+def _compute(collections: list, scheduler: str | None, progress: bool, workers: int | None) -> list:
+    """Compute dask collections on a dask.distributed ``scheduler`` or on local threads."""
+    import dask
+
     if scheduler:
         from distributed import Client
 
@@ -115,14 +135,14 @@ def run_blocks(block_fn, shape_yx: tuple[int, int], n_planes: int, partial, bloc
         except (OSError, TimeoutError) as exc:
             raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
         with client:
-            return client.compute(arr).result()
+            return list(client.gather(client.compute(collections)))
     n = workers or min(2, os.cpu_count() or 1)
     # pinned before the worker threads start (process-wide), restored when the run is over
     with limit_threads(1):
         if progress:
             with _progress_callback():
-                return arr.compute(scheduler="threads", num_workers=n)
-        return dask.compute(arr, scheduler="threads", num_workers=n)[0]
+                return list(dask.compute(*collections, scheduler="threads", num_workers=n))
+        return list(dask.compute(*collections, scheduler="threads", num_workers=n))
 
 
 def tiles(shape, block, halo) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:
@@ -143,15 +163,7 @@ def tiles(shape, block, halo) -> list[tuple[tuple[slice, ...], tuple[slice, ...]
 
 def _cached_tile(tile_fn, core, extended, partial: str, kwargs: dict) -> dict:
     f = Path(partial) / ("block_" + "_".join(f"{s.start:05d}" for s in core) + ".npz")
-    if f.exists():
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, EOFError):
-            f.unlink(missing_ok=True)       # a tile torn by a crash: recompute it
-    result = tile_fn(core, extended, **kwargs)
-    save_npz(f, **result)
-    return result
+    return _reuse_or_compute(f, lambda: tile_fn(core, extended, **kwargs))
 
 
 def run_tiles(tile_fn, shape, block, halo, partial, scheduler: str | None = None, progress: bool = False,
@@ -167,18 +179,4 @@ def run_tiles(tile_fn, shape, block, halo, partial, scheduler: str | None = None
 
     tasks = [dask.delayed(_cached_tile, pure=False)(tile_fn, core, ext, str(partial), kwargs)
              for core, ext in tiles(shape, block, halo)]
-    if scheduler:
-        from distributed import Client
-
-        try:
-            client = Client(scheduler, timeout=10)
-        except (OSError, TimeoutError) as exc:
-            raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
-        with client:
-            return list(client.gather(client.compute(tasks)))
-    n = workers or min(2, os.cpu_count() or 1)
-    with limit_threads(1):
-        if progress:
-            with _progress_callback():
-                return list(dask.compute(*tasks, scheduler="threads", num_workers=n))
-        return list(dask.compute(*tasks, scheduler="threads", num_workers=n))
+    return _compute(tasks, scheduler, progress, workers)

@@ -20,7 +20,8 @@ from astropy.io import fits
 from ..core.atomic import atomic_file
 from ..core.errors import InputError
 
-__all__ = ["create_empty_fits", "CubeSpec", "open_cube", "read_block", "header_number", "celestial_header"]
+__all__ = ["create_empty_fits", "CubeSpec", "open_cube", "read_block", "read_subcube", "header_number",
+           "celestial_header"]
 
 _UNIT_TO_ANGSTROM = {"angstrom": 1.0, "a": 1.0, "aa": 1.0, "nm": 10.0, "um": 1e4, "micron": 1e4, "m": 1e10}
 _UNIT_TO_HZ = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
@@ -205,6 +206,15 @@ def header_number(spec: CubeSpec, keys) -> float | None:
 
 def celestial_header(spec: CubeSpec) -> fits.Header:
     return fits.Header.fromstring(spec.celestial_header)
+
+
+def read_subcube(spec: CubeSpec, sl: tuple[slice, slice, slice]) -> np.ndarray:
+    """The (c, y, x) sub-cube ``sl`` of the DATA extension as float32; DQ-flagged voxels become NaN."""
+    with fits.open(spec.path, memmap=True) as h:
+        data = np.array(h[spec.data_ext].data[sl], np.float32)
+        if spec.dq_ext is not None:
+            data[np.asarray(h[spec.dq_ext].data[sl]) != 0] = np.nan
+    return data
 
 
 def read_block(spec: CubeSpec, ys: slice, xs: slice, channels=None):

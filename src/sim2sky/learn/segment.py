@@ -27,8 +27,8 @@ __all__ = ["SegmenterConfig", "Segmenter"]
 
 
 @dataclass(frozen=True)
-class SegmenterConfig:
-    """Training settings of :class:`Segmenter`.
+class SegmenterConfig(LoopConfig):
+    """Training settings of :class:`Segmenter`: the shared loop's, plus the loss weights.
 
     ``positive_weight`` multiplies the cross-entropy of positive pixels (target > 0.5);
     ``dice`` weighs the soft Dice loss (0 for soft-target regression such as flux fractions).
@@ -37,10 +37,8 @@ class SegmenterConfig:
     epochs: int = 20
     batch_size: int = 16
     learning_rate: float = 3e-3
-    weight_decay: float = 1e-4
     positive_weight: float = 1.0
     dice: float = 0.0
-    seed: int = 0
 
 
 class Segmenter:
@@ -104,8 +102,7 @@ class Segmenter:
 
         t0 = time.perf_counter()
         net.train()
-        loop = LoopConfig(cfg.epochs, cfg.batch_size, cfg.learning_rate, cfg.weight_decay, cfg.seed)
-        history = fit_epochs(step, len(x), net.parameters(), loop, progress, "training segmenter")
+        history = fit_epochs(step, len(x), net.parameters(), cfg, progress, "training segmenter")
         history["wall_time_s"] = time.perf_counter() - t0
         self.network_, self.history_ = net.eval(), history
         return self

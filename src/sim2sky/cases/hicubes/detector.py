@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from ...learn import Segmenter, SegmenterConfig
 from ...nn import UNet
-from .finder import link_sources, normalise_cube
+from .finder import compress_labels, link_sources, normalise_cube
 from .schema import INSTRUMENT, Instrument
 from .simulate import simulate_cube
 
@@ -62,7 +62,5 @@ def detect(segmenter: Segmenter, snr: np.ndarray, voxel_threshold: float = 0.5, 
         return labels, np.zeros(0), prob
     scores = ndimage.maximum(prob, labels, np.arange(1, n + 1))
     keep = np.concatenate([[False], scores >= min_score])
-    new = np.zeros(n + 1, np.int32)
-    new[np.nonzero(keep)[0]] = np.arange(1, keep.sum() + 1, dtype=np.int32)
-    return new[labels], scores[scores >= min_score], prob
+    return compress_labels(labels, keep), scores[scores >= min_score], prob
 

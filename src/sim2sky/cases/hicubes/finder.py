@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["channel_noise", "normalise_cube", "smooth_and_clip", "link_sources", "reliability", "sofia_find"]
+__all__ = ["compress_labels", "channel_noise", "normalise_cube", "smooth_and_clip", "link_sources", "reliability", "sofia_find"]
 
 
 def channel_noise(cube: np.ndarray, max_samples: int = 200_000) -> np.ndarray:
@@ -76,10 +76,10 @@ def link_sources(mask: np.ndarray, radius=(1, 1, 1), min_pixels: int = 3, min_ch
         n_chan = part.any((1, 2)).sum()
         n_pix = part.any(0).sum()
         keep[k] = n_chan >= min_channels and n_pix >= min_pixels
-    return _compress(labels, keep)
+    return compress_labels(labels, keep)
 
 
-def _compress(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
+def compress_labels(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """Drop the ids where ``keep`` is False and renumber the rest 1..n (parts linked by dilation keep one id)."""
     new = np.zeros(len(keep), np.int32)
     new[np.nonzero(keep)[0]] = np.arange(1, keep.sum() + 1, dtype=np.int32)
@@ -145,4 +145,4 @@ def sofia_find(snr: np.ndarray, threshold: float = 4.0, min_reliability: float =
     rel = reliability(_parameters(snr, labels, 1.0), _parameters(snr, neg_labels, -1.0))
     rel = np.where(_integrated_snr(snr, labels, 1.0, beam_sigma_px) >= min_snr, rel, 0.0)
     keep = np.concatenate([[False], rel >= min_reliability])
-    return _compress(labels, keep), rel[rel >= min_reliability]
+    return compress_labels(labels, keep), rel[rel >= min_reliability]

@@ -21,7 +21,8 @@ import numpy as np
 from astropy.io import fits
 
 from ...apply.blocks import prepare_partial, run_tiles
-from ...apply.fitscube import CubeSpec, celestial_header, create_empty_fits, header_number, open_cube
+from ...apply.fitscube import (CubeSpec, celestial_header, create_empty_fits, header_number, open_cube,
+                              read_subcube)
 from ...core.atomic import atomic_file, write_text
 from ...core.errors import InputError
 from ...core.tables import write_table
@@ -29,7 +30,7 @@ from ...infer import load_posterior
 from ...learn import Segmenter
 from .characterise import characterise
 from .detector import detect
-from .finder import channel_noise, normalise_cube, sofia_find
+from .finder import channel_noise, compress_labels, normalise_cube, sofia_find
 from .measure import measure_sources
 from .schema import INSTRUMENT, Instrument
 
@@ -106,15 +107,12 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
     if config.continuum_window > 0:
         cube = subtract_continuum(cube, config.continuum_window)
     snr, _, bad = normalise_cube(cube, noise)
+    seg, post = (models or load_models()) if config.method == "unet" or config.characterise else (None, None)
     if config.method == "unet":
-        seg, post = models or load_models()
         labels, score, _ = detect(seg, snr, min_score=config.min_score)
     else:
         labels, score = sofia_find(snr, threshold=config.threshold, min_reliability=config.min_reliability,
                                    beam_sigma_px=inst.beam_sigma_px if inst.beam_correlated_noise else 0.0)
-        post = (models or (None, None))[1] if config.characterise else None
-        if config.characterise and post is None:
-            post = load_models()[1]
     cat = measure_sources(cube, labels, inst, freq0_hz, bad if bad.any() else None, offset)
     cat["score"] = np.asarray(score, float)
     if config.characterise and _matches_training(inst) and len(score):
@@ -154,28 +152,15 @@ def cube_instrument(spec: CubeSpec) -> tuple[Instrument, list[str]]:
                       beam_correlated_noise=bool(bmaj is not None)), notes
 
 
-def _read(spec: CubeSpec, sl) -> np.ndarray:
-    with fits.open(spec.path, memmap=True) as h:
-        data = np.array(h[spec.data_ext].data[sl], np.float32)
-        if spec.dq_ext is not None:
-            dq = np.asarray(h[spec.dq_ext].data[sl])
-            data[dq != 0] = np.nan
-    return data
-
-
 def _tile(core, extended, spec: CubeSpec, inst: Instrument, noise: np.ndarray, config: DetectConfig) -> dict:
-    data = _read(spec, extended)
+    data = read_subcube(spec, extended)
     off = tuple(s.start for s in extended)
     # after continuum subtraction the noise is measured on the tile itself
     tile_noise = noise[extended[0]] if config.continuum_window == 0 else None
     labels, cat = find_sources(data, inst, config, tile_noise, inst.freq0_hz, off)
-    centre = np.column_stack([cat["z"], cat["y"], cat["x"]]) if len(cat["x"]) else np.zeros((0, 3))
-    own = np.ones(len(centre), bool)
-    for axis, s in enumerate(core):
-        own &= (np.rint(np.nan_to_num(centre[:, axis], nan=-1)) >= s.start) & (np.rint(np.nan_to_num(centre[:, axis], nan=-1)) < s.stop)
-    new = np.zeros(len(own) + 1, np.int32)
-    new[1:][own] = np.arange(1, own.sum() + 1)
-    labels = new[labels]
+    centre = np.rint(np.nan_to_num(np.column_stack([cat["z"], cat["y"], cat["x"]]), nan=-1))
+    own = np.all([(centre[:, axis] >= s.start) & (centre[:, axis] < s.stop) for axis, s in enumerate(core)], axis=0)
+    labels = compress_labels(labels, np.concatenate([[False], own]))
     flat = np.flatnonzero(labels)
     out = {f"cat_{k}": np.asarray(v)[own] for k, v in cat.items()}
     out.update({"voxels": flat.astype(np.int64), "ids": labels.ravel()[flat].astype(np.int32),
@@ -282,8 +267,6 @@ def _assemble(results: list[dict], spec: CubeSpec, kind: str, out_dir: Path):
         if kind == "wavelength" and k == "z_hi":
             continue
         table[name] = v
-    if kind == "wavelength" and "central_wave" in table.colnames:
-        table["central_wave"] = table["central_wave"]      # Angstrom (the cube's spectral axis)
     write_table(table, out_dir / "catalogue.fits")
     write_table(table, out_dir / "catalogue.csv")
     return table
