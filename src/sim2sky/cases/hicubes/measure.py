@@ -14,7 +14,7 @@ from scipy import ndimage
 
 from .schema import C_KMS, FLAG_EDGE, FLAG_NAN, HI_REST_HZ, Instrument
 
-__all__ = ["measure_sources", "match_catalogue"]
+__all__ = ["measure_sources", "match_catalogue", "w20_edges"]
 
 
 def measure_sources(cube: np.ndarray, labels: np.ndarray, inst: Instrument, freq0_hz: float | None = None,
@@ -49,7 +49,7 @@ def measure_sources(cube: np.ndarray, labels: np.ndarray, inst: Instrument, freq
         flux = d.sum() * dv / inst.beam_area_px
         foot = m.any(0)
         spec = np.where(foot[None], data[sl], 0.0).sum((1, 2))
-        lo, hi = _w20(spec)
+        lo, hi = w20_edges(spec)
         mom0 = d.sum(0)
         w0 = np.clip(mom0, 0, None)
         t0 = w0.sum()
@@ -91,7 +91,12 @@ def measure_sources(cube: np.ndarray, labels: np.ndarray, inst: Instrument, freq
     return cols
 
 
-def _w20(spec: np.ndarray) -> tuple[float, float]:
+def w20_edges(spec: np.ndarray) -> tuple[float, float]:
+    """Fractional channels ``(left, right)`` where a spectrum crosses 20% of its peak (linear interpolation).
+
+    The line width W20 is ``(right - left)`` times the channel width; a spectrum with no positive
+    channel gives ``(0, 0)``.
+    """
     if spec.max() <= 0:
         return 0.0, 0.0
     level = 0.2 * spec.max()

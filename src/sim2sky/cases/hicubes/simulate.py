@@ -16,6 +16,7 @@ import numpy as np
 from scipy import ndimage, optimize, special
 
 from ...core.errors import InputError
+from .measure import w20_edges
 from .schema import C_KMS, HI_REST_HZ, INSTRUMENT, POPULATION, Instrument
 
 __all__ = ["draw_population", "render_source", "simulate_cube", "cube_header", "source_stamps", "beam_noise",
@@ -108,16 +109,7 @@ def render_source(props: dict, k: int, inst: Instrument, dx: float = 0.0, dy: fl
     cube *= props["line_flux_integral"][k] / (cube.sum() * dv)              # Jy per pixel per channel
     cube = ndimage.gaussian_filter(cube, (0, inst.beam_sigma_px, inst.beam_sigma_px), mode="constant")
     cube *= inst.beam_area_px                                                 # -> Jy/beam
-    spectrum = cube.sum((1, 2))
-    above = np.nonzero(spectrum >= 0.2 * spectrum.max())[0]
-    lo, hi = above[0], above[-1]
-
-    def cross(a, b):   # fractional channel where the spectrum crosses 20% between channels a and b
-        fa, fb = spectrum[a] - 0.2 * spectrum.max(), spectrum[b] - 0.2 * spectrum.max()
-        return a + fa / (fa - fb) if fa != fb else a
-
-    left = cross(lo, lo - 1) if lo > 0 else lo
-    right = cross(hi, hi + 1) if hi < len(spectrum) - 1 else hi
+    left, right = w20_edges(cube.sum((1, 2)))
     return cube.astype(np.float32), -half_c, float((right - left) * dv)
 
 
