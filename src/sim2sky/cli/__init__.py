@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import data, demo, detect, fields, lit, nebulae, npe, spectra, understand
+from . import data, demo, detect, fields, lit, nebulae, npe, spectra, timeseries, understand
 from .common import out
 
 __all__ = ["app", "main"]
@@ -51,6 +51,8 @@ app.add_typer(train_app, name="train")
 app.add_typer(understand.represent_app, name="represent")
 app.add_typer(fields.emulate_app, name="emulate")
 app.add_typer(detect.detect_app, name="detect")
+app.add_typer(timeseries.lightcurves_app, name="lightcurves")
+spectra.app.command("sntype")(timeseries.sntype)
 app.command("demo")(demo.demo)
 app.command("deblend")(detect.deblend)
 app.command("explain")(understand.explain)

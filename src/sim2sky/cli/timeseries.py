@@ -1,0 +1,101 @@
+"""``sim2sky lightcurves simulate|train|classify|vet`` and ``sim2sky spectra sntype``: the time-domain case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .common import out, user_errors
+
+__all__ = ["lightcurves_app", "sntype"]
+
+lightcurves_app = typer.Typer(help="Variable-star light curves and transit candidates: simulate, train on theory, "
+                              "classify real surveys, vet Kepler TCEs.", no_args_is_help=True)
+
+_SURVEY_HELP = "Survey cadence and noise: eros1 (EROS-1 LMC, B_E), s82 (SDSS Stripe 82, g) or kepler."
+
+
+@lightcurves_app.command("simulate")
+@user_errors
+def simulate(
+    out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits): id, t [d], mag, err, class, period."),
+    n: int = typer.Option(700, "--n", help="Number of light curves (classes RRab, RRc, Cep, LPV, EB, DSCT, constant cycled)."),
+    survey: str = typer.Option("eros1", help=_SURVEY_HELP),
+    seed: int = typer.Option(0, help="Random seed."),
+):
+    """Simulate variable-star light curves (OGLE-III shapes, eclipsing-binary physics) at a survey's cadence."""
+    from ..cases.variables import simulate_lightcurves_file
+
+    r = simulate_lightcurves_file(out_path, n, survey, seed)
+    out.print(f"wrote {r['out']}: {r['n']} light curves, {r['epochs']} epochs")
+
+
+@lightcurves_app.command("train")
+@user_errors
+def train(
+    out_path: Path = typer.Option(..., "--out", help="Model folder to write."),
+    survey: str = typer.Option("eros1", help=_SURVEY_HELP),
+    n_per_class: int = typer.Option(2000, "--n-per-class", help="Simulated light curves per class."),
+    epochs: int = typer.Option(60, help="Training epochs."),
+    n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the feature extraction."),
+    seed: int = typer.Option(0, help="Random seed."),
+):
+    """Train a calibrated light-curve classifier on simulations only (no real labels)."""
+    from ..cases.variables import train_lightcurves_file
+
+    r = train_lightcurves_file(out_path, survey, n_per_class, epochs, seed, n_jobs, progress=True)
+    out.print(f"wrote {r['out']} (classes {', '.join(r['classes'])}; temperature {r['temperature']:.2f})")
+
+
+@lightcurves_app.command("classify")
+@user_errors
+def classify(
+    table: Path = typer.Argument(..., help="Long table of epochs: one row per observation (CSV/ECSV/FITS/Parquet)."),
+    out_path: Path = typer.Option(..., "--out", help="Per-star table (.csv/.ecsv/.fits): class, p_<class>, period, flag."),
+    model: str = typer.Option("eros1", help="Shipped model (eros1, s82) or a model folder from 'lightcurves train'."),
+    id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time [days]."),
+    mag_col: str = typer.Option("mag", "--mag-col"), err_col: str = typer.Option("err", "--err-col"),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the feature extraction."),
+):
+    """Classify light curves: period (Lomb-Scargle), class probabilities and 'unknown'."""
+    from ..cases.variables import classify_lightcurves_file
+
+    r = classify_lightcurves_file(table, out_path, model, n_jobs, id_col=id_col, t_col=t_col, mag_col=mag_col,
+                                  err_col=err_col)
+    counts = ", ".join(f"{k} {v}" for k, v in r["counts"].items() if v)
+    out.print(f"wrote {r['out']}: {r['n']} stars ({counts})")
+
+
+@lightcurves_app.command("vet")
+@user_errors
+def vet(
+    table: Path = typer.Argument(..., help="TCE table with the DR24 columns (kepid, tce_period, tce_duration, tce_depth, errors)."),
+    out_path: Path = typer.Option(..., "--out", help="Scores table (.csv/.ecsv/.fits): kepid, tce_plnt_num, p_planet."),
+    model: Optional[Path] = typer.Option(None, help="Vetter model folder (default: the shipped DR24 vetter)."),
+):
+    """Score threshold-crossing events with a calibrated P(planet candidate)."""
+    from ..cases.variables import vet_tces_file
+
+    r = vet_tces_file(table, out_path, model)
+    out.print(f"wrote {r['out']}: {r['n']} TCEs, {r['n_above_0.5']} with P(planet) > 0.5")
+
+
+@user_errors
+def sntype(
+    spectrum: Path = typer.Argument(..., help="Spectrum file (FITS image/table, SDSS spec, CSV with wave/flux)."),
+    z: float = typer.Option(..., "--z", help="Redshift (the spectrum is moved to the rest frame)."),
+    out_path: Optional[Path] = typer.Option(None, "--out", help="Table (.csv/.ecsv/.fits) with one row per spectrum."),
+):
+    """Type a supernova spectrum: subtype, broad type and age bin with calibrated probabilities."""
+    from ..cases.spectra.io import read_spectra
+    from ..cases.supernovae import sntype_table
+
+    spectra = read_spectra(spectrum)
+    tab = sntype_table(spectra.wave, spectra.flux, z, out_path)
+    for row in tab:
+        out.print(f"{row['subtype']} (P={row['p_subtype']:.2f}; broad {row['broad_type']} P={row['p_broad']:.2f}), "
+                  f"age {row['age_bin']} (P={row['p_age']:.2f})")
+    if out_path:
+        out.print(f"wrote {out_path}")
