@@ -84,10 +84,11 @@ def section_lc(quick: bool) -> dict:
     res["eros_em"] = _row("+ EM class priors (unlabelled EROS train)",
                           group_scores(*group_proba(clf.predict_proba(feats["test"], class_priors=pri)), test_g))
     for w in (0.3, 1.0):
-        dann = CalibratedClassifier(mlp_classifier(x_src.shape[1], 7, hidden=(256, 128, 64)), LC_CLASSES,
-                                    ClassifierConfig(epochs=60))
+        shipped = LightCurveTraining()          # the shipped model's network and epochs
+        dann = CalibratedClassifier(mlp_classifier(x_src.shape[1], 7, hidden=shipped.hidden), LC_CLASSES,
+                                    ClassifierConfig(epochs=shipped.epochs))
         dann = fit_dann(dann, x_src, y_src, feats["train"], sims["x"][-n_cal:], sims["y"][-n_cal:],
-                        DANNConfig(epochs=60, domain_weight=w))
+                        DANNConfig(epochs=shipped.epochs, domain_weight=w))
         res[f"eros_dann_{w}"] = _row(f"+ DANN (weight {w}, unlabelled EROS train)",
                                      group_scores(*group_proba(dann.predict_proba(feats["test"])), test_g))
     gbt = HistGradientBoostingClassifier(max_iter=300, random_state=0).fit(x_src, y_src)

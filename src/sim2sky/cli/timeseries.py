@@ -89,7 +89,7 @@ def sntype(
     out_path: Optional[Path] = typer.Option(None, "--out", help="Table (.csv/.ecsv/.fits) with one row per spectrum."),
 ):
     """Type a supernova spectrum: subtype, broad type and age bin with calibrated probabilities."""
-    from ..cases.spectra.io import read_spectra
+    from ..cases.spectra import read_spectra
     from ..cases.supernovae import sntype_table
 
     spectra = read_spectra(spectrum)

@@ -10,10 +10,12 @@ from .latent import DensityScorer, cluster, cluster_report, latent_tension, proj
 from .mutual_info import mutual_information
 from .represent import AutoencoderNet, Representation, RepresentationConfig, autoencoder_network
 from .segment import Segmenter, SegmenterConfig
+from .splits import group_split
 from .loop import LoopConfig, fit_epochs
 
 __all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error",
            "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "fit_dann",
            "LoopConfig", "fit_epochs", "classifier_attributions", "integrated_gradients", "shap_attributions",
            "DensityScorer", "cluster", "cluster_report", "latent_tension", "project", "two_sample_test", "mutual_information",
-           "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network", "EmulatorConfig", "FieldEmulator", "Segmenter", "SegmenterConfig"]
+           "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network", "EmulatorConfig", "FieldEmulator", "Segmenter", "SegmenterConfig",
+           "group_split"]

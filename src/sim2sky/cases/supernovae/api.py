@@ -6,7 +6,7 @@ import numpy as np
 
 from ...core.errors import InputError
 from ...core.tables import write_table
-from .pipeline import load_sn_typer, type_spectra
+from .pipeline import type_spectra
 from .templates import flatten_spectrum
 
 __all__ = ["sntype_table"]
@@ -24,7 +24,7 @@ def sntype_table(wave, flux, z: float, out=None, models=None):
     if flux.shape[1] != len(np.ravel(wave)):
         raise InputError(f"flux: {flux.shape[1]} pixels per spectrum but {len(np.ravel(wave))} wavelengths")
     x = np.stack([flatten_spectrum(wave, f, z) for f in flux])
-    r = type_spectra(x, models or load_sn_typer())
+    r = type_spectra(x, models)
     tab = Table({"subtype": r["subtype"].astype(str), "p_subtype": r["subtype_proba"].max(1),
                  "broad_type": r["broad_type"], "p_broad": r["broad_proba"].max(1), "age_bin": r["age_bin"],
                  "p_age": r["age_proba"].max(1), "distance": r["distance"]})

@@ -35,9 +35,10 @@ def read_lightcurve_table(path, id_col: str = "id", t_col: str = "t", mag_col: s
         except (TypeError, ValueError):
             raise InputError(f"{Path(path).name}: column {c!r} is not numeric") from None
     uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    rows = np.argsort(inverse, kind="stable")      # rows of each star together, in file order
+    groups = np.split(rows, np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1])
     order = np.argsort(first)                      # keep the file's order of stars
-    groups = [np.flatnonzero(inverse == k) for k in order]
-    return uniq[order], *([col[g] for g in groups] for col in cols)
+    return uniq[order], *([col[groups[k]] for k in order] for col in cols)
 
 
 def simulate_lightcurves_file(out, n: int, survey: str = "eros1", seed: int = 0) -> dict:

@@ -44,21 +44,16 @@ def check_lightcurve(t, mag, err, name: str = "light curve"):
     return t[order], mag[order], err[order]
 
 
-def gls_power(t, y, err, df: float, n_freq: int) -> np.ndarray:
-    """Generalised Lomb-Scargle power (n_freq,) at frequencies ``df * (1 .. n_freq)`` (1 / day)."""
-    import finufft   # noqa: PLC0415  (compiled extension, loaded on first use)
-
+def _centred(y, err):
+    """Normalised weights (n,), weighted-mean-subtracted data (n,) and its weighted variance."""
     w = 1.0 / err ** 2
     w = w / w.sum()
     yc = y - (w * y).sum()
-    yy = (w * yc * yc).sum()
-    x = np.mod(2 * np.pi * df * (t - t[0]) + np.pi, 2 * np.pi) - np.pi
-    x2 = np.mod(2 * x + np.pi, 2 * np.pi) - np.pi          # sums at 2 f_k for the double-angle terms
-    m = 2 * n_freq + 2
-    one = finufft.nufft1d1(x, np.stack([w, w * yc]).astype(complex), m, isign=1, eps=1e-7, nthreads=1)
-    two = finufft.nufft1d1(x2, w.astype(complex), m, isign=1, eps=1e-7, nthreads=1)
-    k0 = m // 2
-    z, yz, z2 = one[0, k0 + 1:k0 + n_freq + 1], one[1, k0 + 1:k0 + n_freq + 1], two[k0 + 1:k0 + n_freq + 1]
+    return w, yc, (w * yc * yc).sum()
+
+
+def _power(z, yz, z2, yy):
+    """GLS power from the weighted sums z = sum w e^(i wt), yz = sum w y e^(i wt), z2 = sum w e^(2i wt)."""
     cc = 0.5 * (1 + z2.real) - z.real ** 2
     ss = 0.5 * (1 - z2.real) - z.imag ** 2
     cs = 0.5 * z2.imag - z.real * z.imag
@@ -68,23 +63,25 @@ def gls_power(t, y, err, df: float, n_freq: int) -> np.ndarray:
     return np.nan_to_num(p, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+def gls_power(t, y, err, df: float, n_freq: int) -> np.ndarray:
+    """Generalised Lomb-Scargle power (n_freq,) at frequencies ``df * (1 .. n_freq)`` (1 / day)."""
+    import finufft   # noqa: PLC0415  (compiled extension, loaded on first use)
+
+    w, yc, yy = _centred(y, err)
+    x = np.mod(2 * np.pi * df * (t - t[0]) + np.pi, 2 * np.pi) - np.pi
+    x2 = np.mod(2 * x + np.pi, 2 * np.pi) - np.pi          # sums at 2 f_k for the double-angle terms
+    m = 2 * n_freq + 2
+    one = finufft.nufft1d1(x, np.stack([w, w * yc]).astype(complex), m, isign=1, eps=1e-7, nthreads=1)
+    two = finufft.nufft1d1(x2, w.astype(complex), m, isign=1, eps=1e-7, nthreads=1)
+    k = slice(m // 2 + 1, m // 2 + n_freq + 1)
+    return _power(one[0, k], one[1, k], two[k], yy)
+
+
 def _gls_direct(t, y, err, freqs):
     """GLS power at arbitrary frequencies (k,) by direct sums (for the refinement of a few peaks)."""
-    w = 1.0 / err ** 2
-    w = w / w.sum()
-    yc = y - (w * y).sum()
-    yy = (w * yc * yc).sum()
-    arg = 2 * np.pi * np.outer(freqs, t - t[0])
-    c, s = np.cos(arg), np.sin(arg)
-    C, S = c @ w, s @ w
-    YC, YS = c @ (w * yc), s @ (w * yc)
-    CC = (c * c) @ w - C * C
-    SS = (s * s) @ w - S * S
-    CS = (c * s) @ w - C * S
-    d = CC * SS - CS * CS
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = (SS * YC ** 2 + CC * YS ** 2 - 2 * CS * YC * YS) / (yy * d)
-    return np.nan_to_num(p)
+    w, yc, yy = _centred(y, err)
+    phase = np.exp(2j * np.pi * np.outer(freqs, t - t[0]))
+    return _power(phase @ w, phase @ (w * yc), (phase * phase) @ w, yy)
 
 
 def best_period(t, y, err, fmax: float = _FMAX, oversample: int = _OVERSAMPLE) -> tuple[float, float]:
@@ -194,11 +191,7 @@ def features_table(t_list, mag_list, err_list, n_jobs: int = 1):
 
     items = list(zip(t_list, mag_list, err_list))
     if n_jobs > 1 and len(items) > 200:
-        chunks = [items[i::n_jobs] for i in range(n_jobs)]
-        parts = Parallel(n_jobs=n_jobs)(delayed(lambda c: [_one(a) for a in c])(c) for c in chunks)
-        res = [None] * len(items)
-        for j, part in enumerate(parts):
-            res[j::n_jobs] = part
+        res = Parallel(n_jobs=n_jobs, batch_size=64)(delayed(_one)(a) for a in items)
     else:
         res = [_one(a) for a in items]
     feats = np.stack([r[0] for r in res]) if res else np.zeros((0, N_FEATURES), np.float32)

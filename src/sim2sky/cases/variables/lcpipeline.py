@@ -113,7 +113,8 @@ def classify_lightcurves(t_list, mag_list, err_list, model="eros1", class_priors
     """Classify light curves with a calibrated model.
 
     Returns ``label`` (n,) class or ``unknown`` (``flagged`` for fewer than 10 usable epochs),
-    ``proba`` (n, k), ``period`` (n,) days, ``distance`` (n,), ``flag`` (n,) and ``classes``.
+    ``proba`` (n, k), ``period`` (n,) days, ``distance`` (n,), ``flag`` (n,), ``classes`` and the
+    ``features`` (n, N_FEATURES) that were classified.
     """
     clf = model if isinstance(model, CalibratedClassifier) else load_lightcurve_model(model)
     x, period, flag = features_table(t_list, mag_list, err_list, n_jobs=n_jobs)

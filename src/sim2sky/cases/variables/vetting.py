@@ -19,7 +19,7 @@ import numpy as np
 
 from ...core.data import dataset_file
 from ...core.errors import InputError
-from ...learn import CalibratedClassifier, ClassifierConfig, mlp_classifier
+from ...learn import CalibratedClassifier, ClassifierConfig, group_split, mlp_classifier
 
 __all__ = ["read_tces", "tce_features", "TCE_FEATURES", "split_by_star", "recall_at_precision", "labelled_tces",
            "train_vetter", "load_vetter", "VETTER_CLASSES"]
@@ -93,13 +93,7 @@ def _features(tces, log):
 
 def split_by_star(kepid: np.ndarray, fractions=(0.6, 0.2, 0.2), seed: int = 0) -> tuple[np.ndarray, ...]:
     """Boolean masks (train, calibration, test) assigning whole stars to one part each."""
-    stars = np.unique(kepid)
-    rng = np.random.default_rng(seed)
-    u = rng.random(len(stars))
-    part = np.searchsorted(np.cumsum(fractions) / np.sum(fractions), u, side="right")
-    star_part = dict(zip(stars, part))
-    p = np.array([star_part[k] for k in kepid])
-    return tuple(p == i for i in range(len(fractions)))
+    return group_split(kepid, fractions, seed)
 
 
 def recall_at_precision(score: np.ndarray, y: np.ndarray, precision: float = 0.99) -> float:
