@@ -12,11 +12,16 @@
 3. ``vet``: Kepler DR24 TCEs, test stars of ``split_by_star(seed=0)``: the shipped calibrated MLP
    vetter vs gradient-boosted trees trained on the same stars: ROC AUC, average precision,
    recall at 99% and 90% precision, ECE.
+5. ``encoder``: which sequence encoder: features -> MLP vs features + the raw folded curve ->
+   1-D CNN, same simulations, on held-out simulations and the EROS-1 test stars.
+6. ``transit``: the light-curve transit vetter (two-view CNN, trained on simulated Kepler
+   quarters only) on held-out simulated TCEs vs boosted trees (scalar diagnostics; scalars +
+   views) and an MLP on the same inputs; plus the full-search check on new quarters.
 4. ``sn``: SNID/DASH templates, test supernovae of ``split_by_supernova(seed=0)``: the shipped CNN
    typer vs SNID-like template matching (best correlation with the training templates):
    subtype, broad-type and age-bin accuracy, ECE, time per spectrum.
 
-    python benchmarks/timeseries.py --out benchmarks/results_timeseries.json [--sections lc speed vet sn] [--quick]
+    python benchmarks/timeseries.py --out benchmarks/results_timeseries.json [--sections lc speed vet sn encoder transit] [--quick]
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from sim2sky.cases.supernovae import (AGE_LABELS, BROAD_TYPE, SN_SUBTYPES, age_b
                                       split_by_supernova, type_spectra)
 from sim2sky.cases.variables import (LC_CLASSES, LightCurveTraining, features_table, group_proba, group_scores,
                                      labelled_tces, load_lightcurve_model, load_vetter, read_eros, read_s82, read_tces,
-                                     recall_at_precision, simulate_features, simulate_lightcurves, split_by_star)
+                                     recall_at_precision, simulate_features, simulate_lightcurves, split_by_star,
+                                     train_lightcurve_classifier)
 from sim2sky.learn import (CalibratedClassifier, ClassifierConfig, DANNConfig, expected_calibration_error, fit_dann,
                            mlp_classifier)
 
@@ -207,7 +213,145 @@ def section_sn(quick: bool) -> dict:
     return out
 
 
+def section_encoder(quick: bool) -> dict:
+    """Which encoder reads light curves best: features -> MLP vs features + folded curve -> 1-D CNN."""
+    from sim2sky.cases.variables.lcfeatures import FOLDED_BINS
+
+    n_per = 300 if quick else 2000
+    t0 = time.time()
+    sims = simulate_features("eros1", n_per * len(LC_CLASSES), seed=0, n_jobs=2, folded_bins=FOLDED_BINS)
+    held = simulate_features("eros1", 300 * len(LC_CLASSES), seed=99, n_jobs=2, folded_bins=FOLDED_BINS)
+    eros = read_eros("test")
+    x_eros, _, _ = features_table(eros["t"], eros["mag"], eros["err"], n_jobs=2, folded_bins=FOLDED_BINS)
+    out = {"simulation_s": time.time() - t0}
+    sim_groups = np.array([{"RRab": "RRL", "RRc": "RRL"}.get(c, c) for c in np.asarray(LC_CLASSES)[held["y"]]])
+    keep = np.isin(sim_groups, ["RRL", "Cep", "LPV", "EB"])
+    for encoder in ("mlp", "cnn"):
+        t0 = time.time()
+        clf = train_lightcurve_classifier(LightCurveTraining(n_per_class=n_per, encoder=encoder), training_set=sims)
+        t_train = time.time() - t0
+        n = len(clf.feature_names)
+        ph = clf.predict_proba(held["x"][:, :n])
+        t0 = time.perf_counter()
+        pe = clf.predict_proba(x_eros[:, :n])
+        rate = len(pe) / (time.perf_counter() - t0)
+        out[encoder] = {"train_s": t_train, "sim_accuracy_7": float((ph.argmax(1) == held["y"]).mean()),
+                        "sim_ece_7": expected_calibration_error(ph, held["y"]),
+                        "sim_groups": group_scores(*group_proba(ph[keep]), sim_groups[keep]),
+                        "eros": group_scores(*group_proba(pe), eros["group"]), "classified_per_s": rate}
+        r = out[encoder]
+        print(f"  {encoder}: sims 7-class acc {r['sim_accuracy_7']:.3f} ECE {r['sim_ece_7']:.3f} | sims 4 groups acc "
+              f"{r['sim_groups']['accuracy']:.3f} | EROS-1 test acc {r['eros']['accuracy']:.3f} macro-F1 "
+              f"{r['eros']['macro_f1']:.3f} ECE {r['eros']['ece']:.3f} | train {t_train:.0f} s")
+    return out
+
+
+def section_transit(quick: bool) -> dict:
+    """The light-curve vetter on held-out simulated Kepler quarters vs boosted trees and an MLP."""
+    import os
+
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from sim2sky.cases.transits import (SCALAR_NAMES, SCENARIOS, load_transit_vetter, search_tce, simulate_scenario,
+                                        simulate_tce_set, tce_inputs, tce_label, tce_views,
+                                        vetting_scores)
+
+    cache = Path(os.environ.get("SIM2SKY_CACHE", "/tmp/sim2sky_cache")) / "tce_train_seed0.npz"
+    t0 = time.time()
+    if cache.exists() and not quick:
+        with np.load(cache) as z:
+            train = {k: z[k] for k in z.files}
+    else:
+        train = simulate_tce_set(400 if quick else 4000, seed=0, n_jobs=2)
+    test_cache = cache.with_name("tce_test_seed1.npz")
+    if test_cache.exists() and not quick:
+        with np.load(test_cache) as z:
+            test = {k: z[k] for k in z.files}
+    else:
+        test = simulate_tce_set(200 if quick else 1200, seed=1, n_jobs=2)
+        if not quick:
+            np.savez(test_cache, **{k: v for k, v in test.items() if k != "n_simulated"})
+    out = {"n_train_tces": len(train["x"]), "n_test_tces": len(test["x"]), "simulation_s": time.time() - t0,
+           "test_tces_by_scenario": np.bincount(test["y"], minlength=4).tolist()}
+    print(f"simulated TCEs: {len(train['x'])} train, {len(test['x'])} test ({time.time() - t0:.0f} s)")
+    n_cal = int(len(train["x"]) * 0.2)
+    xs, ys = train["x"][:-n_cal], train["y"][:-n_cal]
+    ns = len(SCALAR_NAMES)
+    vetter = load_transit_vetter()
+    t0 = time.perf_counter()
+    proba = vetter.predict_proba(test["x"])
+    rate = len(proba) / (time.perf_counter() - t0)
+    models = {"two-view CNN (shipped)": proba}
+    gbt = HistGradientBoostingClassifier(max_iter=300, random_state=0)
+    models["peer: trees on scalar diagnostics"] = gbt.fit(xs[:, :ns], ys).predict_proba(test["x"][:, :ns])
+    models["peer: trees on scalars + views"] = gbt.fit(xs, ys).predict_proba(test["x"])
+    mlp = CalibratedClassifier(mlp_classifier(xs.shape[1], 4, hidden=(256, 128, 64)), SCENARIOS,
+                               ClassifierConfig(epochs=40, batch_size=128))
+    models["MLP on scalars + views"] = mlp.fit(xs, ys, train["x"][-n_cal:], train["y"][-n_cal:]).predict_proba(test["x"])
+    for name, p in models.items():
+        r = out[name] = vetting_scores(p, test["y"])
+        print(f"  {name:36s} AUC {r['auc']:.4f}  AP {r['average_precision']:.4f}  R@99%P {r['recall_at_99_precision']:.3f}"
+              f"  R@90%P {r['recall_at_90_precision']:.3f}  scenario acc {r['scenario_accuracy']:.3f}  ECE {r['ece']:.3f}")
+    # the training sets search injected signals near their true period; users' curves get the full search
+    n_full = 40 if quick else 200
+    t0 = time.perf_counter()
+    xs_full, ys_full, n_tce = [], [], 0
+    for k in range(n_full):
+        scen = SCENARIOS[k % 4]
+        sim = simulate_scenario(scen, np.random.default_rng([2, k]))
+        tce = search_tce(sim["t"], sim["flux"], sim["err"])
+        if tce is None:
+            continue
+        label = tce_label(scen, sim["truth"], tce)
+        n_tce += 1
+        if label is not None:
+            xs_full.append(tce_inputs(tce_views(sim["t"], sim["flux"], sim["err"], tce)))
+            ys_full.append(SCENARIOS.index(label))
+    t_full = (time.perf_counter() - t0) / n_full
+    r = out["full_search"] = vetting_scores(vetter.predict_proba(np.stack(xs_full)), np.array(ys_full))
+    r.update(n_light_curves=n_full, n_tces=n_tce, seconds_per_quarter_1_core=t_full)
+    print(f"  full 0.5-30 d search on {n_full} new quarters ({t_full:.2f} s each, 1 core): {len(ys_full)} TCEs, AUC "
+          f"{r['auc']:.4f}, R@99%P {r['recall_at_99_precision']:.3f}, scenario acc {r['scenario_accuracy']:.3f}")
+    out["vetted_per_s_from_views"] = rate
+    FIG["transit"] = {"x": test["x"], "y": test["y"], "proba": models}
+    return out
+
+
 FIG: dict = {}
+
+
+def transit_figure(folder: Path) -> None:
+    """docs/transits.png: median local views of the test TCEs by scenario, and precision-recall curves."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import precision_recall_curve
+
+    from sim2sky.cases.transits import SCALAR_NAMES, SCENARIOS
+    from sim2sky.cases.transits.schema import GLOBAL_BINS, LOCAL_BINS, LOCAL_DURATIONS
+
+    d = FIG["transit"]
+    start = len(SCALAR_NAMES) + GLOBAL_BINS
+    local = d["x"][:, start:].reshape(len(d["x"]), 4, LOCAL_BINS)
+    phase = np.linspace(-LOCAL_DURATIONS, LOCAL_DURATIONS, LOCAL_BINS)
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
+    for j, (channel, title) in enumerate(((0, "primary"), (3, "phase 0.5 (secondary)"), (1, "odd minus even"))):
+        for k, name in enumerate(SCENARIOS):
+            view = local[d["y"] == k]
+            curve = view[:, 1] - view[:, 2] if channel == 1 else view[:, channel]
+            axes[j].plot(phase, np.median(curve, 0), label=name)
+        axes[j].set(title=f"median local view: {title}", xlabel="time from transit [durations]",
+                    ylabel="flux / transit depth")
+    axes[0].legend()
+    planet = d["y"] == SCENARIOS.index("planet")
+    for name, p in d["proba"].items():
+        prec, rec, _ = precision_recall_curve(planet, p[:, SCENARIOS.index("planet")])
+        axes[3].plot(rec, prec, label=name)
+    axes[3].set(title="held-out simulated TCEs", xlabel="recall (planets)", ylabel="precision", ylim=(0.5, 1.01))
+    axes[3].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "transits.png", dpi=90)
+    print(f"wrote {folder / 'transits.png'}")
 
 
 def figures(folder: Path) -> None:
@@ -268,8 +412,10 @@ def main():
         results[name] = globals()[f"section_{name}"](args.quick)
         results[name]["section_seconds"] = time.time() - t0
     args.out.write_text(json.dumps(results, indent=1, default=float))
-    if args.figures is not None and FIG:
+    if args.figures is not None and "eros" in FIG:
         figures(args.figures)
+    if args.figures is not None and "transit" in FIG:
+        transit_figure(args.figures)
     print(f"wrote {args.out}")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import data, demo, detect, fields, lit, nebulae, npe, spectra, timeseries, understand
+from . import data, demo, detect, fields, lit, nebulae, npe, spectra, timeseries, transits, understand
 from .common import out
 
 __all__ = ["app", "main"]
@@ -52,6 +52,7 @@ app.add_typer(understand.represent_app, name="represent")
 app.add_typer(fields.emulate_app, name="emulate")
 app.add_typer(detect.detect_app, name="detect")
 app.add_typer(timeseries.lightcurves_app, name="lightcurves")
+app.add_typer(transits.transits_app, name="transits")
 spectra.app.command("sntype")(timeseries.sntype)
 app.command("demo")(demo.demo)
 app.command("deblend")(detect.deblend)

@@ -55,7 +55,7 @@ def npe_train(
                                                "N-D x must come from .npz, .h5 or a FITS field file."),
     transforms: int = typer.Option(5, help="Number of flow transforms."),
     hidden: int = typer.Option(64, help="Hidden units per layer of each transform."),
-    batch_size: int = typer.Option(256, help="Training batch size."),
+    batch_size: int = typer.Option(0, help="Training batch size (0: automatic, n_train/16 clipped to 32-256)."),
     learning_rate: float = typer.Option(1e-3, help="Initial Adam learning rate."),
     max_epochs: int = typer.Option(500, help="Upper limit on epochs (early stopping usually ends sooner)."),
     patience: int = typer.Option(20, help="Stop after this many epochs without validation improvement."),
@@ -113,6 +113,32 @@ def npe_sample(
     out.print(table)
     if len(rows) > 200:
         out.print(f"... {len(rows) - 200} more rows; use --csv to write them all")
+
+
+@app.command("sequential")
+@user_errors
+def npe_sequential(
+    task: str = typer.Argument(..., help="sbibm task with a built-in simulator (two_moons, gaussian_mixture, "
+                               "gaussian_linear, gaussian_linear_uniform)."),
+    observation: int = typer.Option(1, help="sbibm observation number (1-10)."),
+    out_dir: Path = typer.Option(..., "--out", help="Model folder (read by 'npe sample') + sequential.json."),
+    rounds: int = typer.Option(4, help="Rounds; every round after the first draws from the truncated prior."),
+    simulations: int = typer.Option(1000, help="Simulations per round."),
+    epsilon: float = typer.Option(1e-4, help="Posterior mass left outside the truncation region."),
+    coverage_sims: int = typer.Option(300, "--coverage-sims", help="Simulations from the final truncated prior "
+                                      "for the coverage check."),
+    seed: int = typer.Option(0, help="Random seed."),
+):
+    """Truncated sequential NPE (TSNPE) for one observation: rounds, coverage on the truncated prior, C2ST."""
+    from ..cases.sbibm import run_tsnpe_task
+
+    r = run_tsnpe_task(task, observation, out_dir, rounds, simulations, epsilon, seed, coverage_sims, progress=True)
+    for row in r["rounds"]:
+        out.print(f"round {row['round']}: {row['simulations']} simulations, proposal acceptance "
+                  f"{row['acceptance']:.3f}, prior volume {row['prior_volume']:.3f}")
+    out.print(f"coverage error on the truncated prior: {r['coverage_max_error_truncated_prior']:.3f}"
+              + (f"; C2ST vs the sbibm reference {r['c2st']:.3f}" if "c2st" in r else ""))
+    out.print(f"wrote {out_dir}")
 
 
 @app.command("check")

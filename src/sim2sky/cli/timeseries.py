@@ -41,11 +41,13 @@ def train(
     epochs: int = typer.Option(60, help="Training epochs."),
     n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the feature extraction."),
     seed: int = typer.Option(0, help="Random seed."),
+    encoder: str = typer.Option("mlp", help="mlp: periodogram/Fourier features; cnn: the same + a 1-D CNN on the "
+                                "folded light curve (see the README for which is better where)."),
 ):
     """Train a calibrated light-curve classifier on simulations only (no real labels)."""
     from ..cases.variables import train_lightcurves_file
 
-    r = train_lightcurves_file(out_path, survey, n_per_class, epochs, seed, n_jobs, progress=True)
+    r = train_lightcurves_file(out_path, survey, n_per_class, epochs, seed, n_jobs, progress=True, encoder=encoder)
     out.print(f"wrote {r['out']} (classes {', '.join(r['classes'])}; temperature {r['temperature']:.2f})")
 
 
@@ -71,13 +73,23 @@ def classify(
 @lightcurves_app.command("vet")
 @user_errors
 def vet(
-    table: Path = typer.Argument(..., help="TCE table with the DR24 columns (kepid, tce_period, tce_duration, tce_depth, errors)."),
-    out_path: Path = typer.Option(..., "--out", help="Scores table (.csv/.ecsv/.fits): kepid, tce_plnt_num, p_planet."),
-    model: Optional[Path] = typer.Option(None, help="Vetter model folder (default: the shipped DR24 vetter)."),
+    table: Path = typer.Argument(..., help="TCE table with the DR24 columns (kepid, tce_period, tce_duration, "
+                                 "tce_depth, errors), or a long light-curve table (id, t, flux, err)."),
+    out_path: Path = typer.Option(..., "--out", help="Scores table (.csv/.ecsv/.fits) with p_planet per TCE or star."),
+    model: Optional[Path] = typer.Option(None, help="Vetter model folder (default: the shipped vetter for the input kind)."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (light curves only)."),
 ):
-    """Score threshold-crossing events with a calibrated P(planet candidate)."""
+    """Vet transit candidates: a TCE table (catalogue features, DR24-trained vetter) or light curves
+    (BLS search + the simulation-trained light-curve vetter; see 'sim2sky transits vet' for column options)."""
+    from ..cases.transits import vet_lightcurves_file
     from ..cases.variables import vet_tces_file
+    from ..core.tables import table_columns
 
+    if "tce_period" not in table_columns(table):
+        r = vet_lightcurves_file(table, out_path, model, n_jobs)
+        counts = ", ".join(f"{k} {v}" for k, v in r["counts"].items() if v)
+        out.print(f"wrote {r['out']}: {r['n']} light curves ({counts})")
+        return
     r = vet_tces_file(table, out_path, model)
     out.print(f"wrote {r['out']}: {r['n']} TCEs, {r['n_above_0.5']} with P(planet) > 0.5")
 

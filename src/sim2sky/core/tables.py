@@ -13,7 +13,7 @@ import numpy as np
 from .atomic import atomic_file
 from .errors import InputError, suggest
 
-__all__ = ["read_table", "read_arrays", "is_array_file", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
+__all__ = ["read_table", "read_long_table", "read_arrays", "is_array_file", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".parquet", ".pq", ".csv", ".ecsv")
 
@@ -155,6 +155,30 @@ def read_arrays(path, keys: tuple[str, ...], cols: dict[str, list[str] | None]) 
 
 
 _WRITE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}
+
+
+def read_long_table(path, id_col: str, value_cols: tuple[str, ...], hint: str = "") -> tuple:
+    """A long table (one row per epoch/cadence) grouped by ``id_col``: ``(ids, *lists of arrays)``.
+
+    Rows of each id stay in file order; ids come in the order they first appear. ``hint`` is
+    added to the error for missing columns (e.g. the CLI options that rename them).
+    """
+    tab = read_table(path)
+    missing = [c for c in (id_col, *value_cols) if c not in tab.colnames]
+    if missing:
+        raise InputError(f"{Path(path).name}: columns {missing} not found (has {tab.colnames}){hint}")
+    ids = np.asarray(tab[id_col]).astype(str)
+    cols = []
+    for c in value_cols:
+        try:
+            cols.append(np.asarray(tab[c], float))
+        except (TypeError, ValueError):
+            raise InputError(f"{Path(path).name}: column {c!r} is not numeric") from None
+    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    rows = np.argsort(inverse, kind="stable")      # rows of each id together, in file order
+    groups = np.split(rows, np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1])
+    order = np.argsort(first)
+    return uniq[order], *([col[groups[k]] for k in order] for col in cols)
 
 
 def write_table(table, out, default_format: str | None = None) -> Path:

@@ -35,6 +35,9 @@ class TrainConfig:
     Attributes
     ----------
     batch_size : int
+        0 (default): ``min(256, max(32, n_train // 16))``, i.e. at least ~16 steps per epoch. With
+        10^3 simulations a fixed 256 gave 4 steps per epoch and the plateau schedule had halved the
+        rate before the flow fitted (two_moons C2ST 0.74 vs 0.61-0.65 with batches of 64).
     learning_rate : float
         Initial Adam learning rate.
     max_epochs : int
@@ -58,7 +61,7 @@ class TrainConfig:
         fastest for the small flows NPE uses; multi-threading tiny matrix products only spins.
     """
 
-    batch_size: int = 256
+    batch_size: int = 0
     learning_rate: float = 1e-3
     max_epochs: int = 500
     patience: int = 20
@@ -77,8 +80,12 @@ class TrainConfig:
             raise ValueError("validation_fraction must be in (0, 0.5)")
         if self.lr_schedule not in ("plateau", "cosine", "none"):
             raise ValueError("lr_schedule must be plateau, cosine or none")
-        if self.batch_size < 2 or self.max_epochs < 1 or self.patience < 1:
-            raise ValueError("batch_size >= 2, max_epochs >= 1 and patience >= 1 are required")
+        if self.batch_size == 1 or self.batch_size < 0 or self.max_epochs < 1 or self.patience < 1:
+            raise ValueError("batch_size >= 2 (or 0: automatic), max_epochs >= 1 and patience >= 1 are required")
+
+    def batch_for(self, n_train: int) -> int:
+        """The batch size used for ``n_train`` training simulations."""
+        return self.batch_size or min(256, max(32, n_train // 16))
 
 
 def validate_training_data(theta, x, prior=None, drop_invalid: bool = False):
@@ -211,7 +218,7 @@ class NPETrainer:
                 estimator.x_scale.copy_(both.std(0).clamp_min(1e-8))
             disc = DomainDiscriminator(estimator.embedding.out_features, 64)
             params += list(disc.parameters())
-            ramp = max(1, cfg.domain_ramp_epochs * max(1, train.n // cfg.batch_size))
+            ramp = max(1, cfg.domain_ramp_epochs * max(1, train.n // cfg.batch_for(train.n)))
             step = 0
 
         opt = torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
@@ -229,7 +236,7 @@ class NPETrainer:
             for epoch in range(cfg.max_epochs):
                 estimator.train()
                 total, count = 0.0, 0
-                for tb, xb in train.batches(cfg.batch_size, g):
+                for tb, xb in train.batches(cfg.batch_for(train.n), g):
                     loss = -estimator(xb).log_prob(tb).mean()
                     if disc is not None:
                         tidx = torch.randint(0, len(xt), (len(xb),), generator=g)

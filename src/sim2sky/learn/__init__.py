@@ -2,7 +2,7 @@
 attributions, mutual information, representations, the latent-space toolkit and field emulators."""
 
 from .classifier import (UNKNOWN, CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error,
-                         fit_temperature, mlp_classifier, set_standardization)
+                         fit_temperature, mlp_classifier, recall_at_precision, set_standardization)
 from .dann import DANNConfig, fit_dann
 from .emulate import EmulatorConfig, FieldEmulator
 from .explain import classifier_attributions, integrated_gradients, shap_attributions
@@ -13,7 +13,7 @@ from .segment import Segmenter, SegmenterConfig
 from .splits import group_split
 from .loop import LoopConfig, fit_epochs
 
-__all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error",
+__all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error", "recall_at_precision",
            "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "fit_dann",
            "LoopConfig", "fit_epochs", "classifier_attributions", "integrated_gradients", "shap_attributions",
            "DensityScorer", "cluster", "cluster_report", "latent_tension", "project", "two_sample_test", "mutual_information",

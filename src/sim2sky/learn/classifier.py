@@ -27,7 +27,7 @@ from ..nn.encoders import MLP, build_encoder
 from .loop import LoopConfig, fit_epochs
 
 __all__ = ["ClassifierConfig", "ClassifierNet", "CalibratedClassifier", "expected_calibration_error",
-           "mlp_classifier", "set_standardization", "fit_temperature", "UNKNOWN"]
+           "mlp_classifier", "recall_at_precision", "set_standardization", "fit_temperature", "UNKNOWN"]
 
 UNKNOWN = "unknown"
 
@@ -95,6 +95,15 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15)
         if m.any():
             ece += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
     return float(ece)
+
+
+def recall_at_precision(score: np.ndarray, y: np.ndarray, precision: float = 0.99) -> float:
+    """Highest recall at which precision >= ``precision`` (y = 1 for positives, score higher = positive)."""
+    from sklearn.metrics import precision_recall_curve
+
+    p, r, _ = precision_recall_curve(y, score)
+    ok = p >= precision
+    return float(r[ok].max()) if ok.any() else 0.0
 
 
 class CalibratedClassifier:

@@ -1,12 +1,12 @@
 """Engine: networks as plain ``nn.Module`` s — conditional flows (zuko), encoders, Fourier tools and the field flow."""
 
-from .encoders import CNN1d, CNN2d, CNN3d, ENCODERS, MLP, Concat, ResNet1d, build_encoder
+from .encoders import Branches, CNN1d, CNN2d, CNN3d, ENCODERS, MLP, Concat, ResNet1d, build_encoder
 from .fieldflow import FieldFlow
 from .fourier import PowerSpectrum, power_spectrum, shell_index, wavenumber_grid
 from .unet import UNet
 from .layers import DomainDiscriminator, GradientReversal, reversal_weight
 from .flows import FLOWS, BoxLogitTransform, FastRQSTransform, LazyBoxLogit, LazyStandardize, build_flow
 
-__all__ = ["CNN1d", "CNN2d", "CNN3d", "ENCODERS", "MLP", "Concat", "ResNet1d", "build_encoder", "FieldFlow", "PowerSpectrum", "UNet",
+__all__ = ["Branches", "CNN1d", "CNN2d", "CNN3d", "ENCODERS", "MLP", "Concat", "ResNet1d", "build_encoder", "FieldFlow", "PowerSpectrum", "UNet",
            "power_spectrum", "shell_index", "wavenumber_grid",
            "DomainDiscriminator", "GradientReversal", "reversal_weight", "FLOWS", "BoxLogitTransform", "FastRQSTransform", "LazyBoxLogit", "LazyStandardize", "build_flow"]

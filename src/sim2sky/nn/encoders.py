@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from .fourier import PowerSpectrum
 from .unet import UNet
 
-__all__ = ["MLP", "CNN1d", "ResNet1d", "CNN2d", "CNN3d", "PowerSpectrum", "Concat", "ENCODERS", "build_encoder"]
+__all__ = ["MLP", "CNN1d", "ResNet1d", "CNN2d", "CNN3d", "PowerSpectrum", "Concat", "Branches", "ENCODERS", "build_encoder"]
 
 _ACT = {"elu": nn.ELU, "silu": nn.SiLU, "relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -225,7 +225,40 @@ class Concat(nn.Module):
         return {"kind": "concat", "parts": [p.spec() for p in self.parts]}
 
 
-ENCODERS = {"concat": Concat, "mlp": MLP, "cnn1d": CNN1d, "resnet1d": ResNet1d, "cnn2d": CNN2d, "cnn3d": CNN3d,
+class Branches(nn.Module):
+    """Different encoders on different parts of one flat input, merged by a small MLP.
+
+    ``parts`` is a list of ``{"start": i, "stop": j, "shape": [C, L] or [L] or [k], "encoder": spec}``:
+    columns ``i:j`` of the input are reshaped to ``shape`` and encoded; the encodings are
+    concatenated and passed through ``hidden`` fully connected layers. This is the two-view
+    network of transit vetting (global + local folded views, Shallue & Vanderburg 2018,
+    arXiv:1712.05044) and of light curves (scalar features + folded curve), on the engine's
+    flat-feature classifier.
+    """
+
+    def __init__(self, parts, hidden=(128,), activation: str = "silu"):
+        super().__init__()
+        self.parts = [{"start": int(p["start"]), "stop": int(p["stop"]), "shape": [int(s) for s in p["shape"]],
+                       "encoder": p["encoder"] if isinstance(p["encoder"], dict) else p["encoder"].spec()}
+                      for p in parts]
+        for p in self.parts:
+            if int(torch.tensor(p["shape"]).prod()) != p["stop"] - p["start"]:
+                raise ValueError(f"branch {p['start']}:{p['stop']} cannot be reshaped to {p['shape']}")
+        self.encoders = nn.ModuleList([build_encoder(p["encoder"]) for p in self.parts])
+        self.merge = MLP(sum(int(e.out_features) for e in self.encoders), hidden=hidden, activation=activation)
+        self.hidden, self.activation = [int(h) for h in hidden], activation
+        self.out_features = self.merge.out_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch = x.shape[:-1]
+        feats = [enc(x[..., p["start"]:p["stop"]].reshape(-1, *p["shape"])) for p, enc in zip(self.parts, self.encoders)]
+        return self.merge(torch.cat(feats, dim=-1)).reshape(*batch, -1)
+
+    def spec(self) -> dict:
+        return {"kind": "branches", "parts": self.parts, "hidden": self.hidden, "activation": self.activation}
+
+
+ENCODERS = {"branches": Branches, "concat": Concat, "mlp": MLP, "cnn1d": CNN1d, "resnet1d": ResNet1d, "cnn2d": CNN2d, "cnn3d": CNN3d,
             "powerspectrum": PowerSpectrum, "unet": UNet}
 
 

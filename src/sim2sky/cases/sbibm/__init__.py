@@ -1,7 +1,9 @@
-"""The sbibm benchmark case: tasks reimplemented from their definitions, reference posteriors, NPE demo."""
+"""The sbibm benchmark case: tasks reimplemented from their definitions, reference posteriors, NPE demo,
+truncated sequential NPE on one observation."""
 
 from .demo import run_npe_demo
+from .sequential import run_tsnpe_task
 from .tasks import TASKS, Task, gaussian_linear_task, get_task, load_reference, simulate_task_file
 
-__all__ = ["run_npe_demo", "TASKS", "Task", "gaussian_linear_task", "get_task", "load_reference",
+__all__ = ["run_npe_demo", "run_tsnpe_task", "TASKS", "Task", "gaussian_linear_task", "get_task", "load_reference",
            "simulate_task_file"]

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.errors import InputError
-from ...core.tables import read_table, write_table
+from ...core.tables import read_long_table, write_table
 from .lcpipeline import LightCurveTraining, classify_lightcurves, train_lightcurve_classifier
 from .lcsim import simulate_lightcurves
 from .vetting import load_vetter, read_tces, tce_features
@@ -22,23 +21,8 @@ __all__ = ["read_lightcurve_table", "simulate_lightcurves_file", "train_lightcur
 
 def read_lightcurve_table(path, id_col: str = "id", t_col: str = "t", mag_col: str = "mag", err_col: str = "err"):
     """``(ids, t_list, mag_list, err_list)`` from a long table, one light curve per distinct id."""
-    tab = read_table(path)
-    missing = [c for c in (id_col, t_col, mag_col, err_col) if c not in tab.colnames]
-    if missing:
-        raise InputError(f"{Path(path).name}: columns {missing} not found (has {tab.colnames}); name them with "
-                         "--id-col/--t-col/--mag-col/--err-col")
-    ids = np.asarray(tab[id_col]).astype(str)
-    cols = []
-    for c in (t_col, mag_col, err_col):
-        try:
-            cols.append(np.asarray(tab[c], float))
-        except (TypeError, ValueError):
-            raise InputError(f"{Path(path).name}: column {c!r} is not numeric") from None
-    uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-    rows = np.argsort(inverse, kind="stable")      # rows of each star together, in file order
-    groups = np.split(rows, np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1])
-    order = np.argsort(first)                      # keep the file's order of stars
-    return uniq[order], *([col[groups[k]] for k in order] for col in cols)
+    return read_long_table(path, id_col, (t_col, mag_col, err_col),
+                           "; name them with --id-col/--t-col/--mag-col/--err-col")
 
 
 def simulate_lightcurves_file(out, n: int, survey: str = "eros1", seed: int = 0) -> dict:
@@ -57,11 +41,12 @@ def simulate_lightcurves_file(out, n: int, survey: str = "eros1", seed: int = 0)
 
 
 def train_lightcurves_file(out, survey: str = "eros1", n_per_class: int = 2000, epochs: int = 60, seed: int = 0,
-                           n_jobs: int = 2, progress: bool = False) -> dict:
+                           n_jobs: int = 2, progress: bool = False, encoder: str = "mlp") -> dict:
     """Train a classifier on simulations at ``survey``'s cadence and save it as a model folder."""
-    settings = LightCurveTraining(survey=survey, n_per_class=n_per_class, epochs=epochs, seed=seed, n_jobs=n_jobs)
+    settings = LightCurveTraining(survey=survey, n_per_class=n_per_class, epochs=epochs, seed=seed, n_jobs=n_jobs,
+                                  encoder=encoder)
     clf = train_lightcurve_classifier(settings, progress=progress)
-    clf.save(out, provenance={"survey": survey, "n_per_class": n_per_class, "seed": seed,
+    clf.save(out, provenance={"survey": survey, "n_per_class": n_per_class, "seed": seed, "encoder": encoder,
                               "trained_on": "sim2sky.cases.variables.lcsim simulations only"})
     return {"out": Path(out), "classes": clf.classes, "temperature": clf.temperature_}
 

@@ -15,16 +15,22 @@ from pathlib import Path
 import numpy as np
 
 from ...core.errors import InputError
-from ...learn import CalibratedClassifier, ClassifierConfig, expected_calibration_error, mlp_classifier
+from ...learn import CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error, mlp_classifier
+from ...nn import Branches
 from .cadence import get_survey
-from .lcfeatures import features_table
+from .lcfeatures import FOLDED_BINS, features_table
 from .lcsim import simulate_lightcurves
 from .schema import LC_CLASSES, LC_FEATURE_NAMES, N_PHASE_BINS, REAL_GROUPS
 
-__all__ = ["LightCurveTraining", "simulate_features", "train_lightcurve_classifier", "load_lightcurve_model",
-           "classify_lightcurves", "group_proba", "group_scores", "FEATURE_COLUMNS"]
+__all__ = ["LightCurveTraining", "simulate_features", "sequence_network", "train_lightcurve_classifier",
+           "load_lightcurve_model", "classify_lightcurves", "group_proba", "group_scores", "FEATURE_COLUMNS",
+           "FOLDED_COLUMNS", "ENCODERS"]
 
 FEATURE_COLUMNS = tuple(LC_FEATURE_NAMES) + tuple(f"template_{k:02d}" for k in range(N_PHASE_BINS))
+#: the raw folded curve (magnitude channel, then epoch-count channel) read by the sequence encoder
+FOLDED_COLUMNS = tuple(f"folded_{c}_{k:02d}" for c in ("mag", "count") for k in range(FOLDED_BINS))
+#: "mlp": features only; "cnn": features + a 1-D CNN on the folded curve (measured in the README)
+ENCODERS = ("mlp", "cnn")
 
 
 @dataclass(frozen=True)
@@ -38,18 +44,33 @@ class LightCurveTraining:
     epochs: int = 60
     seed: int = 0
     n_jobs: int = 2
+    encoder: str = "mlp"
 
 
-def simulate_features(survey: str, n: int, seed: int, n_jobs: int = 1) -> dict:
+def simulate_features(survey: str, n: int, seed: int, n_jobs: int = 1, folded_bins: int = 0) -> dict:
     """Simulate ``n`` light curves (classes cycled) and compute their features.
 
-    Returns ``x`` (m, N_FEATURES) float32, ``y`` (m,) class indices, ``period`` (m,) true and
-    ``period_found`` (m,) periodogram periods; rows whose features failed are dropped.
+    Returns ``x`` (m, N_FEATURES [+ 2 folded_bins]) float32, ``y`` (m,) class indices, ``period``
+    (m,) true and ``period_found`` (m,) periodogram periods; rows whose features failed are dropped.
     """
     sims = simulate_lightcurves(n, survey, seed=seed)
-    x, found, flags = features_table(sims["t"], sims["mag"], sims["err"], n_jobs=n_jobs)
+    x, found, flags = features_table(sims["t"], sims["mag"], sims["err"], n_jobs=n_jobs, folded_bins=folded_bins)
     ok = (flags == 0) & np.isfinite(x).all(1)
     return {"x": x[ok], "y": sims["label"][ok], "period": sims["period"][ok], "period_found": found[ok]}
+
+
+def sequence_network(n_classes: int = len(LC_CLASSES), hidden=(256, 128, 64), seed: int = 0) -> ClassifierNet:
+    """Features -> MLP and the folded curve (2 channels x FOLDED_BINS) -> 1-D CNN, merged by an MLP."""
+    import torch   # noqa: PLC0415  (seeding only)
+
+    torch.manual_seed(seed)
+    n_f = len(FEATURE_COLUMNS)
+    parts = [{"start": 0, "stop": n_f, "shape": [n_f],
+              "encoder": {"kind": "mlp", "in_features": n_f, "hidden": list(hidden[:2]), "activation": "silu"}},
+             {"start": n_f, "stop": n_f + 2 * FOLDED_BINS, "shape": [2, FOLDED_BINS],
+              "encoder": {"kind": "cnn1d", "in_features": FOLDED_BINS, "out_features": 32, "channels": [16, 32, 32],
+                          "kernel": 5, "pooled": 5, "in_channels": 2}}]
+    return ClassifierNet(Branches(parts, hidden=hidden[2:] or (64,)), n_classes, (n_f + 2 * FOLDED_BINS,))
 
 
 def train_lightcurve_classifier(settings: LightCurveTraining = LightCurveTraining(), progress: bool = False,
@@ -60,15 +81,23 @@ def train_lightcurve_classifier(settings: LightCurveTraining = LightCurveTrainin
     ``calibration_fraction`` of the simulations fits the temperature and the "unknown" threshold.
     """
     get_survey(settings.survey)
+    if settings.encoder not in ENCODERS:
+        raise InputError(f"encoder: {settings.encoder!r} is not one of {ENCODERS}")
+    cnn = settings.encoder == "cnn"
     data = training_set or simulate_features(settings.survey, settings.n_per_class * len(LC_CLASSES), settings.seed,
-                                             settings.n_jobs)
+                                             settings.n_jobs, folded_bins=FOLDED_BINS if cnn else 0)
     x, y = data["x"], data["y"]
+    names = FEATURE_COLUMNS + (FOLDED_COLUMNS if cnn else ())
+    if x.shape[1] < len(names):
+        raise InputError(f"training_set: {x.shape[1]} columns, the {settings.encoder} encoder needs {len(names)}")
+    x = x[:, :len(names)]
     n_cal = int(len(x) * settings.calibration_fraction)
     if len(x) - n_cal < 10 * len(LC_CLASSES):
         raise InputError(f"n_per_class: {settings.n_per_class} simulations per class are too few to train on")
-    net = mlp_classifier(x.shape[1], len(LC_CLASSES), hidden=settings.hidden, seed=settings.seed)
+    net = (sequence_network(len(LC_CLASSES), settings.hidden, settings.seed) if cnn
+           else mlp_classifier(x.shape[1], len(LC_CLASSES), hidden=settings.hidden, seed=settings.seed))
     clf = CalibratedClassifier(net, LC_CLASSES, ClassifierConfig(epochs=settings.epochs, seed=settings.seed),
-                               feature_names=FEATURE_COLUMNS, progress=progress)
+                               feature_names=names, progress=progress)
     return clf.fit(x[:-n_cal], y[:-n_cal], x[-n_cal:], y[-n_cal:])
 
 
@@ -117,7 +146,8 @@ def classify_lightcurves(t_list, mag_list, err_list, model="eros1", class_priors
     ``features`` (n, N_FEATURES) that were classified.
     """
     clf = model if isinstance(model, CalibratedClassifier) else load_lightcurve_model(model)
-    x, period, flag = features_table(t_list, mag_list, err_list, n_jobs=n_jobs)
+    folded = FOLDED_BINS if len(clf.feature_names or ()) > len(FEATURE_COLUMNS) else 0
+    x, period, flag = features_table(t_list, mag_list, err_list, n_jobs=n_jobs, folded_bins=folded)
     ok = flag == 0
     k = len(clf.classes)
     proba, dist = np.full((len(x), k), np.nan), np.full(len(x), np.nan)

@@ -19,7 +19,7 @@ import numpy as np
 
 from ...core.data import dataset_file
 from ...core.errors import InputError
-from ...learn import CalibratedClassifier, ClassifierConfig, group_split, mlp_classifier
+from ...learn import CalibratedClassifier, ClassifierConfig, group_split, mlp_classifier, recall_at_precision
 
 __all__ = ["read_tces", "tce_features", "TCE_FEATURES", "split_by_star", "recall_at_precision", "labelled_tces",
            "train_vetter", "load_vetter", "VETTER_CLASSES"]
@@ -94,15 +94,6 @@ def _features(tces, log):
 def split_by_star(kepid: np.ndarray, fractions=(0.6, 0.2, 0.2), seed: int = 0) -> tuple[np.ndarray, ...]:
     """Boolean masks (train, calibration, test) assigning whole stars to one part each."""
     return group_split(kepid, fractions, seed)
-
-
-def recall_at_precision(score: np.ndarray, y: np.ndarray, precision: float = 0.99) -> float:
-    """Highest recall at which precision >= ``precision`` (y = 1 for positives)."""
-    from sklearn.metrics import precision_recall_curve
-
-    p, r, _ = precision_recall_curve(y, score)
-    ok = p >= precision
-    return float(r[ok].max()) if ok.any() else 0.0
 
 
 def labelled_tces(tces: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
