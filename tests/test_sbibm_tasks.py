@@ -75,3 +75,29 @@ def test_all_tasks_shapes():
         theta, x = task.sample_joint(100, seed=0)
         assert theta.shape == (100, task.theta_dim) and x.shape == (100, task.x_dim)
         assert torch.isfinite(x).all()
+
+
+def test_slcp_simulator_matches_its_likelihood():
+    task = get_task("slcp")
+    theta = torch.tensor([[0.5, -1.0, 1.2, -0.8, 0.7]]).repeat(50_000, 1)
+    x = task.simulate(theta, torch.Generator().manual_seed(0)).reshape(-1, 2).numpy()
+    s1, s2, rho = 1.2 ** 2, 0.8 ** 2, math.tanh(0.7)
+    assert np.allclose(x.mean(0), [0.5, -1.0], atol=0.02)
+    assert np.allclose(np.cov(x.T), [[s1 ** 2, rho * s1 * s2], [rho * s1 * s2, s2 ** 2]], rtol=0.03, atol=0.01)
+    xo = torch.as_tensor(x[:4].reshape(-1))
+    ll = task.log_likelihood(torch.tensor([[0.5, -1.0, 1.2, -0.8, 0.7], [0.5, -1.0, 1.2, -0.8, -0.7]]), xo)
+    dist = stats.multivariate_normal([0.5, -1.0], [[s1 ** 2, rho * s1 * s2], [rho * s1 * s2, s2 ** 2]])
+    assert float(ll[0]) == pytest.approx(dist.logpdf(x[:4]).sum(), abs=1e-3) and ll[0] > ll[1]
+
+
+def test_importance_reference_matches_the_analytic_posterior():
+    from sim2sky.cases.sbibm import importance_reference
+
+    task = get_task("gaussian_linear")
+    _, x = task.sample_joint(1, seed=5)
+    exact = task.analytic_posterior(x[0])
+    pilot = (exact.sample((3000,), ) + 0.1 * torch.randn(3000, 10)).numpy()   # a deliberately imperfect pilot
+    samples, ess = importance_reference(task, x[0].numpy(), pilot, n=5000, seed=1)
+    assert ess > 2000
+    assert np.allclose(samples.mean(0), exact.mean.numpy(), atol=0.03)
+    assert np.allclose(samples.std(0), math.sqrt(0.05), rtol=0.08)

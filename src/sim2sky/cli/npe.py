@@ -16,7 +16,7 @@ app = typer.Typer(help="Amortised posterior estimation (NPE) from simulations on
 
 @user_errors
 def simulate_sbibm(
-    task: str = typer.Argument(..., help="two_moons, gaussian_linear, gaussian_linear_uniform or gaussian_mixture."),
+    task: str = typer.Argument(..., help="two_moons, gaussian_linear, gaussian_linear_uniform, gaussian_mixture or slcp."),
     out_path: Path = typer.Option(..., "--out", help="Output .npz with theta (n, d) and x (n, k)."),
     num: int = typer.Option(10_000, "--num", help="Number of simulations."),
     seed: int = typer.Option(0, help="Random seed."),

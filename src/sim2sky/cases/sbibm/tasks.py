@@ -40,6 +40,7 @@ class Task:
     simulator: Callable[[Tensor, torch.Generator | None], Tensor]
     x_dim: int
     analytic_posterior: Callable[[Tensor], torch.distributions.Distribution] | None = None
+    log_likelihood: Callable[[Tensor, Tensor], Tensor] | None = None
 
     @property
     def theta_dim(self) -> int:
@@ -77,10 +78,36 @@ def _gaussian_linear_posterior(x: Tensor) -> torch.distributions.Distribution:
     return torch.distributions.MultivariateNormal(x / 2.0, 0.05 * torch.eye(x.numel()))
 
 
+def _gaussian_linear_log_likelihood(theta: Tensor, x: Tensor) -> Tensor:
+    x = torch.as_tensor(x, dtype=theta.dtype).reshape(1, -1)
+    return torch.distributions.Normal(theta, math.sqrt(0.1)).log_prob(x).sum(-1)
+
+
 def _gaussian_mixture(theta: Tensor, g: torch.Generator | None) -> Tensor:
     narrow = torch.rand(theta.shape[0], 1, generator=g) < 0.5
     scale = torch.where(narrow, torch.tensor(0.1), torch.tensor(1.0))
     return theta + scale * torch.randn(theta.shape, generator=g)
+
+
+def _slcp_moments(theta: Tensor) -> tuple[Tensor, Tensor]:
+    s1, s2, rho = theta[:, 2] ** 2, theta[:, 3] ** 2, torch.tanh(theta[:, 4])
+    cov = torch.stack([torch.stack([s1 ** 2, rho * s1 * s2], -1), torch.stack([rho * s1 * s2, s2 ** 2], -1)], -2)
+    return theta[:, :2], cov + 1e-8 * torch.eye(2)
+
+
+def _slcp(theta: Tensor, g: torch.Generator | None) -> Tensor:
+    # simple likelihood, complex posterior: 4 draws of a 2-D Gaussian whose mean, scales and
+    # correlation are the 5 parameters (sbibm "slcp"; Papamakarios et al. 2019, arXiv:1805.07226)
+    mean, cov = _slcp_moments(theta)
+    eps = torch.randn(theta.shape[0], 4, 2, generator=g)
+    return (mean[:, None] + eps @ torch.linalg.cholesky(cov).transpose(-1, -2)).reshape(-1, 8)
+
+
+def _slcp_log_likelihood(theta: Tensor, x: Tensor) -> Tensor:
+    """log p(x | theta) (m,) of one observation x (8,) for parameters theta (m, 5)."""
+    mean, cov = _slcp_moments(theta)
+    dist = torch.distributions.MultivariateNormal(mean, cov)
+    return dist.log_prob(torch.as_tensor(x, dtype=theta.dtype).reshape(4, 1, 2)).sum(0)
 
 
 def gaussian_linear_task(dim: int = 10, uniform: bool = False) -> Task:
@@ -99,6 +126,7 @@ TASKS: dict[str, Task] = {
         _gaussian_linear,
         10,
         _gaussian_linear_posterior,
+        _gaussian_linear_log_likelihood,
     ),
     "gaussian_linear_uniform": Task(
         "gaussian_linear_uniform", BoxUniform([-1.0] * 10, [1.0] * 10), _gaussian_linear, 10
@@ -106,6 +134,7 @@ TASKS: dict[str, Task] = {
     "gaussian_mixture": Task(
         "gaussian_mixture", BoxUniform([-10.0] * 2, [10.0] * 2), _gaussian_mixture, 2
     ),
+    "slcp": Task("slcp", BoxUniform([-3.0] * 5, [3.0] * 5), _slcp, 8, log_likelihood=_slcp_log_likelihood),
 }
 
 
