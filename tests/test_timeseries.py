@@ -228,3 +228,21 @@ def test_cli_sntype_on_a_template_spectrum(tmp_path):
     assert row["broad_type"] == BROAD_TYPE["Ia-norm"] and 0 < row["p_broad"] <= 1
     r = runner.invoke(app, ["spectra", "sntype", str(spec), "--z", "-3"])
     assert r.exit_code == 2 and "redshift" in r.output
+
+
+def test_folded_curve_and_the_cnn_encoder(tmp_path):
+    from sim2sky.cases.variables import FOLDED_COLUMNS, folded_curve
+
+    t = np.sort(np.random.default_rng(4).uniform(0, 300, 400))
+    mag = 0.8 * fourier_curve((t / 0.55) % 1, 0.48, 4.1, 0.31, 2.2) + 0.01 * np.random.default_rng(5).standard_normal(400)
+    curve = folded_curve(t, mag, np.full(400, 0.01), 0.55)
+    assert curve.shape == (2, 40) and np.argmin(curve[0]) == 0            # brightest bin first
+    assert np.corrcoef(curve[0, :20], curve[0, 20:])[0, 1] > 0.95          # folded at 2P: two equal cycles
+    clf = train_lightcurve_classifier(LightCurveTraining(n_per_class=30, epochs=2, encoder="cnn", n_jobs=1))
+    assert clf.feature_names[-len(FOLDED_COLUMNS):] == FOLDED_COLUMNS
+    clf.save(tmp_path / "m")
+    sims = simulate_lightcurves(7, seed=3)
+    res = classify_lightcurves(sims["t"], sims["mag"], sims["err"], load_lightcurve_model(tmp_path / "m"))
+    assert res["features"].shape == (7, len(clf.feature_names)) and np.allclose(np.nansum(res["proba"], 1), 1, atol=1e-5)
+    with pytest.raises(Exception, match="encoder"):
+        train_lightcurve_classifier(LightCurveTraining(n_per_class=30, encoder="gru"))

@@ -13,9 +13,10 @@ Vocabulary in :mod:`.schema`; file-level API in :mod:`.lcapi`.
 from .cadence import SURVEYS, Survey, get_survey
 from .lcapi import (classify_lightcurves_file, read_lightcurve_table, simulate_lightcurves_file,
                     train_lightcurves_file, vet_tces_file)
-from .lcfeatures import best_period, features_table, gls_power, lightcurve_features
-from .lcpipeline import (FEATURE_COLUMNS, LightCurveTraining, classify_lightcurves, group_proba, group_scores,
-                         load_lightcurve_model, simulate_features, train_lightcurve_classifier)
+from .lcfeatures import best_period, features_table, folded_curve, gls_power, lightcurve_features
+from .lcpipeline import (FEATURE_COLUMNS, FOLDED_COLUMNS, LightCurveTraining, classify_lightcurves, group_proba,
+                         group_scores, load_lightcurve_model, sequence_network, simulate_features,
+                         train_lightcurve_classifier)
 from .lcsim import eclipsing_binary, fourier_curve, simulate_lightcurves
 from .ogle import ogle_features, read_ogle3
 from .schema import (EROS_TYPES, FEATURE_NAMES, LC_CLASSES, LC_FEATURE_NAMES, OGLE_CLASSES, OGLE_TYPES, RARE_CLASSES,
@@ -26,7 +27,7 @@ from .vetting import (TCE_FEATURES, labelled_tces, load_vetter, read_tces, recal
 
 __all__ = ["SURVEYS", "Survey", "get_survey", "classify_lightcurves_file", "read_lightcurve_table",
            "simulate_lightcurves_file", "train_lightcurves_file", "vet_tces_file", "best_period", "features_table",
-           "gls_power", "lightcurve_features", "FEATURE_COLUMNS", "LightCurveTraining", "classify_lightcurves",
+           "gls_power", "lightcurve_features", "folded_curve", "FEATURE_COLUMNS", "FOLDED_COLUMNS", "sequence_network", "LightCurveTraining", "classify_lightcurves",
            "group_proba", "group_scores", "load_lightcurve_model", "simulate_features", "train_lightcurve_classifier",
            "eclipsing_binary", "fourier_curve", "simulate_lightcurves", "ogle_features", "read_ogle3", "EROS_TYPES",
            "FEATURE_NAMES", "LC_CLASSES", "LC_FEATURE_NAMES", "OGLE_CLASSES", "OGLE_TYPES", "RARE_CLASSES",
