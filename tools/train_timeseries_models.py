@@ -59,7 +59,7 @@ if "sntype" in what:
 
 if "transits" in what:
     t0 = time.time()
-    settings = TransitTraining(n_per_scenario=1000)
+    settings = TransitTraining()
     data = simulate_tce_set(4 * settings.n_per_scenario, settings.seed, settings.window, settings.n_jobs)
     cache = Path(os.environ.get("SIM2SKY_CACHE", "/tmp/sim2sky_cache"))
     cache.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,7 @@ class TransitTraining:
     (same grid density as the full search, ~40x cheaper); systematics get the full search.
     """
 
-    n_per_scenario: int = 1500
+    n_per_scenario: int = 1000
     calibration_fraction: float = 0.2
     epochs: int = 40
     window: float = 0.02
