@@ -192,3 +192,23 @@ def test_cli_bad_inputs_exit_2(tmp_path):
     for args in (["--theta", "0.3"], ["--theta", "0.3,9.0"], ["--theta", "a,b"]):
         r = runner.invoke(app, ["emulate", "sample", str(tmp_path / "e"), "--out", str(tmp_path / "o.npz"), *args])
         assert r.exit_code == 2, (args, r.output)
+
+
+def test_simulation_on_a_dask_cluster_gives_the_local_fields(tmp_path):
+    from distributed import LocalCluster
+
+    from sim2sky.cases.fields import read_fields, simulate_fields
+
+    local = simulate_fields("lognormal", 1100, size=16, dim=2, seed=7)            # 3 blocks of <= 512
+    assert not np.array_equal(local["x"][:100], local["x"][512:612])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        dist = simulate_fields("lognormal", 1100, size=16, dim=2, seed=7, scheduler=cluster.scheduler_address)
+        r = runner.invoke(app, ["simulate", "fields", "--kind", "lognormal", "--n", "600", "--size", "16", "--dim", "2",
+                                "--seed", "7", "--out", str(tmp_path / "f.npz"), "--no-progress",
+                                "--scheduler", cluster.scheduler_address])
+        assert r.exit_code == 0, r.output
+    assert np.array_equal(local["x"], dist["x"]) and np.array_equal(local["theta"], dist["theta"])
+    assert np.array_equal(read_fields(tmp_path / "f.npz")["x"], simulate_fields("lognormal", 600, size=16, dim=2, seed=7)["x"])
+    r = runner.invoke(app, ["simulate", "fields", "--n", "10", "--size", "16", "--dim", "2", "--out", str(tmp_path / "g.npz"),
+                            "--scheduler", "tcp://127.0.0.1:1"])
+    assert r.exit_code == 2 and "scheduler" in r.output

@@ -32,12 +32,14 @@ def simulate_fields(
     seed: int = typer.Option(0, help="Random seed (same seed, same fields)."),
     bounds_out: Optional[Path] = typer.Option(None, help="Also write the box prior as JSON {low, high} for 'npe train --bounds'."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    scheduler: Optional[str] = typer.Option(None, help="dask.distributed scheduler address (tcp://host:8786): "
+                                            "blocks of 512 fields are simulated on its workers, same fields as locally."),
 ):
     """Simulate Gaussian, log-normal or 21-cm reionisation fields with their parameters."""
     from ..cases.fields import simulate_fields_file
 
     r = simulate_fields_file(kind, n, out_path, bounds_out=bounds_out, size=size, dim=dim, box=box, depth=depth,
-                             noise=noise, wedge=wedge, seed=seed, progress=progress)
+                             noise=noise, wedge=wedge, seed=seed, progress=progress, scheduler=scheduler)
     out.print(f"wrote {len(r['x'])} {kind} fields of shape {r['x'].shape[1:]} ({', '.join(r['theta_names'])}) "
               f"to {out_path}")
 

@@ -20,18 +20,37 @@ from ...core.tables import read_arrays, table_suffix
 from .schema import kind_spec
 from .simulate import gaussian_fields, lognormal_fields, reion21cm_fields
 
-__all__ = ["simulate_fields", "write_fields", "read_fields", "simulate_fields_file", "FIELD_SUFFIXES"]
+__all__ = ["simulate_fields", "simulate_block", "write_fields", "read_fields", "simulate_fields_file", "FIELD_SUFFIXES"]
 
 FIELD_SUFFIXES = (".npz", ".h5", ".hdf5", ".fits")
 
 
+_BLOCK = 512     # fields per independently seeded block (the unit of work on a dask cluster)
+
+
+def simulate_block(kind, theta, size, dim, box, depth, noise, wedge, seed, start) -> np.ndarray:
+    """Fields (m, *(size,)*dim) for parameter rows ``theta`` (m, p) that start at row ``start``.
+
+    Seeded by ``(seed, start)`` only, so any split of the rows over processes or machines gives
+    the same fields.
+    """
+    sub = np.random.default_rng([seed, start])
+    if kind == "gaussian":
+        return gaussian_fields(theta, size, dim, box, depth, noise, sub)
+    if kind == "lognormal":
+        return lognormal_fields(theta, size, dim, box, depth, noise, sub)
+    return reion21cm_fields(theta, size, box, noise, wedge, rng=sub)
+
+
 def simulate_fields(kind: str, n: int, size: int | None = None, dim: int | None = None, box: float | None = None,
                     depth: float = 20.0, noise: float = 0.0, wedge: float | None = None, seed: int = 0,
-                    theta=None, progress: bool = False) -> dict:
+                    theta=None, progress: bool = False, scheduler: str | None = None) -> dict:
     """Draw parameters from the kind's box prior (or take ``theta``) and simulate ``n`` fields.
 
     Returns ``{"theta", "x", "theta_names", "meta"}``; ``x`` is float32 (n, *(size,)*dim).
     ``noise`` is the white-noise rms per pixel (density contrast; mK for ``reion21cm``).
+    ``scheduler``: a dask.distributed scheduler address; blocks of 512 fields are simulated on
+    its workers, giving exactly the fields of a local run.
     """
     spec = kind_spec(kind)
     dim = int(dim or spec.dims[-1] if kind == "reion21cm" else dim or spec.dims[0])
@@ -53,17 +72,26 @@ def simulate_fields(kind: str, n: int, size: int | None = None, dim: int | None 
     if theta.shape[1] != len(low):
         raise InputError(f"theta must have {len(low)} columns ({', '.join(spec.parameters)}), got {theta.shape[1]}")
     x = np.empty((len(theta),) + (size,) * dim, np.float32)
-    block = 512
-    with progress_bar(len(theta), f"simulating {kind} fields", progress) as bar:
-        for i in range(0, len(theta), block):
-            t, sub = theta[i:i + block], np.random.default_rng([seed, i])
-            if kind == "gaussian":
-                x[i:i + block] = gaussian_fields(t, size, dim, box, depth, noise, sub)
-            elif kind == "lognormal":
-                x[i:i + block] = lognormal_fields(t, size, dim, box, depth, noise, sub)
-            else:
-                x[i:i + block] = reion21cm_fields(t, size, box, noise, wedge, rng=sub)
-            bar.advance(len(t))
+    starts = list(range(0, len(theta), _BLOCK))
+    args = (size, dim, box, depth, noise, wedge, seed)
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout=10)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler: cannot connect to {scheduler} ({exc})") from None
+        try:
+            futures = [client.submit(simulate_block, kind, theta[i:i + _BLOCK], *args, i, pure=False) for i in starts]
+            for i, part in zip(starts, client.gather(futures)):
+                x[i:i + _BLOCK] = part
+        finally:
+            client.close()
+    else:
+        with progress_bar(len(theta), f"simulating {kind} fields", progress) as bar:
+            for i in starts:
+                x[i:i + _BLOCK] = simulate_block(kind, theta[i:i + _BLOCK], *args, i)
+                bar.advance(len(theta[i:i + _BLOCK]))
     meta = {"kind": kind, "dim": dim, "size": size, "box": box, "depth": depth if dim == 2 else None,
             "noise": noise, "wedge": wedge, "seed": seed, "unit": spec.field_unit,
             "bounds": {"low": low.tolist(), "high": high.tolist()}, "units": list(spec.units)}
