@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 import _data  # noqa: F401  (the shared data mirror)
-from sim2sky.cases.sbibm import get_task, load_reference
-from sim2sky.infer import NPE, TSNPE, BoxUniform, TrainConfig, c2st, coverage_error, expected_coverage
+from sim2sky.cases.sbibm import get_task, load_reference, truncated_prior_coverage
+from sim2sky.infer import NPE, TSNPE, BoxUniform, TrainConfig, c2st, coverage_error
 
 ROUNDS, EPSILON = 4, 1e-4
 
@@ -133,9 +133,7 @@ def main():
                         row = {"c2st": c2st(samples, reference), "seconds": seconds}
                         if ts is not None:
                             row["rounds"] = ts.rounds_
-                            theta_c = ts.proposal_.sample(300, torch.Generator().manual_seed(99))
-                            x_c = task.simulate(theta_c, torch.Generator().manual_seed(98)).numpy()
-                            levels, cov = expected_coverage(ts.posterior_, theta_c.numpy(), x_c, num_samples=500)
+                            levels, cov = truncated_prior_coverage(ts, task, 300, seed=0)
                             row["coverage_error_truncated_prior"] = coverage_error(levels, cov)
                             row["coverage_68"] = float(np.interp(0.68, levels, cov))
                         results[key] = row

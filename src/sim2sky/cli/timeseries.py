@@ -81,14 +81,12 @@ def vet(
 ):
     """Vet transit candidates: a TCE table (catalogue features, DR24-trained vetter) or light curves
     (BLS search + the simulation-trained light-curve vetter; see 'sim2sky transits vet' for column options)."""
-    from ..cases.transits import vet_lightcurves_file
     from ..cases.variables import vet_tces_file
     from ..core.tables import table_columns
+    from .transits import vet_lightcurves
 
     if "tce_period" not in table_columns(table):
-        r = vet_lightcurves_file(table, out_path, model, n_jobs)
-        counts = ", ".join(f"{k} {v}" for k, v in r["counts"].items() if v)
-        out.print(f"wrote {r['out']}: {r['n']} light curves ({counts})")
+        vet_lightcurves(table, out_path, model, id_col="id", t_col="t", flux_col="flux", err_col="err", n_jobs=n_jobs)
         return
     r = vet_tces_file(table, out_path, model)
     out.print(f"wrote {r['out']}: {r['n']} TCEs, {r['n_above_0.5']} with P(planet) > 0.5")

@@ -13,7 +13,7 @@ import numpy as np
 from .atomic import atomic_file
 from .errors import InputError, suggest
 
-__all__ = ["read_table", "read_long_table", "read_arrays", "is_array_file", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
+__all__ = ["read_table", "read_long_table", "write_long_table", "read_arrays", "is_array_file", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".parquet", ".pq", ".csv", ".ecsv")
 
@@ -179,6 +179,25 @@ def read_long_table(path, id_col: str, value_cols: tuple[str, ...], hint: str = 
     groups = np.split(rows, np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1])
     order = np.argsort(first)
     return uniq[order], *([col[groups[k]] for k in order] for col in cols)
+
+
+def write_long_table(out, ids, series: dict, per_object: dict | None = None, meta: dict | None = None) -> int:
+    """Write objects' time series as a long table (the layout :func:`read_long_table` reads).
+
+    ``series``: column name -> list of per-object arrays (same lengths per object);
+    ``per_object``: column name -> one value per object, repeated on its rows. Returns the
+    number of rows written.
+    """
+    from astropy.table import Table
+
+    first = next(iter(series.values()))
+    rows = np.repeat(np.arange(len(ids)), [len(a) for a in first])
+    cols = {"id": np.asarray(ids)[rows], **{k: np.concatenate(v) for k, v in series.items()},
+            **{k: np.asarray(v)[rows] for k, v in (per_object or {}).items()}}
+    tab = Table(cols)
+    tab.meta.update(meta or {})
+    write_table(tab, out)
+    return len(rows)
 
 
 def write_table(table, out, default_format: str | None = None) -> Path:

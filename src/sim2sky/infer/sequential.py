@@ -14,6 +14,7 @@ kept when ``log q(theta | x_obs)`` exceeds the threshold; for other priors, prio
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,10 +79,6 @@ class TruncatedPrior:
         return torch.cat(kept)[:n]
 
 
-def _as_tensor(x):
-    return torch.as_tensor(np.asarray(x, np.float32))
-
-
 class TSNPE:
     """Truncated sequential NPE for one observation ``x_obs``.
 
@@ -125,8 +122,6 @@ class TSNPE:
 
     def fit(self, x_obs, seed: int = 0) -> "TSNPE":
         """Run the rounds for observation ``x_obs`` (*x_shape)."""
-        import time
-
         if self.rounds < 1 or not 0 < self.epsilon < 1:
             raise InputError(f"TSNPE: rounds must be >= 1 and 0 < epsilon < 1 (got {self.rounds}, {self.epsilon})")
         x_obs = np.asarray(x_obs, np.float32)

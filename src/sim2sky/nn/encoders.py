@@ -15,6 +15,8 @@ Inputs: ``MLP`` takes (..., k) features; ``CNN1d``/``ResNet1d`` take spectra (..
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -238,13 +240,13 @@ class Branches(nn.Module):
 
     def __init__(self, parts, hidden=(128,), activation: str = "silu"):
         super().__init__()
+        self.encoders = nn.ModuleList([build_encoder(p["encoder"]) if isinstance(p["encoder"], dict) else p["encoder"]
+                                       for p in parts])
         self.parts = [{"start": int(p["start"]), "stop": int(p["stop"]), "shape": [int(s) for s in p["shape"]],
-                       "encoder": p["encoder"] if isinstance(p["encoder"], dict) else p["encoder"].spec()}
-                      for p in parts]
+                       "encoder": enc.spec()} for p, enc in zip(parts, self.encoders)]
         for p in self.parts:
-            if int(torch.tensor(p["shape"]).prod()) != p["stop"] - p["start"]:
+            if math.prod(p["shape"]) != p["stop"] - p["start"]:
                 raise ValueError(f"branch {p['start']}:{p['stop']} cannot be reshaped to {p['shape']}")
-        self.encoders = nn.ModuleList([build_encoder(p["encoder"]) for p in self.parts])
         self.merge = MLP(sum(int(e.out_features) for e in self.encoders), hidden=hidden, activation=activation)
         self.hidden, self.activation = [int(h) for h in hidden], activation
         self.out_features = self.merge.out_features

@@ -3,8 +3,8 @@ truncated sequential NPE on one observation."""
 
 from .demo import run_npe_demo
 from .reference import importance_reference
-from .sequential import run_tsnpe_task
+from .sequential import run_tsnpe_task, truncated_prior_coverage
 from .tasks import TASKS, Task, gaussian_linear_task, get_task, load_reference, simulate_task_file
 
-__all__ = ["run_npe_demo", "importance_reference", "run_tsnpe_task", "TASKS", "Task", "gaussian_linear_task", "get_task", "load_reference",
+__all__ = ["run_npe_demo", "importance_reference", "run_tsnpe_task", "truncated_prior_coverage", "TASKS", "Task", "gaussian_linear_task", "get_task", "load_reference",
            "simulate_task_file"]

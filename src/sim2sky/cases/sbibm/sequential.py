@@ -13,7 +13,15 @@ from ...core.errors import InputError
 from ...infer import TSNPE, TrainConfig, c2st, coverage_error, expected_coverage, save_posterior
 from .tasks import get_task, load_reference
 
-__all__ = ["run_tsnpe_task"]
+__all__ = ["run_tsnpe_task", "truncated_prior_coverage"]
+
+
+def truncated_prior_coverage(ts, task, n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Expected coverage ``(levels, coverage)`` of a fitted TSNPE's posterior on ``n`` simulations
+    drawn from its final truncated prior (where a TSNPE posterior is meant to be calibrated)."""
+    theta = ts.proposal_.sample(n, torch.Generator().manual_seed(seed + 99))
+    x = task.simulate(theta, torch.Generator().manual_seed(seed + 98)).numpy()
+    return expected_coverage(ts.posterior_, theta.numpy(), x, num_samples=500, seed=seed)
 
 
 def run_tsnpe_task(task_name: str, observation: int, out, rounds: int = 4, simulations_per_round: int = 1000,
@@ -35,9 +43,7 @@ def run_tsnpe_task(task_name: str, observation: int, out, rounds: int = 4, simul
                train_config=TrainConfig(seed=seed), progress=progress).fit(x_obs, seed=seed)
     save_posterior(ts.posterior_, out, provenance={"method": "TSNPE", "task": task_name, "observation": observation,
                                                    "seed": seed})
-    theta_c = ts.proposal_.sample(coverage_sims, torch.Generator().manual_seed(seed + 99))
-    x_c = task.simulate(theta_c, torch.Generator().manual_seed(seed + 98)).numpy()
-    levels, cov = expected_coverage(ts.posterior_, theta_c.numpy(), x_c, num_samples=500, seed=seed)
+    levels, cov = truncated_prior_coverage(ts, task, coverage_sims, seed)
     report = {"task": task_name, "observation": observation, "rounds": ts.rounds_,
               "coverage_levels": levels.tolist(), "coverage": cov.tolist(),
               "coverage_max_error_truncated_prior": coverage_error(levels, cov)}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.tables import read_long_table, write_table
+from ...core.tables import read_long_table, write_long_table, write_table
 from .pipeline import TransitTraining, train_transit_vetter, vet_lightcurves
 from .schema import SCENARIOS
 from .simulate import simulate_tce_lightcurves
@@ -26,18 +26,11 @@ def read_flux_table(path, id_col: str = "id", t_col: str = "t", flux_col: str = 
 
 def simulate_transits_file(out, n: int, seed: int = 0) -> dict:
     """Simulate ``n`` Kepler quarters (scenarios cycled) into a long table with the injected truth."""
-    from astropy.table import Table
-
     sims = simulate_tce_lightcurves(n, seed)
-    lengths = [len(s["t"]) for s in sims]
-    rows = np.repeat(np.arange(n), lengths)
-    tab = Table({"id": np.array([f"sim{k:06d}" for k in range(n)])[rows],
-                 "t": np.concatenate([s["t"] for s in sims]), "flux": np.concatenate([s["flux"] for s in sims]),
-                 "err": np.concatenate([s["err"] for s in sims]),
-                 "scenario": np.array([s["truth"]["scenario"] for s in sims])[rows],
-                 "period": np.array([s["truth"]["period"] for s in sims])[rows]})
-    write_table(tab, out)
-    return {"out": Path(out), "n": n, "cadences": int(sum(lengths))}
+    cadences = write_long_table(out, [f"sim{k:06d}" for k in range(n)],
+                                {c: [s[c] for s in sims] for c in ("t", "flux", "err")},
+                                {c: [s["truth"][c] for s in sims] for c in ("scenario", "period")})
+    return {"out": Path(out), "n": n, "cadences": cadences}
 
 
 def train_transits_file(out, n_per_scenario: int = 1000, epochs: int = 40, seed: int = 0, n_jobs: int = 2,

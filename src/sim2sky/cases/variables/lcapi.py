@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...core.tables import read_long_table, write_table
+from ...core.tables import read_long_table, write_long_table, write_table
 from .lcpipeline import LightCurveTraining, classify_lightcurves, train_lightcurve_classifier
 from .lcsim import simulate_lightcurves
 from .vetting import load_vetter, read_tces, tce_features
@@ -27,17 +27,11 @@ def read_lightcurve_table(path, id_col: str = "id", t_col: str = "t", mag_col: s
 
 def simulate_lightcurves_file(out, n: int, survey: str = "eros1", seed: int = 0) -> dict:
     """Simulate ``n`` light curves (classes cycled) into a long table with truth columns."""
-    from astropy.table import Table
-
     sims = simulate_lightcurves(n, survey, seed=seed)
-    lengths = [len(t) for t in sims["t"]]
-    rows = np.repeat(np.arange(n), lengths)
-    tab = Table({"id": np.array([f"sim{k:06d}" for k in range(n)])[rows], "t": np.concatenate(sims["t"]),
-                 "mag": np.concatenate(sims["mag"]), "err": np.concatenate(sims["err"]),
-                 "class": np.asarray(sims["classes"])[sims["label"]][rows], "period": sims["period"][rows]})
-    tab.meta["survey"] = survey
-    write_table(tab, out)
-    return {"out": Path(out), "n": n, "epochs": int(sum(lengths))}
+    epochs = write_long_table(out, [f"sim{k:06d}" for k in range(n)], {c: sims[c] for c in ("t", "mag", "err")},
+                              {"class": np.asarray(sims["classes"])[sims["label"]], "period": sims["period"]},
+                              meta={"survey": survey})
+    return {"out": Path(out), "n": n, "epochs": epochs}
 
 
 def train_lightcurves_file(out, survey: str = "eros1", n_per_class: int = 2000, epochs: int = 60, seed: int = 0,
