@@ -45,6 +45,8 @@ def run_sbi(task, theta, x, seed):
     torch.manual_seed(seed)
     if isinstance(task.prior, BoxUniform):
         prior = SbiBox(task.prior.low, task.prior.high)
+    elif task.prior.covariance is not None:
+        prior = torch.distributions.MultivariateNormal(task.prior.loc, task.prior.covariance)
     else:
         prior = torch.distributions.Independent(torch.distributions.Normal(task.prior.loc, task.prior.scale), 1)
     t0 = time.perf_counter()

@@ -61,9 +61,25 @@ def sha256(path):
     return h.hexdigest()
 
 
+#: Datasets fetched from their upstream URL (a published package archive), not from the mirror's layout:
+#: name -> (relative path, URL, SHA-256, size, description, source, licence).
+UPSTREAM = {
+    "sbibm-pypi": ("sbibm-pypi/sbibm-1.1.0-py2.py3-none-any.whl",
+                   "https://files.pythonhosted.org/packages/6a/3d/ca6a49f7d8ad77f274087b58584eb61e7d13d2c52181386a4fb29caa897f/"
+                   "sbibm-1.1.0-py2.py3-none-any.whl",
+                   "12ecc6b4d327b92f9225f08faa6405e4274fb8e75943d86a53157d1b1bcfaf74", 18594167,
+                   "the sbibm 1.1.0 wheel from PyPI: reference posteriors of every sbibm task (bernoulli_glm, slcp, "
+                   "sir, lotka_volterra, ...), read as CSV from inside the archive",
+                   "sbibm 1.1.0 on PyPI (Lueckmann et al. 2021, arXiv:2101.04653)", "MIT"),
+}
+
+
 def main(root):
     root = Path(root)
     out = {}
+    for name, (rel, url, digest, size, description, source, licence) in UPSTREAM.items():
+        out[name] = {"description": description, "source": source, "licence": licence,
+                     "files": {rel: {"sha256": digest, "size": size, "url": url}}}
     for name, (pattern, description, source, licence) in DATASETS.items():
         files = sorted(p for p in root.glob(pattern) if p.is_file())
         if not files:

@@ -10,7 +10,9 @@ licence. They are found, in this order, in
 2. ``$SIM2SKY_DATA`` (a local mirror with the registry's layout, e.g. a shared disk),
 3. the per-user cache (``platformdirs.user_cache_dir("sim2sky")/data``, or ``$SIM2SKY_CACHE``),
    filled by :func:`fetch` (``sim2sky data fetch NAME``) with pooch: download from
-   ``$SIM2SKY_DATA_URL`` (default :data:`DEFAULT_URL`) + the file's path, SHA-256 checked.
+   ``$SIM2SKY_DATA_URL`` (default :data:`DEFAULT_URL`) + the file's path, SHA-256 checked; a
+   file whose entry has its own ``url`` (a published archive such as the sbibm wheel on PyPI)
+   is downloaded from there.
 
 A dataset that is in none of them raises :class:`DataError` naming ``sim2sky data fetch NAME``.
 """
@@ -44,7 +46,7 @@ class Dataset:
     description: str
     source: str
     licence: str
-    files: dict            # relative path -> {"sha256": str, "size": int}
+    files: dict            # relative path -> {"sha256": str, "size": int, optional "url": str}
 
     @property
     def size(self) -> int:
@@ -162,7 +164,7 @@ def fetch(name: str, data_dir=None, url: str | None = None, progress: bool = Fal
         if target.is_file() and target.stat().st_size == int(f["size"]):
             continue
         try:
-            pooch.retrieve(base.rstrip("/") + "/" + rel, known_hash=f"sha256:{f['sha256']}",
+            pooch.retrieve(f.get("url") or base.rstrip("/") + "/" + rel, known_hash=f"sha256:{f['sha256']}",
                            fname=target.name, path=target.parent, progressbar=progress)
         except Exception as exc:  # network errors, HTTP errors and hash mismatches all mean "not fetched"
             raise DataError(f"could not fetch {rel} of dataset {name!r} from {base}: {exc}. Without internet, copy "

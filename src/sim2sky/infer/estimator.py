@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError
 from ..nn.encoders import ENCODERS, Concat, build_encoder
-from ..nn.flows import FLOWS, build_flow
+from ..nn.flows import BOX_TAILS, FLOWS, build_flow
 from .priors import BoxUniform
 
 __all__ = ["NPEConfig", "NPEEstimator", "EMBEDDINGS", "build_embedding"]
@@ -73,6 +73,12 @@ class NPEConfig:
     bounds : {"bijection", "rejection"}
         How a box prior is respected: a fixed map to unbounded space (default; no sample ever
         leaves the box, nothing is rejected) or truncation by rejection (as sbi).
+    box_tail : {"auto", "exp", "gauss"}
+        Tails of that map (:class:`sim2sky.nn.flows.BoxLogitTransform`): ``auto`` is ``exp``
+        for spline flows and ``gauss`` for MAFs, which cannot bend a sharp exponential tail
+        (gaussian_linear_uniform, 3 MAFs: C2ST 0.591 -> 0.555; ``benchmarks/box_map.py``).
+    box_core : float
+        Fraction of the box mapped linearly; negative (default): 0.9 for ``exp``, 0.5 for ``gauss``.
     """
 
     flow: str = "auto"
@@ -88,6 +94,8 @@ class NPEConfig:
     affine: bool = False
     ensemble: int = 0
     bounds: str = "bijection"
+    box_tail: str = "auto"
+    box_core: float = -1.0
 
     def __post_init__(self):
         if self.flow not in (*FLOWS, "auto"):
@@ -100,12 +108,16 @@ class NPEConfig:
             raise ValueError("ensemble must be >= 1 (or 0 for automatic)")
         if self.bounds not in ("bijection", "rejection"):
             raise ValueError("bounds must be 'bijection' or 'rejection'")
+        if self.box_tail not in ("auto", *BOX_TAILS) or self.box_core >= 1.0:
+            raise ValueError(f"box_tail must be auto or one of {BOX_TAILS}, and box_core < 1")
 
     def resolved(self, theta_dim: int) -> "NPEConfig":
         """The concrete architecture for ``theta_dim`` parameters (``auto`` and 0 filled in)."""
         flow = self.flow if self.flow != "auto" else ("nsf" if theta_dim <= 2 else "maf")
         ensemble = self.ensemble or (1 if self.flow != "auto" or theta_dim <= 2 else 3)
-        return replace(self, flow=flow, ensemble=ensemble)
+        tail = self.box_tail if self.box_tail != "auto" else ("gauss" if flow == "maf" else "exp")
+        core = self.box_core if self.box_core >= 0 else (0.5 if tail == "gauss" else 0.9)
+        return replace(self, flow=flow, ensemble=ensemble, box_tail=tail, box_core=core)
 
 
 def build_embedding(kind: str, x_shape: tuple, out_features: int, options: dict | None = None) -> nn.Module | None:
@@ -188,7 +200,7 @@ class NPEEstimator(nn.Module):
             box = None
         self.flow, _ = build_flow(
             config.flow, theta_dim, context, config.transforms, config.hidden_features, config.bins, box, config.passes,
-            config.mixing, config.bound, config.affine)
+            config.mixing, config.bound, config.affine, (config.box_core, config.box_tail))
         self._has_box = box is not None
 
     @property
@@ -267,6 +279,8 @@ class NPEEstimator(nn.Module):
         x_shape = arch.pop("x_shape", None) or [int(arch.pop("x_dim"))]
         arch.pop("x_dim", None)
         spec = arch.pop("embedding_spec", None)
+        arch.setdefault("box_tail", "exp")     # models saved before box_tail existed
+        arch.setdefault("box_core", 0.9)
         config = from_dict(NPEConfig, arch, "architecture")
         return cls(theta_dim, x_shape, config, prior, embedding=build_encoder(spec) if spec else None)
 

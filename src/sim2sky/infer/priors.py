@@ -70,12 +70,26 @@ class BoxUniform:
 
 
 class Gaussian:
-    """Independent normal prior with mean ``loc`` and standard deviation ``scale``."""
+    """Normal prior: independent with mean ``loc`` and standard deviation ``scale``, or correlated
+    with a full ``covariance`` (d, d) (then ``scale`` is the square root of its diagonal)."""
 
     kind = "gaussian"
 
-    def __init__(self, loc, scale):
+    def __init__(self, loc, scale=None, covariance=None):
         self.loc = torch.as_tensor(loc, dtype=torch.float32).flatten()
+        self.covariance, self._tril = None, None
+        if covariance is not None:
+            cov = torch.as_tensor(covariance, dtype=torch.float64)
+            if cov.shape != (self.loc.numel(), self.loc.numel()) or not torch.allclose(cov, cov.T):
+                raise InputError(f"Gaussian prior: 'covariance' must be a symmetric {self.loc.numel()}x"
+                                 f"{self.loc.numel()} matrix, got shape {tuple(cov.shape)}")
+            tril, info = torch.linalg.cholesky_ex(cov)
+            if info != 0:
+                raise InputError("Gaussian prior: 'covariance' is not positive definite")
+            self.covariance, self._tril = cov.float(), tril.float()
+            scale = cov.diagonal().sqrt()
+        if scale is None:
+            raise InputError("Gaussian prior needs 'scale' (independent) or 'covariance' (correlated)")
         self.scale = torch.as_tensor(scale, dtype=torch.float32).flatten()
         if self.loc.shape != self.scale.shape or not (self.scale > 0).all():
             raise InputError("Gaussian prior needs 'loc' and positive 'scale' of equal length")
@@ -85,16 +99,20 @@ class Gaussian:
         return self.loc.numel()
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        return self.loc + self.scale * torch.randn((n, self.dim), generator=generator)
+        z = torch.randn((n, self.dim), generator=generator)
+        return self.loc + (self.scale * z if self._tril is None else z @ self._tril.T)
 
     def log_prob(self, theta: Tensor) -> Tensor:
+        if self._tril is not None:
+            return torch.distributions.MultivariateNormal(self.loc, scale_tril=self._tril).log_prob(theta)
         return torch.distributions.Normal(self.loc, self.scale).log_prob(theta).sum(-1)
 
     def contains(self, theta: Tensor) -> Tensor:
         return torch.ones(theta.shape[:-1], dtype=torch.bool)
 
-
     def to_dict(self) -> dict:
+        if self.covariance is not None:
+            return {"kind": self.kind, "loc": self.loc.tolist(), "covariance": self.covariance.tolist()}
         return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
 
 
@@ -111,5 +129,8 @@ def prior_from_dict(spec: dict | None):
             raise InputError(f"box prior is missing {missing}; expected {{\"low\": [...], \"high\": [...]}}")
         return BoxUniform(spec["low"], spec["high"])
     if kind == "gaussian":
-        return Gaussian(spec["loc"], spec["scale"])
+        if "loc" not in spec or not ("scale" in spec or "covariance" in spec):
+            raise InputError("Gaussian prior needs 'loc' and 'scale' (or 'covariance'), e.g. "
+                             "{\"kind\": \"gaussian\", \"loc\": [0], \"scale\": [1]}")
+        return Gaussian(spec["loc"], spec.get("scale"), spec.get("covariance"))
     raise InputError(f"unknown prior kind {kind!r}; expected 'box_uniform' or 'gaussian'")

@@ -8,13 +8,16 @@ References
 ----------
 Lueckmann et al. 2021, "Benchmarking Simulation-Based Inference", AISTATS, arXiv:2101.04653.
 Greenberg et al. 2019 (two moons), arXiv:1905.07488.
+Gonçalves et al. 2020 (Bernoulli GLM), arXiv:1907.00770.
 """
 
 from __future__ import annotations
 
 import bz2
+import io
 import json
 import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -110,6 +113,45 @@ def _slcp_log_likelihood(theta: Tensor, x: Tensor) -> Tensor:
     return dist.log_prob(torch.as_tensor(x, dtype=theta.dtype).reshape(4, 1, 2)).sum(0)
 
 
+def _glm_design() -> Tensor:
+    # sbibm's frozen white-noise stimulus (numpy seed 42, 100 bins) and its 9-lag design matrix
+    # with an offset column; identical to sbibm's design_matrix.pt (checked to 0.0)
+    stim = np.random.RandomState(42).randn(100).astype(np.float32)
+    design = np.zeros((100, 10), np.float32)
+    design[:, 0] = 1.0
+    for lag in range(9):
+        design[lag:, 1 + lag] = stim[: 100 - lag]
+    return torch.from_numpy(design)
+
+
+_GLM_DESIGN = _glm_design()
+
+
+def _glm_prior() -> Gaussian:
+    # sbibm: precision 0.5 on the offset, a smoothness prior F^T F on the 9 filter weights
+    m = 9
+    d = torch.eye(m, dtype=torch.float64) - torch.diag(torch.ones(m - 1, dtype=torch.float64), -1)
+    f = d @ d + torch.diag(torch.arange(m, dtype=torch.float64) / m) ** 0.5
+    precision = torch.zeros(m + 1, m + 1, dtype=torch.float64)
+    precision[0, 0] = 0.5
+    precision[1:, 1:] = f.T @ f
+    return Gaussian(torch.zeros(m + 1), covariance=torch.linalg.inv(precision))
+
+
+def _bernoulli_glm(theta: Tensor, g: torch.Generator | None) -> Tensor:
+    # spikes y_t ~ Bernoulli(sigmoid(design @ theta)), summarised by the sufficient statistics
+    # design^T y (spike count, then the 9 lags of the spike-triggered stimulus sum)
+    rate = torch.sigmoid(theta @ _GLM_DESIGN.T)                       # (n, 100)
+    spikes = (torch.rand(rate.shape, generator=g) < rate).float()
+    return spikes @ _GLM_DESIGN
+
+
+def _bernoulli_glm_log_likelihood(theta: Tensor, x: Tensor) -> Tensor:
+    """log p(x | theta) up to a theta-independent constant: x = design^T y is sufficient for the GLM."""
+    x = torch.as_tensor(x, dtype=theta.dtype).reshape(-1)
+    return theta @ x - torch.nn.functional.softplus(theta @ _GLM_DESIGN.T.to(theta.dtype)).sum(-1)
+
+
 def gaussian_linear_task(dim: int = 10, uniform: bool = False) -> Task:
     """Gaussian-linear task of any dimension (sbibm's is 10-D); analytic posterior if not uniform."""
     if uniform:
@@ -135,6 +177,8 @@ TASKS: dict[str, Task] = {
         "gaussian_mixture", BoxUniform([-10.0] * 2, [10.0] * 2), _gaussian_mixture, 2
     ),
     "slcp": Task("slcp", BoxUniform([-3.0] * 5, [3.0] * 5), _slcp, 8, log_likelihood=_slcp_log_likelihood),
+    "bernoulli_glm": Task("bernoulli_glm", _glm_prior(), _bernoulli_glm, 10,
+                          log_likelihood=_bernoulli_glm_log_likelihood),
 }
 
 
@@ -144,29 +188,48 @@ def get_task(name: str) -> Task:
     return TASKS[name]
 
 
+_MIRRORED = ("two_moons", "gaussian_linear", "gaussian_linear_uniform", "gaussian_mixture")
+
+
 def _read_csv(path: Path) -> np.ndarray:
     opener = bz2.open if path.suffix == ".bz2" else open
     with opener(path, "rt") as fh:
         return np.loadtxt(fh, delimiter=",", skiprows=1, ndmin=2).astype(np.float32)
 
 
+def _parse_csv(raw: bytes, compressed: bool) -> np.ndarray:
+    text = (bz2.decompress(raw) if compressed else raw).decode()
+    return np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2).astype(np.float32)
+
+
 def load_reference(task: str, num_observation: int, data_dir=None) -> dict:
     """Observation, true parameters, seed and reference posterior samples of one sbibm case.
+
+    The four tasks of the ``sbibm`` dataset are read from its folder; the others (bernoulli_glm,
+    slcp, ...) from inside the sbibm wheel of the ``sbibm-pypi`` dataset (CSV files only; nothing
+    is imported or unpickled from it).
 
     Returns
     -------
     dict with ``x`` (1, k), ``theta`` (1, d), ``seed`` (int) and ``samples`` (10000, d).
     ``data_dir`` overrides the data registry's search (see :mod:`sim2sky.core.data`).
     """
-    folder = dataset_root("sbibm", data_dir) / "sbibm" / task / f"num_observation_{num_observation}"
-    if not folder.is_dir():
-        raise InputError(f"no sbibm reference folder {folder}")
-    return {
-        "x": _read_csv(folder / "observation.csv"),
-        "theta": _read_csv(folder / "true_parameters.csv"),
-        "seed": int(_read_csv(folder / "observation_seed.csv")[0, 0]),
-        "samples": _read_csv(folder / "reference_posterior_samples.csv.bz2"),
-    }
+    names = {"x": "observation.csv", "theta": "true_parameters.csv", "seed": "observation_seed.csv",
+             "samples": "reference_posterior_samples.csv.bz2"}
+    if task in _MIRRORED:
+        folder = dataset_root("sbibm", data_dir) / "sbibm" / task / f"num_observation_{num_observation}"
+        if not folder.is_dir():
+            raise InputError(f"no sbibm reference folder {folder}")
+        out = {k: _read_csv(folder / name) for k, name in names.items()}
+    else:
+        wheel = dataset_root("sbibm-pypi", data_dir) / "sbibm-pypi" / "sbibm-1.1.0-py2.py3-none-any.whl"
+        prefix = f"sbibm/tasks/{task}/files/num_observation_{num_observation}/"
+        with zipfile.ZipFile(wheel) as zf:
+            if prefix + names["x"] not in zf.namelist():
+                raise InputError(f"sbibm has no reference for task {task!r}, observation {num_observation} (1-10)")
+            out = {k: _parse_csv(zf.read(prefix + name), name.endswith(".bz2")) for k, name in names.items()}
+    out["seed"] = int(out["seed"][0, 0])
+    return out
 
 
 def simulate_task_file(task: str, out, num: int = 10_000, seed: int = 0, bounds_out=None,
