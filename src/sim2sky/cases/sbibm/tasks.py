@@ -191,15 +191,13 @@ def get_task(name: str) -> Task:
 _MIRRORED = ("two_moons", "gaussian_linear", "gaussian_linear_uniform", "gaussian_mixture")
 
 
-def _read_csv(path: Path) -> np.ndarray:
-    opener = bz2.open if path.suffix == ".bz2" else open
-    with opener(path, "rt") as fh:
-        return np.loadtxt(fh, delimiter=",", skiprows=1, ndmin=2).astype(np.float32)
-
-
 def _parse_csv(raw: bytes, compressed: bool) -> np.ndarray:
     text = (bz2.decompress(raw) if compressed else raw).decode()
     return np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2).astype(np.float32)
+
+
+def _read_csv(path: Path) -> np.ndarray:
+    return _parse_csv(path.read_bytes(), path.suffix == ".bz2")
 
 
 def load_reference(task: str, num_observation: int, data_dir=None) -> dict:
