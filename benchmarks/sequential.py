@@ -12,6 +12,7 @@ truncated prior (what the truncated posterior is trained to be calibrated on).
 
     python benchmarks/sequential.py --tasks two_moons --observations 1 2 3 --budgets 1000 3000 10000 \
         --out benchmarks/results_sequential_two_moons.json
+    python benchmarks/sequential.py --observations 1 --budgets 100000 --methods npe   # the 10^5 point
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def main():
     ap.add_argument("--tasks", nargs="+", default=["two_moons"])
     ap.add_argument("--observations", nargs="+", type=int, default=[1, 2, 3])
     ap.add_argument("--budgets", nargs="+", type=int, default=[1000, 3000, 10000])
+    ap.add_argument("--methods", nargs="+", default=["npe", "tsnpe"], choices=["npe", "tsnpe"])
     ap.add_argument("--skip-sbi", action="store_true")
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_sequential.json"))
     ap.add_argument("--table", action="store_true", help="print the README table of --out and exit")
@@ -114,7 +116,7 @@ def main():
             ref = load_reference(name, obs)
             xo, reference = np.asarray(ref["x"], np.float32).ravel(), np.asarray(ref["samples"])[:10_000]
             for budget in args.budgets:
-                for method in ("npe", "tsnpe"):
+                for method in args.methods:
                     for lib in ("sim2sky", "sbi"):
                         key = f"{name}/{obs}/{budget}/{method}/{lib}"
                         if key in results or (lib == "sbi" and args.skip_sbi):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sim2sky.cases.sbibm import gaussian_linear_task
+from sim2sky.cases.sbibm import gaussian_linear_task, get_task
 from sim2sky.infer.diagnostics import c2st, coverage_error, expected_coverage, tarp
 from sim2sky.infer.npe import NPE, NPEConfig
 from sim2sky.infer.train import TrainConfig
@@ -52,6 +52,21 @@ def test_posterior_moments_match_analytic(gaussian_3d):
     assert np.allclose(npe.posterior_.map(x0[0]), x0[0] / 2, atol=0.08)  # Gaussian: mode = mean
     lo, hi = npe.posterior_.credible_interval(s[None], level=0.68)
     assert np.all((hi - lo)[0] > 0.3) and np.all((hi - lo)[0] < 0.6)  # +-1 sigma = 0.447 wide
+
+
+def test_auto_flow_is_chosen_by_validation_loss(gaussian_3d):
+    """3-5 parameters: a spline flow and three MAFs are both trained and the lower held-out loss
+    wins: the MAFs on a Gaussian posterior (measured KL to the exact one 0.010 vs 0.037 nats),
+    the spline on SLCP's four-mode posterior (C2ST 0.89 vs 0.95)."""
+    _, npe = gaussian_3d
+    cands = npe.history_["candidates"]
+    assert [(c["flow"], c["ensemble"]) for c in cands] == [("nsf", 1), ("maf", 3)]
+    assert npe.estimator_.config.flow == "maf" and cands[1]["val_loss"] < cands[0]["val_loss"]
+    task = get_task("slcp")
+    theta, x = task.sample_joint(3000, seed=1)
+    slcp = NPE(prior=task.prior, train_config=TrainConfig(seed=1)).fit(theta.numpy(), x.numpy())
+    losses = [c["val_loss"] for c in slcp.history_["candidates"]]
+    assert slcp.estimator_.config.flow == "nsf" and losses[1] - losses[0] > 0.3    # measured 0.59
 
 
 def test_expected_coverage_is_calibrated(gaussian_3d):

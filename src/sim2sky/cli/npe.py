@@ -16,13 +16,15 @@ app = typer.Typer(help="Amortised posterior estimation (NPE) from simulations on
 
 @user_errors
 def simulate_sbibm(
-    task: str = typer.Argument(..., help="two_moons, gaussian_linear, gaussian_linear_uniform, gaussian_mixture or slcp."),
+    task: str = typer.Argument(..., help="two_moons, gaussian_linear, gaussian_linear_uniform, gaussian_mixture, slcp, "
+                                           "bernoulli_glm, sir or lotka_volterra."),
     out_path: Path = typer.Option(..., "--out", help="Output .npz with theta (n, d) and x (n, k)."),
     num: int = typer.Option(10_000, "--num", help="Number of simulations."),
     seed: int = typer.Option(0, help="Random seed."),
-    bounds_out: Optional[Path] = typer.Option(None, help="Also write the box prior as JSON {low, high}."),
+    bounds_out: Optional[Path] = typer.Option(None, help="Also write the prior as JSON for 'npe train --bounds' ({low, high} for a box, else {kind, loc, scale})."),
     observations_out: Optional[Path] = typer.Option(None, help="Also write the 10 sbibm reference observations "
-                                                              "(needs the 'sbibm' dataset: sim2sky data fetch sbibm)."),
+                                                              "(needs the 'sbibm' dataset, or 'sbibm-pypi' for slcp, "
+                                                              "bernoulli_glm, sir, lotka_volterra: sim2sky data fetch NAME)."),
 ):
     """Simulate an sbibm benchmark task (Lueckmann et al. 2021) into an .npz training file."""
     from ..cases.sbibm import simulate_task_file
@@ -39,7 +41,7 @@ def npe_train(
     sims: Path = typer.Argument(..., help="Simulations: .npz/.h5 with theta (n, d) and x (n, k) or fields (n, *grid) "
                                           "(e.g. from 'simulate fields'), or a FITS/Parquet/CSV table."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write (config.json + weights.safetensors)."),
-    flow: str = typer.Option("auto", help="Flow family: auto (NSF for <= 2 parameters, else an ensemble of MAFs), "
+    flow: str = typer.Option("auto", help="Flow family: auto (NSF for <= 5 parameters, else an ensemble of 3 MAFs), "
                                           "nsf (neural spline) or maf (masked affine)."),
     ensemble: int = typer.Option(0, help="Independently trained flows mixed into the posterior (0: automatic)."),
     bounds: Optional[Path] = typer.Option(None, help='Box prior as JSON {"low": [...], "high": [...]}; samples never leave it.'),

@@ -72,8 +72,12 @@ class NPEEnsemble(nn.Module):
         return int(np.prod(self.x_shape))
 
     @property
-    def box_transform(self):
-        return self.members[0].box_transform
+    def support_transform(self):
+        return self.members[0].support_transform
+
+    @property
+    def x_log(self) -> Tensor:
+        return self.members[0].x_log
 
     def forward(self, x: Tensor) -> EnsembleDistribution:
         return EnsembleDistribution(self, x)

@@ -44,7 +44,11 @@ def load_posterior(path) -> Posterior:
     try:
         prior = prior_from_dict(config.get("prior"))
         est = estimator_from_architecture(config["architecture"], prior)
-        est.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
+        missing, unexpected = est.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=False)
+        # models saved before x_log existed model every feature as is (the buffer's default)
+        missing = [k for k in missing if not k.endswith("x_log")]
+        if missing or unexpected:
+            raise RuntimeError(f"weights do not match the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})")
         feats = config.get("features", {})
         x_range = None
         if feats.get("train_min") is not None:

@@ -16,9 +16,9 @@ from torch import nn
 from .ensemble import NPEEnsemble, build_estimator, merge_histories
 from .estimator import NPEConfig
 from .posterior import Posterior
-from .train import NPETrainer, TrainConfig, validate_training_data
+from .train import NPETrainer, TrainConfig, validate_training_data, validation_rows
 
-__all__ = ["NPE"]
+__all__ = ["NPE", "validation_loss"]
 
 
 class NPE:
@@ -59,17 +59,44 @@ class NPE:
         optional unlabelled real observations for domain-adversarial training of the embedding."""
         theta, x = validate_training_data(theta, x, self.prior)
         tcfg = self.train_config or TrainConfig()
+        # a passed-in embedding module is one object: it cannot be trained afresh per candidate
+        candidates = self.config.candidates(theta.shape[1]) if self.embedding is None else [self.config]
+        fits = [self._fit_one(config, theta, x, x_target, tcfg) for config in candidates]
+        if len(fits) > 1:
+            rows = validation_rows(len(theta), tcfg, isinstance(theta, np.memmap))
+            losses = [validation_loss(est, theta, x, rows) for est, _ in fits]
+            self.estimator_, self.history_ = fits[int(np.argmin(losses))]
+            self.history_["candidates"] = [{"flow": c.flow, "ensemble": c.ensemble, "val_loss": v,
+                                            "wall_time_s": h["wall_time_s"]} for c, v, (_, h) in zip(candidates, losses, fits)]
+        else:
+            self.estimator_, self.history_ = fits[0]
+        x_range = (np.nanmin(x, 0), np.nanmax(x, 0)) if x.ndim == 2 and not isinstance(x, np.memmap) else None
+        self.posterior_ = Posterior(self.estimator_, prior=self.prior, theta_names=theta_names, x_names=x_names,
+                                    x_range=x_range)
+        return self
+
+    def _fit_one(self, config, theta, x, x_target, tcfg):
         torch.manual_seed(tcfg.seed)
-        self.estimator_ = build_estimator(theta.shape[1], x.shape[1:], self.config, self.prior, self.embedding)
-        members = self.estimator_.members if isinstance(self.estimator_, NPEEnsemble) else [self.estimator_]
+        estimator = build_estimator(theta.shape[1], x.shape[1:], config, self.prior, self.embedding)
+        members = estimator.members if isinstance(estimator, NPEEnsemble) else [estimator]
         histories = []
         for k, member in enumerate(members):
             # every member sees the same training/validation split; seeds differ (initialisation, batches)
             torch.manual_seed(tcfg.seed + 1000 * k)
             histories.append(NPETrainer(replace(tcfg, batch_seed=tcfg.seed + 1000 * k), progress=self.progress)
                              .fit(member, theta, x, x_target))
-        self.history_ = histories[0] if len(histories) == 1 else merge_histories(histories)
-        x_range = (np.nanmin(x, 0), np.nanmax(x, 0)) if x.ndim == 2 and not isinstance(x, np.memmap) else None
-        self.posterior_ = Posterior(self.estimator_, prior=self.prior, theta_names=theta_names, x_names=x_names,
-                                    x_range=x_range)
-        return self
+        return estimator, histories[0] if len(histories) == 1 else merge_histories(histories)
+
+
+@torch.no_grad()
+def validation_loss(estimator, theta, x, rows: np.ndarray, batch: int = 4096) -> float:
+    """Mean ``-log q(theta | x)`` of the whole estimator (an ensemble as its mixture) over ``rows``
+    (finite rows only)."""
+    total, count = 0.0, 0
+    for i in range(0, len(rows), batch):
+        t = torch.as_tensor(np.asarray(theta[rows[i:i + batch]], np.float32))
+        xx = torch.as_tensor(np.asarray(x[rows[i:i + batch]], np.float32))
+        ok = torch.isfinite(t).all(1) & torch.isfinite(xx.reshape(len(xx), -1)).all(1)
+        lp = estimator(xx[ok]).log_prob(t[ok])
+        total, count = total - float(lp.sum()), count + int(ok.sum())
+    return total / max(count, 1)

@@ -54,6 +54,13 @@ class Posterior:
         bad = ~np.isfinite(x.reshape(len(x), -1)).all(1)
         if bad.any():
             raise InputError(f"{bad.sum()} observation rows contain NaN or inf (first rows: {np.flatnonzero(bad)[:5].tolist()})")
+        logged = self.estimator.x_log.numpy()
+        if logged.any() and (x[:, logged] <= 0).any():
+            rows, cols = np.nonzero(x[:, logged] <= 0)
+            name = np.asarray(self.x_names)[logged][cols[0]]
+            raise InputError(f"{len(set(rows.tolist()))} observations have a feature <= 0 that was positive in all "
+                             f"training simulations and is modelled as its log (first row {rows[0]}: {name}); "
+                             "check the units, or train with NPEConfig(x_log='none')")
         if self.x_range is not None and not allow_out_of_range:
             lo, hi = self.x_range
             span = hi - lo
@@ -127,21 +134,21 @@ class Posterior:
         """Maximum a posteriori estimate for one observation (d,).
 
         Starts from the most probable of ``num_samples`` draws and climbs log q by Adam in
-        unbounded space (so a box prior is respected).
+        unbounded space (so a box or positive prior is respected).
         """
         x = torch.as_tensor(self.check_x(x, allow_out_of_range=True)[0])
         s = torch.as_tensor(self.sample(x.numpy(), num_samples, seed=seed))
         with torch.no_grad():
             lp = self.estimator(x).log_prob(s)
         start = s[lp.argmax()]
-        box = self.estimator.box_transform
-        u = (box()(start) if box is not None else start).clone().requires_grad_(True)
+        support = self.estimator.support_transform
+        u = (support()(start) if support is not None else start).clone().requires_grad_(True)
         opt = torch.optim.Adam([u], lr=1e-2)
         for _ in range(steps):
-            theta = box().inv(u) if box is not None else u
+            theta = support().inv(u) if support is not None else u
             loss = -self.estimator(x).log_prob(theta)
             opt.zero_grad()
             loss.backward()
             opt.step()
         with torch.no_grad():
-            return (box().inv(u) if box is not None else u).numpy()
+            return (support().inv(u) if support is not None else u).numpy()

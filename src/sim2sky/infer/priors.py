@@ -1,7 +1,8 @@
 """Priors that serialise to JSON and know how to map themselves to unbounded space.
 
 A bounded prior (box-uniform) is handled by a bijection to R^d
-(:class:`sim2sky.nn.flows.BoxLogitTransform`): the flow lives in unbounded space and every sample maps back inside the box,
+(:class:`sim2sky.nn.flows.BoxLogitTransform`), a log-normal one by the log: the flow lives in
+unbounded space and every sample maps back inside the prior's support,
 so no posterior mass leaks outside the prior and sampling needs no rejection (sbi's NPE
 rejects samples that fall outside the prior, which stalls when the leakage is large).
 """
@@ -15,8 +16,7 @@ from torch import Tensor
 
 from ..core.errors import InputError
 
-__all__ = ["BoxUniform", "Gaussian", "prior_from_dict"]
-
+__all__ = ["BoxUniform", "Gaussian", "LogNormal", "prior_from_dict"]
 
 
 class BoxUniform:
@@ -116,6 +116,43 @@ class Gaussian:
         return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
 
 
+class LogNormal:
+    """Independent log-normal prior: ``log theta ~ N(loc, scale)`` per parameter (rates, masses).
+
+    Parameters
+    ----------
+    loc, scale : sequence of float, shape (d,)
+        Mean and standard deviation of ``log theta`` (natural log; theta in its own units).
+    """
+
+    kind = "lognormal"
+
+    def __init__(self, loc, scale):
+        self.loc = torch.as_tensor(loc, dtype=torch.float32).flatten()
+        self.scale = torch.as_tensor(scale, dtype=torch.float32).flatten()
+        if self.loc.shape != self.scale.shape or not (self.scale > 0).all() or not torch.isfinite(self.loc).all():
+            raise InputError("log-normal prior needs finite 'loc' and positive 'scale' (of log theta) of equal length")
+
+    @property
+    def dim(self) -> int:
+        return self.loc.numel()
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.exp(self.loc + self.scale * torch.randn((n, self.dim), generator=generator))
+
+    def log_prob(self, theta: Tensor) -> Tensor:
+        inside = self.contains(theta)
+        log_theta = torch.log(torch.where(theta > 0, theta, torch.ones_like(theta)))
+        lp = (torch.distributions.Normal(self.loc, self.scale).log_prob(log_theta) - log_theta).sum(-1)
+        return torch.where(inside, lp, torch.tensor(-math.inf, dtype=lp.dtype))
+
+    def contains(self, theta: Tensor) -> Tensor:
+        return (theta > 0).all(-1)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
+
+
 def prior_from_dict(spec: dict | None):
     """Build a prior from its JSON form; ``{"low": [...], "high": [...]}`` means box-uniform."""
     if spec is None:
@@ -133,4 +170,9 @@ def prior_from_dict(spec: dict | None):
             raise InputError("Gaussian prior needs 'loc' and 'scale' (or 'covariance'), e.g. "
                              "{\"kind\": \"gaussian\", \"loc\": [0], \"scale\": [1]}")
         return Gaussian(spec["loc"], spec.get("scale"), spec.get("covariance"))
-    raise InputError(f"unknown prior kind {kind!r}; expected 'box_uniform' or 'gaussian'")
+    if kind == "lognormal":
+        if "loc" not in spec or "scale" not in spec:
+            raise InputError("log-normal prior needs 'loc' and 'scale' of log theta, e.g. "
+                             "{\"kind\": \"lognormal\", \"loc\": [-0.9], \"scale\": [0.5]}")
+        return LogNormal(spec["loc"], spec["scale"])
+    raise InputError(f"unknown prior kind {kind!r}; expected 'box_uniform', 'gaussian' or 'lognormal'")

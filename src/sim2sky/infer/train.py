@@ -23,7 +23,7 @@ from ..core.progress import progress
 from ..core.threads import limit_threads
 from ..nn.layers import DomainDiscriminator, reversal_weight
 
-__all__ = ["TrainConfig", "NPETrainer", "validate_training_data"]
+__all__ = ["TrainConfig", "NPETrainer", "validate_training_data", "validation_rows"]
 
 _BLOCK = 1 << 16  # rows per streamed block when training from a memmap
 
@@ -161,6 +161,20 @@ class _Streamed:
             yield from _InMemory(*_finite_rows(self.theta, self.x, sl)).batches(batch_size, g)
 
 
+def _validation_size(n: int, cfg: TrainConfig, streamed: bool) -> int:
+    n_val = max(1, int(round(cfg.validation_fraction * n)))
+    return min(n_val, 100_000) if streamed else n_val
+
+
+def validation_rows(n: int, cfg: TrainConfig, streamed: bool = False) -> np.ndarray:
+    """Row indices of the validation split :class:`NPETrainer` holds out of ``n`` simulations
+    (the same for every estimator trained with ``cfg.seed``: used to compare them)."""
+    n_val = _validation_size(n, cfg, streamed)
+    if streamed:
+        return np.arange(n - n_val, n)
+    return torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).numpy()[:n_val]
+
+
 class NPETrainer:
     """Fit an :class:`~sim2sky.infer.npe.NPEEstimator` by maximum likelihood on simulations.
 
@@ -188,9 +202,8 @@ class NPETrainer:
         g = torch.Generator().manual_seed(cfg.seed)
         torch.manual_seed(cfg.seed)
         n = theta.shape[0]
-        n_val = max(1, int(round(cfg.validation_fraction * n)))
+        n_val = _validation_size(n, cfg, isinstance(theta, np.memmap))
         if isinstance(theta, np.memmap):
-            n_val = min(n_val, 100_000)
             train = _Streamed(theta, x, n - n_val)
             val_idx = np.arange(n - n_val, n)
             stat_idx = np.sort(np.random.default_rng(cfg.seed).choice(n - n_val, min(n - n_val, 200_000), replace=False))

@@ -1,7 +1,8 @@
 """Conditional normalizing flows (zuko) with fixed pre-transforms for bounds and scaling.
 
 The flow models ``p(theta | context)``. Two fixed (non-learned) transforms sit in front of the
-learned ones: a logit map from a box prior to R^d and an affine standardisation, both lazy
+learned ones: a map of the prior's support to R^d (logit-like for a box, log for positive
+parameters) and an affine standardisation, both lazy
 zuko transforms, so ``flow(c).log_prob(theta)`` and ``flow(c).sample((n,))`` work in the
 parameters' own units and all sampled mass lies inside the prior box.
 """
@@ -17,7 +18,7 @@ import zuko
 from torch import Tensor
 from torch.distributions import Transform, constraints
 
-__all__ = ["BOX_TAILS", "BoxLogitTransform", "FastRQSTransform", "LazyBoxLogit", "LazyStandardize", "build_flow", "FLOWS"]
+__all__ = ["BOX_TAILS", "BoxLogitTransform", "FastRQSTransform", "LazyBoxLogit", "LazyLog", "LazyStandardize", "build_flow", "FLOWS"]
 
 FLOWS = ("nsf", "maf")
 BOX_TAILS = ("exp", "gauss")
@@ -137,6 +138,13 @@ class LazyBoxLogit(zuko.lazy.LazyTransform):
         return zuko.transforms.DependentTransform(BoxLogitTransform(self.low, self.high, self.core, self.tail), 1)
 
 
+class LazyLog(zuko.lazy.LazyTransform):
+    """``theta -> log theta``: the map of positive parameters (log-normal priors) to R^d."""
+
+    def forward(self, c: Tensor | None = None) -> Transform:
+        return zuko.transforms.DependentTransform(torch.distributions.ExpTransform().inv, 1)
+
+
 class LazyStandardize(zuko.lazy.LazyTransform):
     """``u -> (u - loc) / scale`` with statistics fixed from the training set."""
 
@@ -163,14 +171,16 @@ def build_flow(
     bound: float = 5.0,
     affine: bool = False,
     box_map: tuple[float, str] = (0.9, "exp"),
+    positive: bool = False,
 ) -> tuple[zuko.flows.Flow, LazyStandardize]:
-    """Build ``Flow([box-logit?, standardize, learned...], base)``.
+    """Build ``Flow([support map?, standardize, learned...], base)``.
 
     ``mixing="lu"`` puts a learned linear map (LU-parametrised, identity at start) after each
     coupling layer, so that every layer can act on any direction of parameter space, not only
     on the fixed halves (sbi's NSF does the same with nflows' ``LULinear``). ``bound`` is the
     spline interval [-bound, bound] in standardised units (linear tails outside). ``box_map``:
-    ``(core, tail)`` of the :class:`BoxLogitTransform` used with a ``box``.
+    ``(core, tail)`` of the :class:`BoxLogitTransform` used with a ``box``. ``positive``: the
+parameters are positive (log-normal prior) and the flow models their log.
 
     Returns the flow and its standardisation module (to fill from training data).
     """
@@ -207,6 +217,8 @@ def build_flow(
         # Gaussian whose location moves with x, which splines alone learn slowly
         learned.insert(0, zuko.flows.ElementWiseTransform(features, context, hidden_features=hidden_features))
     standardize = LazyStandardize(features)
-    pre = [LazyBoxLogit(*box, *box_map)] if box is not None else []
+    if box is not None and positive:
+        raise ValueError("give a box or positive=True, not both")
+    pre = [LazyBoxLogit(*box, *box_map)] if box is not None else [LazyLog()] if positive else []
     flow = zuko.flows.Flow([*pre, standardize, *learned], base)
     return flow, standardize

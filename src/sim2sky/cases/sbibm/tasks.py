@@ -9,6 +9,7 @@ References
 Lueckmann et al. 2021, "Benchmarking Simulation-Based Inference", AISTATS, arXiv:2101.04653.
 Greenberg et al. 2019 (two moons), arXiv:1905.07488.
 Gonçalves et al. 2020 (Bernoulli GLM), arXiv:1907.00770.
+The ODE tasks (sir, lotka_volterra) are in :mod:`.ode`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ from torch import Tensor
 from ...core.atomic import save_npz, write_text
 from ...core.data import dataset_root
 from ...core.errors import InputError, suggest
-from ...infer.priors import BoxUniform, Gaussian
+from ...infer.priors import BoxUniform, Gaussian, LogNormal
+from .ode import (LV_PRIOR, SIR_PRIOR, lotka_volterra_log_likelihood, simulate_lotka_volterra, simulate_sir,
+                  sir_log_likelihood)
 
 __all__ = ["Task", "TASKS", "get_task", "gaussian_linear_task", "load_reference", "simulate_task_file"]
 
@@ -179,6 +182,9 @@ TASKS: dict[str, Task] = {
     "slcp": Task("slcp", BoxUniform([-3.0] * 5, [3.0] * 5), _slcp, 8, log_likelihood=_slcp_log_likelihood),
     "bernoulli_glm": Task("bernoulli_glm", _glm_prior(), _bernoulli_glm, 10,
                           log_likelihood=_bernoulli_glm_log_likelihood),
+    "sir": Task("sir", LogNormal(*SIR_PRIOR), simulate_sir, 10, log_likelihood=sir_log_likelihood),
+    "lotka_volterra": Task("lotka_volterra", LogNormal(*LV_PRIOR), simulate_lotka_volterra, 20,
+                           log_likelihood=lotka_volterra_log_likelihood),
 }
 
 
@@ -234,20 +240,22 @@ def simulate_task_file(task: str, out, num: int = 10_000, seed: int = 0, bounds_
                        observations_out=None) -> dict:
     """Simulate ``num`` pairs of an sbibm task into ``out`` (.npz: theta, x and their names).
 
-    Optionally write the box prior as JSON (``bounds_out``) and the 10 reference observations
+    Optionally write the prior as JSON (``bounds_out``: ``{low, high}`` for a box, else with its
+    ``kind``; ``npe train --bounds`` reads either) and the 10 reference observations
     (``observations_out``, needs the ``sbibm`` dataset). Files are written atomically.
     """
     t = get_task(task)
     if num < 1:
         raise InputError("--num must be positive")
-    if bounds_out is not None and not hasattr(t.prior, "low"):
-        raise InputError(f"{task} has a Gaussian prior, not a box; omit --bounds-out")
     refs = [load_reference(task, i) for i in range(1, 11)] if observations_out is not None else None
     theta, x = t.sample_joint(num, seed=seed)
     save_npz(out, theta=theta.numpy(), x=x.numpy(), theta_names=np.array([f"theta_{i + 1}" for i in range(t.theta_dim)]),
              x_names=np.array([f"x_{i + 1}" for i in range(t.x_dim)]))
     if bounds_out is not None:
-        write_text(bounds_out, json.dumps({"low": t.prior.low.tolist(), "high": t.prior.high.tolist()}))
+        spec = t.prior.to_dict()
+        if spec["kind"] == "box_uniform":
+            spec = {"low": spec["low"], "high": spec["high"]}
+        write_text(bounds_out, json.dumps(spec))
     if refs is not None:
         save_npz(observations_out, x=np.concatenate([r["x"] for r in refs]),
                  theta=np.concatenate([r["theta"] for r in refs]))

@@ -104,7 +104,7 @@ def train_stars(n: int = 40000, seed: int = 0, normalise: str = "mean", max_epoc
     theta[:, 0] = np.log10(theta[:, 0])                      # the flow works in log T_eff
     lo = [np.log10(STAR_PRIOR["TEFF"][0]), STAR_PRIOR["LOGG"][0], STAR_PRIOR["FEH"][0]]
     hi = [np.log10(STAR_PRIOR["TEFF"][1]), STAR_PRIOR["LOGG"][1], STAR_PRIOR["FEH"][1]]
-    npe = NPE(prior=BoxUniform(lo, hi), config=NPEConfig(),
+    npe = NPE(prior=BoxUniform(lo, hi), config=NPEConfig(flow="maf", ensemble=3),    # the shipped model's recipe
               train_config=TrainConfig(batch_size=256, max_epochs=max_epochs, seed=seed, num_threads=2),
               embedding=stars_embedding(), progress=progress)
     npe.fit(theta, x, theta_names=["log10 T_eff", "log g", "[Fe/H]"])
