@@ -49,6 +49,23 @@ def test_train_sample_check(workdir):
     assert (d / "check" / "coverage.png").stat().st_size > 1000
 
 
+def test_lognormal_prior_task_round_trip(tmp_path):
+    """An ODE task with a log-normal prior: the prior JSON written by simulate is read by train,
+    and every posterior sample is positive."""
+    d = tmp_path
+    assert run("simulate", "sbibm", "sir", "--num", 1500, "--out", d / "sir.npz", "--bounds-out", d / "prior.json").exit_code == 0
+    assert json.loads((d / "prior.json").read_text())["kind"] == "lognormal"
+    r = run("npe", "train", d / "sir.npz", "--out", d / "m", "--bounds", d / "prior.json", "--max-epochs", 4, "--no-progress")
+    assert r.exit_code == 0, r.output
+    np.savez(d / "obs.npz", x=np.load(d / "sir.npz")["x"][:2])
+    r = run("npe", "sample", d / "m", d / "obs.npz", "-n", 200, "--out", d / "s.npz", "--no-progress")
+    assert r.exit_code == 0, r.output
+    assert (np.load(d / "s.npz")["samples"] > 0).all()
+    (d / "bad.json").write_text('{"kind": "lognormal", "loc": [0, 0]}')
+    r = run("npe", "train", d / "sir.npz", "--out", d / "m2", "--bounds", d / "bad.json", "--no-progress")
+    assert r.exit_code == 2 and "log-normal prior needs" in r.output
+
+
 def test_table_inputs(workdir, tmp_path):
     from astropy.table import Table
 

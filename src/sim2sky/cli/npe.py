@@ -41,10 +41,13 @@ def npe_train(
     sims: Path = typer.Argument(..., help="Simulations: .npz/.h5 with theta (n, d) and x (n, k) or fields (n, *grid) "
                                           "(e.g. from 'simulate fields'), or a FITS/Parquet/CSV table."),
     out_dir: Path = typer.Option(..., "--out", help="Model folder to write (config.json + weights.safetensors)."),
-    flow: str = typer.Option("auto", help="Flow family: auto (NSF for <= 5 parameters, else an ensemble of 3 MAFs), "
+    flow: str = typer.Option("auto", help="Flow family: auto (NSF for <= 2 parameters, 3 MAFs above 5, the better of both "
+                                          "by validation loss in between), "
                                           "nsf (neural spline) or maf (masked affine)."),
     ensemble: int = typer.Option(0, help="Independently trained flows mixed into the posterior (0: automatic)."),
-    bounds: Optional[Path] = typer.Option(None, help='Box prior as JSON {"low": [...], "high": [...]}; samples never leave it.'),
+    bounds: Optional[Path] = typer.Option(None, help='Prior as JSON: a box {"low": [...], "high": [...]} (samples never leave it), '
+                                                           '{"kind": "gaussian", "loc", "scale"} or {"kind": "lognormal", "loc", "scale"} '
+                                                           '(of log theta; samples stay positive).'),
     seed: int = typer.Option(0, help="Seed for initialisation, data split and batches."),
     theta_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated parameter columns."),
     x_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated feature columns."),

@@ -26,8 +26,9 @@ class NPE:
 
     Parameters
     ----------
-    prior : BoxUniform or Gaussian, optional
-        Stored with the model; a box prior keeps posterior mass inside it.
+    prior : BoxUniform, Gaussian or LogNormal, optional
+        Stored with the model; a box (log-normal) prior keeps posterior mass inside the box
+        (on positive values).
     config : NPEConfig
     train_config : TrainConfig
     embedding : nn.Module, optional
