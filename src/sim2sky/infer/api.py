@@ -62,8 +62,9 @@ def train_npe_file(sims, out_dir, bounds=None, theta_cols=None, x_cols=None, the
     theta, x = validate_training_data(arrays["theta"], arrays["x"], prior, drop_invalid=drop_invalid)
     if theta_units is not None and len(theta_units) != theta.shape[1]:
         raise InputError(f"--theta-units has {len(theta_units)} entries for {theta.shape[1]} parameters")
-    flows = " or ".join(f"{c.ensemble} {c.flow}" for c in arch.candidates(theta.shape[1]))
-    log(f"training NPE ({flows}{', the lower validation loss kept' if ' or ' in flows else ''}) on {len(theta)} simulations: {theta.shape[1]} parameters, "
+    candidates = arch.candidates(theta.shape[1])
+    flows = " or ".join(f"{c.ensemble} {c.flow}" for c in candidates)
+    log(f"training NPE ({flows}{', the lower validation loss kept' if len(candidates) > 1 else ''}) on {len(theta)} simulations: {theta.shape[1]} parameters, "
         f"{x.shape[1] if x.ndim == 2 else 'observations of shape ' + str(tuple(x.shape[1:]))}{' features' if x.ndim == 2 else ''}")
     npe = NPE(prior=prior, config=arch, train_config=tcfg, progress=progress).fit(
         theta, x, theta_names=names["theta"], x_names=names["x"])

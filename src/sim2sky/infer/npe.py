@@ -16,9 +16,9 @@ from torch import nn
 from .ensemble import NPEEnsemble, build_estimator, merge_histories
 from .estimator import NPEConfig
 from .posterior import Posterior
-from .train import NPETrainer, TrainConfig, validate_training_data, validation_rows
+from .train import NPETrainer, TrainConfig, validate_training_data, validation_loss, validation_rows
 
-__all__ = ["NPE", "validation_loss"]
+__all__ = ["NPE"]
 
 
 class NPE:
@@ -87,17 +87,3 @@ class NPE:
             histories.append(NPETrainer(replace(tcfg, batch_seed=tcfg.seed + 1000 * k), progress=self.progress)
                              .fit(member, theta, x, x_target))
         return estimator, histories[0] if len(histories) == 1 else merge_histories(histories)
-
-
-@torch.no_grad()
-def validation_loss(estimator, theta, x, rows: np.ndarray, batch: int = 4096) -> float:
-    """Mean ``-log q(theta | x)`` of the whole estimator (an ensemble as its mixture) over ``rows``
-    (finite rows only)."""
-    total, count = 0.0, 0
-    for i in range(0, len(rows), batch):
-        t = torch.as_tensor(np.asarray(theta[rows[i:i + batch]], np.float32))
-        xx = torch.as_tensor(np.asarray(x[rows[i:i + batch]], np.float32))
-        ok = torch.isfinite(t).all(1) & torch.isfinite(xx.reshape(len(xx), -1)).all(1)
-        lp = estimator(xx[ok]).log_prob(t[ok])
-        total, count = total - float(lp.sum()), count + int(ok.sum())
-    return total / max(count, 1)

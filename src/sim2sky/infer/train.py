@@ -23,7 +23,7 @@ from ..core.progress import progress
 from ..core.threads import limit_threads
 from ..nn.layers import DomainDiscriminator, reversal_weight
 
-__all__ = ["TrainConfig", "NPETrainer", "validate_training_data", "validation_rows"]
+__all__ = ["TrainConfig", "NPETrainer", "validate_training_data", "validation_loss", "validation_rows"]
 
 _BLOCK = 1 << 16  # rows per streamed block when training from a memmap
 
@@ -173,6 +173,12 @@ def validation_rows(n: int, cfg: TrainConfig, streamed: bool = False) -> np.ndar
     if streamed:
         return np.arange(n - n_val, n)
     return torch.randperm(n, generator=torch.Generator().manual_seed(cfg.seed)).numpy()[:n_val]
+
+
+def validation_loss(estimator, theta, x, rows: np.ndarray) -> float:
+    """Mean ``-log q(theta | x)`` of the whole estimator (an ensemble as its mixture) over the
+    finite ones of ``rows``, scored as :class:`NPETrainer` scores its validation split."""
+    return NPETrainer._validation_loss(estimator, *_finite_rows(theta, x, rows))
 
 
 class NPETrainer:
