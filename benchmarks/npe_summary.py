@@ -42,7 +42,7 @@ def row(task: str) -> dict:
     a, b = load(task)
     ca, cb = np.array(a["c2st_per_obs"]), np.array(b["c2st_per_obs"])
     return {"task": task, "n_obs": len(ca), "c2st": (ca.mean(), ca.std()), "c2st_sbi": (cb.mean(), cb.std()),
-            "better_on": int((ca <= cb).sum()), "train": (a["train_s"], b["train_s"]),
+            "better_on": int((ca <= cb).sum()) if len(ca) == len(cb) else -1, "train": (a["train_s"], b["train_s"]),
             "train_ratio": a["train_s"] / b["train_s"], "sample": (a["sample_s"], b["sample_s"]),
             "speed_up": b["sample_s"] / a["sample_s"]}
 
