@@ -24,7 +24,7 @@ SOURCES = {
     "gaussian_mixture": ("results_npe_vs_sbi_2d.json",) * 2,
     "gaussian_linear": ("results_npe_vs_sbi_10d.json",) * 2,
     "gaussian_linear_uniform": ("results_npe_vs_sbi_10d.json",) * 2,
-    "bernoulli_glm": ("results_npe_vs_sbi_new_tasks.json",) * 2,     # observations 1-3
+    "bernoulli_glm": ("results_npe_vs_sbi_10d.json",) * 2,
     "slcp": ("results_npe_vs_sbi_flow_choice.json",) * 2,
     "sir": ("results_npe_vs_sbi_ode_tasks.json",) * 2,
     # the flow choice (both candidates trained) came after the ODE-task run; sbi's side is unchanged
