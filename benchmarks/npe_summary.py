@@ -18,18 +18,11 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).parent
-# task -> (file with sim2sky's result, file with sbi's result)
-SOURCES = {
-    "two_moons": ("results_npe_vs_sbi_2d.json",) * 2,
-    "gaussian_mixture": ("results_npe_vs_sbi_2d.json",) * 2,
-    "gaussian_linear": ("results_npe_vs_sbi_10d.json",) * 2,
-    "gaussian_linear_uniform": ("results_npe_vs_sbi_10d.json",) * 2,
-    "bernoulli_glm": ("results_npe_vs_sbi_10d.json",) * 2,
-    "slcp": ("results_npe_vs_sbi_flow_choice.json",) * 2,
-    "sir": ("results_npe_vs_sbi_ode_tasks.json",) * 2,
-    # the flow choice (both candidates trained) came after the ODE-task run; sbi's side is unchanged
-    "lotka_volterra": ("results_npe_vs_sbi_flow_choice.json", "results_npe_vs_sbi_ode_tasks.json"),
-}
+# task -> (file with sim2sky's result, file with sbi's result), from one run of two processes side
+# by side: ``npe_vs_sbi.py --skip-sbi`` and ``npe_vs_sbi.py --skip-sim2sky`` on the same tasks
+V3, V3_SBI = "results_npe_vs_sbi_v3.json", "results_npe_vs_sbi_v3_sbi.json"
+SOURCES = {task: (V3, V3_SBI) for task in ("two_moons", "gaussian_mixture", "gaussian_linear", "gaussian_linear_uniform",
+                                           "bernoulli_glm", "slcp", "sir", "lotka_volterra")}
 
 
 def load(task: str) -> tuple[dict, dict]:

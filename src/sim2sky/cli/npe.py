@@ -60,10 +60,13 @@ def npe_train(
                                                "N-D x must come from .npz, .h5 or a FITS field file."),
     transforms: int = typer.Option(5, help="Number of flow transforms."),
     hidden: int = typer.Option(64, help="Hidden units per layer of each transform."),
-    batch_size: int = typer.Option(0, help="Training batch size (0: automatic, n_train/16 clipped to 32-256)."),
-    learning_rate: float = typer.Option(1e-3, help="Initial Adam learning rate."),
+    batch_size: int = typer.Option(0, help="Training batch size (0: automatic: n_train/8 clipped to 32-1024 for "
+                                           "feature vectors, n_train/16 clipped to 32-256 with an embedding network)."),
+    learning_rate: float = typer.Option(0.0, help="Initial Adam learning rate (0: automatic, 1e-3 scaled with batches "
+                                                  "above 256, at most 4e-3)."),
     max_epochs: int = typer.Option(500, help="Upper limit on epochs (early stopping usually ends sooner)."),
-    patience: int = typer.Option(20, help="Stop after this many epochs without validation improvement."),
+    patience: int = typer.Option(0, help="Stop after this many epochs without validation improvement (0: automatic, "
+                                         "10 with weight averaging, 20 without)."),
     drop_invalid: bool = typer.Option(False, help="Drop rows with NaN/inf instead of failing."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):

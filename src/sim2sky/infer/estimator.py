@@ -69,8 +69,11 @@ class NPEConfig:
         ``lu`` adds a learned linear map between coupling layers (d > 2).
     bound : float
         Spline interval [-bound, bound] in standardised units.
-    affine : bool
-        A conditional shift-and-scale layer before the learned transforms.
+    affine : bool or None
+        A conditional shift-and-scale layer before the learned transforms; None (default): on for
+        spline flows. Posteriors much narrower than the prior whose location moves with x (SIR:
+        C2ST 0.612 -> 0.595, sbi 0.600) need it; on two_moons and gaussian_mixture it changed
+        little (0.556 -> 0.551, 0.574 -> 0.573; 10 observations each).
     ensemble : int
         Independently trained flows whose equal-weight mixture is the posterior (deep
         ensemble; Lakshminarayanan et al. 2017, arXiv:1612.01474); 0 (default) follows
@@ -102,7 +105,7 @@ class NPEConfig:
     embedding_options: dict = field(default_factory=dict)
     mixing: str = "none"
     bound: float = 5.0
-    affine: bool = False
+    affine: bool | None = None
     ensemble: int = 0
     bounds: str = "bijection"
     box_tail: str = "auto"
@@ -131,7 +134,8 @@ class NPEConfig:
         ensemble = self.ensemble or (1 if self.flow != "auto" or theta_dim <= 2 else 3)
         tail = self.box_tail if self.box_tail != "auto" else ("gauss" if flow == "maf" else "exp")
         core = self.box_core if self.box_core >= 0 else (0.5 if tail == "gauss" else 0.9)
-        return replace(self, flow=flow, ensemble=ensemble, box_tail=tail, box_core=core)
+        affine = self.affine if self.affine is not None else flow == "nsf"
+        return replace(self, flow=flow, ensemble=ensemble, box_tail=tail, box_core=core, affine=affine)
 
     def candidates(self, theta_dim: int) -> list["NPEConfig"]:
         """The architectures :class:`~.npe.NPE` trains and chooses from by validation loss: with
@@ -332,6 +336,7 @@ class NPEEstimator(nn.Module):
         spec = arch.pop("embedding_spec", None)
         arch.setdefault("box_tail", "exp")     # models saved before box_tail existed
         arch.setdefault("box_core", 0.9)
+        arch.setdefault("affine", False)     # models saved before the automatic affine layer
         config = from_dict(NPEConfig, arch, "architecture")
         return cls(theta_dim, x_shape, config, prior, embedding=build_encoder(spec) if spec else None)
 

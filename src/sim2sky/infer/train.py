@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -35,14 +35,19 @@ class TrainConfig:
     Attributes
     ----------
     batch_size : int
-        0 (default): ``min(256, max(32, n_train // 16))``, i.e. at least ~16 steps per epoch. With
-        10^3 simulations a fixed 256 gave 4 steps per epoch and the plateau schedule had halved the
-        rate before the flow fitted (two_moons C2ST 0.74 vs 0.61-0.65 with batches of 64).
+        0 (default): automatic (:meth:`resolved`). With an embedding network
+        ``min(256, max(32, n_train // 16))``: with 10^3 simulations a fixed 256 gave 4 steps per
+        epoch and the plateau schedule had halved the rate before the flow fitted (two_moons C2ST
+        0.74 vs 0.61-0.65 with batches of 64). A flow on feature vectors takes
+        ``min(1024, max(32, n_train // 8))``: its step costs about the same at 256 and 1024 rows
+        (per-operation overhead dominates: 12.3 vs 21.0 ms), so large batches make epochs cheap.
     learning_rate : float
-        Initial Adam learning rate.
+        Initial Adam learning rate; 0 (default): 1e-3, scaled with the batch above 256 rows
+        (``1e-3 * batch / 256``, at most 4e-3) for flows on feature vectors.
     max_epochs : int
     patience : int
         Stop after this many epochs without a better validation loss; the best weights are kept.
+        0 (default): 10 with weight averaging (its validation curve is smooth), else 20.
     validation_fraction : float
     lr_schedule : {"plateau", "cosine", "none"}
         ``plateau`` halves the rate after ``patience // 4`` epochs without improvement.
@@ -59,12 +64,24 @@ class TrainConfig:
     num_threads : int or None
         Torch intra-op threads while training (None: leave torch's setting). The default 1 is
         fastest for the small flows NPE uses; multi-threading tiny matrix products only spins.
+    ema : float
+        Decay of an exponential moving average of the weights (Polyak averaging), which is what
+        is validated and kept; 0 turns it off, -1 (default) is automatic: on for flows on feature
+        vectors with an averaging horizon of 5 epochs (``1 - 1 / (5 * steps per epoch)`` within
+        0.9-0.999), off with an embedding network. The last epochs of plain Adam jitter the
+        weights: on two_moons the validation loss moved by 0.02 nats between epochs at a rate of
+        1.6e-5 and one rounding-level change of the code moved the C2ST from 0.562 to 0.586;
+        averaged weights gave 0.533 (sbi 0.566) and on gaussian_mixture 0.567 (sbi 0.579).
+
+    References
+    ----------
+    Polyak & Juditsky 1992, SIAM J. Control Optim. 30, 838 (averaged iterates).
     """
 
     batch_size: int = 0
-    learning_rate: float = 1e-3
+    learning_rate: float = 0.0
     max_epochs: int = 500
-    patience: int = 20
+    patience: int = 0
     validation_fraction: float = 0.1
     lr_schedule: str = "plateau"
     clip_grad_norm: float = 5.0
@@ -74,18 +91,42 @@ class TrainConfig:
     batch_seed: int | None = None
     domain_weight: float = 1.0
     domain_ramp_epochs: int = 10
+    ema: float = -1.0
 
     def __post_init__(self):
         if not 0.0 < self.validation_fraction < 0.5:
             raise ValueError("validation_fraction must be in (0, 0.5)")
         if self.lr_schedule not in ("plateau", "cosine", "none"):
             raise ValueError("lr_schedule must be plateau, cosine or none")
-        if self.batch_size == 1 or self.batch_size < 0 or self.max_epochs < 1 or self.patience < 1:
-            raise ValueError("batch_size >= 2 (or 0: automatic), max_epochs >= 1 and patience >= 1 are required")
+        if self.batch_size == 1 or self.batch_size < 0 or self.max_epochs < 1 or self.patience < 0:
+            raise ValueError("batch_size >= 2 (or 0: automatic), max_epochs >= 1 and patience >= 1 (or 0: automatic) "
+                             "are required")
+        if self.learning_rate < 0 or not (self.ema == -1.0 or 0.0 <= self.ema < 1.0):
+            raise ValueError("learning_rate must be > 0 (or 0: automatic) and ema in [0, 1) (or -1: automatic)")
 
-    def batch_for(self, n_train: int) -> int:
+    def resolved(self, n_train: int, features: bool = True) -> "TrainConfig":
+        """The concrete settings for ``n_train`` training simulations (automatic values filled in).
+
+        ``features``: the estimator is a flow on feature vectors (no embedding network). Measured
+        on two_moons and gaussian_mixture (10^4 simulations, 10 reference observations): batches of
+        1024 at 4e-3 with averaged weights and patience 10 reach C2ST 0.548 / 0.574 in 40 / 34 s,
+        against 0.586 / 0.576 in 53 / 60 s for batches of 256 at 1e-3 without averaging (sbi:
+        0.566 / 0.579 in 113 / 73 s).
+        """
+        if features:
+            batch = self.batch_size or min(1024, max(32, n_train // 8))
+            lr = self.learning_rate or 1e-3 * min(4.0, max(1.0, batch / 256))
+            steps = max(1, n_train // batch)
+            ema = self.ema if self.ema >= 0 else min(0.999, max(0.9, 1.0 - 1.0 / (5 * steps)))
+        else:
+            batch = self.batch_size or min(256, max(32, n_train // 16))
+            lr, ema = self.learning_rate or 1e-3, max(self.ema, 0.0)
+        patience = self.patience or (10 if ema > 0 else 20)
+        return replace(self, batch_size=batch, learning_rate=lr, ema=ema, patience=patience)
+
+    def batch_for(self, n_train: int, features: bool = False) -> int:
         """The batch size used for ``n_train`` training simulations."""
-        return self.batch_size or min(256, max(32, n_train // 16))
+        return self.resolved(n_train, features).batch_size
 
 
 def validate_training_data(theta, x, prior=None, drop_invalid: bool = False):
@@ -220,6 +261,7 @@ class NPETrainer:
             val_idx = perm[:n_val]
             estimator.set_standardization(train.theta, train.x)  # in memory: the training rows, already finite
         val_t, val_x = _finite_rows(theta, x, val_idx)
+        cfg = cfg.resolved(train.n, features=isinstance(getattr(estimator, "embedding", None), torch.nn.Identity))
         if cfg.batch_seed is not None:
             g = torch.Generator().manual_seed(cfg.batch_seed)
         params = list(estimator.parameters())
@@ -237,16 +279,20 @@ class NPETrainer:
                 estimator.x_scale.copy_(both.std(0).clamp_min(1e-8))
             disc = DomainDiscriminator(estimator.embedding.out_features, 64)
             params += list(disc.parameters())
-            ramp = max(1, cfg.domain_ramp_epochs * max(1, train.n // cfg.batch_for(train.n)))
+            ramp = max(1, cfg.domain_ramp_epochs * max(1, train.n // cfg.batch_size))
             step = 0
 
-        opt = torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+        # fused: one kernel for all parameters instead of ~10 per tensor (1.6 -> 0.3 ms a step for an NSF)
+        opt = torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                               fused=all(p.device.type == "cpu" for p in params) or None)
         sched = None
         if cfg.lr_schedule == "plateau":
             sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=max(1, cfg.patience // 4))
         elif cfg.lr_schedule == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
 
+        own = [p for p in estimator.parameters()]
+        ema = [p.detach().clone() for p in own] if cfg.ema > 0 else None
         history = {"train_loss": [], "val_loss": [], "lr": []}
         best, best_state, best_epoch, since = math.inf, None, -1, 0
         t0 = time.perf_counter()
@@ -255,7 +301,7 @@ class NPETrainer:
             for epoch in range(cfg.max_epochs):
                 estimator.train()
                 total, count = 0.0, 0
-                for tb, xb in train.batches(cfg.batch_for(train.n), g):
+                for tb, xb in train.batches(cfg.batch_size, g):
                     loss = -estimator(xb).log_prob(tb).mean()
                     if disc is not None:
                         tidx = torch.randint(0, len(xt), (len(xb),), generator=g)
@@ -268,8 +314,15 @@ class NPETrainer:
                     (loss if disc is None else loss + loss_d).backward()
                     torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
                     opt.step()
+                    if ema is not None:
+                        with torch.no_grad():
+                            torch._foreach_lerp_(ema, [p.detach() for p in own], 1.0 - cfg.ema)
                     total += loss.item() * len(tb)
                     count += len(tb)
+                if ema is not None:
+                    with torch.no_grad():
+                        raw = [p.detach().clone() for p in own]
+                        torch._foreach_copy_([p.data for p in own], ema)
                 val = self._validation_loss(estimator, val_t, val_x)
                 history["train_loss"].append(total / max(count, 1))
                 history["val_loss"].append(val)
@@ -279,6 +332,9 @@ class NPETrainer:
                     best_state = copy.deepcopy(estimator.state_dict())
                 else:
                     since += 1
+                if ema is not None:
+                    with torch.no_grad():
+                        torch._foreach_copy_([p.data for p in own], raw)
                 if sched is not None:
                     sched.step(val) if cfg.lr_schedule == "plateau" else sched.step()
                 bar.advance(val=val)
@@ -289,7 +345,8 @@ class NPETrainer:
         if best_state is not None:
             estimator.load_state_dict(best_state)
         estimator.eval()
-        history.update(best_epoch=best_epoch, best_val_loss=best, epochs=epoch + 1,
+        history.update(batch_size=cfg.batch_size, learning_rate=cfg.learning_rate, ema=cfg.ema, patience=cfg.patience,
+                       best_epoch=best_epoch, best_val_loss=best, epochs=epoch + 1,
                        wall_time_s=time.perf_counter() - t0, n_train=train.n, n_val=int(len(val_t)))
         return history
 

@@ -1,0 +1,181 @@
+"""Monotonic rational-quadratic spline (Durkan et al. 2019) as one autograd node.
+
+Why our own: NPE flows are small, so a training step is bound by per-operation overhead, not
+arithmetic. zuko's ``MonotonicRQSTransform`` builds ~80 autograd nodes per layer (bin
+normalisation, search, gathers, the rational-quadratic formula) and the backward engine costs
+~13 us per node on a CPU. Here the whole spline (from the conditioner's raw output to ``y`` and
+``log |dy/dx|``) is a single :class:`torch.autograd.Function` with a hand-derived backward:
+on two_moons (5 layers, batch 256, 1 thread) a training step went from 19.3 to 11-12 ms
+together with Adam's fused kernel (values equal to zuko's to float rounding, gradients checked
+against zuko's autograd and by ``gradcheck`` in ``tests/test_flows.py``).
+
+The parametrisation is zuko's: ``K`` bin widths and heights soft-clipped and normalised over
+``[-bound, bound]``, ``K - 1`` interior knot slopes ``exp(soft-clipped)``, slope 1 at both ends,
+identity outside the interval.
+
+References
+----------
+Durkan, Bekasov, Murray & Papamakarios 2019, "Neural Spline Flows", arXiv:1906.04032.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.distributions import Transform, constraints
+
+__all__ = ["FastRQSTransform", "rqs_parameters"]
+
+
+def rqs_parameters(bins: int) -> int:
+    """Number of raw parameters per feature of a ``bins``-bin spline (widths, heights, slopes)."""
+    return 3 * bins - 1
+
+
+def _tables(phi: Tensor, bound: float, log_slope: float):
+    """The knot positions and slopes of a spline from its raw parameters phi (..., 3K - 1).
+
+    Returns ``knots`` (..., 2, K): x and y of knots 1..K (knot 0 is ``-bound``), ``d``
+    (..., K - 1): slopes of the interior knots (1 at both ends), and what the backward pass needs.
+    """
+    k = (phi.shape[-1] + 1) // 3
+    wh = phi[..., : 2 * k].contiguous().unflatten(-1, (2, k))     # contiguous: exp is 3x faster
+    clip_wh = wh.abs().mul_(2 / log_slope).add_(1)
+    e = (wh / clip_wh).exp_()
+    cum = e.cumsum(-1)
+    total = cum[..., -1:]
+    knots = (cum * ((2 * bound) / total)).sub_(bound)
+    raw_d = phi[..., 2 * k:]
+    clip_d = raw_d.abs().mul_(1 / log_slope).add_(1)
+    d = (raw_d / clip_d).exp_()
+    return knots, d, (e, total, clip_wh, clip_d)
+
+
+def _segment(knots: Tensor, d: Tensor, value: Tensor, row: int, bound: float):
+    """Bin k (...) of ``value`` along knot row ``row`` (0: x, 1: y) and the segment's
+    (x0, x1), (y0, y1), (d0, d1)."""
+    k = torch.searchsorted(knots[..., row, :-1].contiguous(), value.unsqueeze(-1).contiguous()).squeeze(-1)
+    table = torch.cat([F.pad(knots, (1, 0), value=-bound), F.pad(d, (1, 1), value=1.0).unsqueeze(-2)], -2)
+    idx = (k.unsqueeze(-1) + _PAIR).unsqueeze(-2).expand(*table.shape[:-1], 2)
+    return k, [pair.unbind(-1) for pair in table.gather(-1, idx).unbind(-2)]
+
+
+_PAIR = torch.arange(2)
+
+
+class _Spline(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, phi: Tensor, x: Tensor, bound: float, log_slope: float):
+        knots, d, aux = _tables(phi, bound, log_slope)
+        k, ((x0, x1), (y0, y1), (d0, d1)) = _segment(knots, d, x, 0, bound)
+        inside = x.abs() < bound
+        w, h = x1 - x0, y1 - y0
+        s = h / w
+        z = ((x - x0) / w).clamp_(0.0, 1.0)
+        zz = z * (1 - z)
+        dd = d0 + d1 - 2 * s
+        den = s + dd * zz
+        ratio = (s * z * z + d0 * zz) / den
+        omz = 1 - z
+        m = 2 * s * zz + d0 * omz * omz + d1 * z * z
+        y = torch.where(inside, y0 + h * ratio, x)
+        ladj = torch.where(inside, torch.log(s * s * m / (den * den)), 0.0)
+        ctx.save_for_backward(k, inside, x0, x1, y0, y1, w, h, s, z, zz, dd, den, ratio, m, d0, d1, d, *aux)
+        ctx.bound = bound
+        return y, ladj
+
+    @staticmethod
+    def backward(ctx, gy: Tensor, gl: Tensor):
+        k, inside, x0, x1, y0, y1, w, h, s, z, zz, dd, den, ratio, m, d0, d1, d, e, total, clip_wh, clip_d = ctx.saved_tensors
+        bound = ctx.bound
+        gy_in, gl = torch.where(inside, gy, 0.0), torch.where(inside, gl, 0.0)   # identity outside
+        omz, one_m_2z = 1 - z, 1 - 2 * z
+        den_z, den_s = dd * one_m_2z, 1 - 2 * zz                 # d den / dz, / ds; / dd0 = / dd1 = zz
+        num_z = 2 * s * z + d0 * one_m_2z                        # d (s z^2 + d0 zz) / dz
+        m_z = 2 * (s * one_m_2z - d0 * omz + d1 * z)
+        g_h = gy_in * h / den                                    # y = y0 + h ratio
+        g_den = 2 * gl / den                                     # ladj = 2 log s + log m - 2 log den
+        g_m = gl / m
+        g_z = g_h * (num_z - ratio * den_z) + g_m * m_z - g_den * den_z
+        g_s = g_h * (z * z - ratio * den_s) + gl * (2 / s) + g_m * (2 * zz) - g_den * den_s
+        g_d0 = (g_h * (1 - ratio) - g_den) * zz + g_m * omz * omz
+        g_d1 = (-g_h * ratio - g_den) * zz + g_m * z * z
+        gz_w, gs_w = g_z / w, g_s / w
+        g_x1 = -gz_w * z - gs_w * s                              # z = (x - x0) / w, s = h / w, w = x1 - x0
+        g_x0 = -gz_w - g_x1
+        g_y1 = gs_w + gy_in * ratio
+        g_y0 = gy_in - g_y1
+        # knot j >= 1 sits at 2B cum_j / total - B with cum = cumsum(e): the gradient of bin i's
+        # e_i is (2B (g0 [i < k] + g1 [i <= k]) - g0 (p0 + B) - g1 (p1 + B)) / total per row
+        g0, g1 = torch.stack([g_x0, g_y0], -1), torch.stack([g_x1, g_y1], -1)
+        shift = (g0 * (torch.stack([x0, y0], -1) + bound) + g1 * (torch.stack([x1, y1], -1) + bound)).unsqueeze(-1)
+        bins = torch.arange(e.shape[-1])
+        below = (bins < k.unsqueeze(-1)).unsqueeze(-2)
+        upto = (bins <= k.unsqueeze(-1)).unsqueeze(-2)
+        g_e = ((2 * bound) * (g0.unsqueeze(-1) * below + g1.unsqueeze(-1) * upto) - shift) / total
+        g_wh = g_e * e / (clip_wh * clip_wh)                     # d/da [a / (1 + c|a|)] = 1 / (1 + c|a|)^2
+        interior = bins[:-1] + 1                                 # knots 1..K-1 carry learned slopes
+        kk = k.unsqueeze(-1)
+        g_d = (g_d0.unsqueeze(-1) * (interior == kk) + g_d1.unsqueeze(-1) * (interior == kk + 1)) * d / (clip_d * clip_d)
+        g_phi = torch.cat([g_wh.flatten(-2), g_d], -1)
+        return g_phi, torch.where(inside, gz_w, gy), None, None
+
+
+class FastRQSTransform(Transform):
+    """Monotonic rational-quadratic spline on ``[-bound, bound]`` (identity outside).
+
+    Parameters
+    ----------
+    phi : Tensor, shape (..., 3K - 1)
+        Raw conditioner output per feature: K widths, K heights, K - 1 interior slopes (the
+        layout of zuko's ``shapes=[(K,), (K,), (K - 1,)]``, so weights trained with zuko's
+        spline give the same transform).
+    bound : float
+    slope : float
+        Minimum slope, as in zuko (sets the soft clip of the raw parameters).
+    """
+
+    domain = constraints.real
+    codomain = constraints.real
+    bijective = True
+    sign = +1
+
+    def __init__(self, phi: Tensor, bound: float = 5.0, slope: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.phi, self.bound, self.log_slope = phi, float(bound), -math.log(slope)
+
+    @property
+    def bins(self) -> int:
+        return (self.phi.shape[-1] + 1) // 3
+
+    def _aligned(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        phi = self.phi
+        if phi.shape[:-1] != x.shape:
+            shape = torch.broadcast_shapes(phi.shape[:-1], x.shape)
+            phi, x = phi.expand(*shape, phi.shape[-1]), x.expand(shape)
+        return phi, x
+
+    def call_and_ladj(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        return _Spline.apply(*self._aligned(x), self.bound, self.log_slope)
+
+    def _call(self, x: Tensor) -> Tensor:
+        return self.call_and_ladj(x)[0]
+
+    def _inverse(self, y: Tensor) -> Tensor:
+        phi, y = self._aligned(y)
+        knots, d, _ = _tables(phi, self.bound, self.log_slope)
+        _, ((x0, x1), (y0, y1), (d0, d1)) = _segment(knots, d, y, 1, self.bound)
+        w, h = x1 - x0, y1 - y0
+        s = h / w
+        dy, dd = y - y0, d0 + d1 - 2 * s
+        a = h * (s - d0) + dy * dd
+        b = h * d0 - dy * dd
+        c = -s * dy
+        z = 2 * c / (-b - (b * b - 4 * a * c).clamp_min(0.0).sqrt())
+        return torch.where(y.abs() < self.bound, x0 + z * w, y)
+
+    def log_abs_det_jacobian(self, x: Tensor, y: Tensor) -> Tensor:
+        return self.call_and_ladj(x)[1]
