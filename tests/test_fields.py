@@ -108,9 +108,11 @@ def test_emulator_reproduces_lognormal_statistics():
     lo, hi = emu.sample(np.tile([0.3, 0.65], (200, 1))), emu.sample(np.tile([0.3, 0.95], (200, 1)))
     assert hi.std() > 1.2 * lo.std()
     # exact likelihood: held-out fields are likelier at their own sigma_8 than at a wrong one
-    own = emu.log_prob(test["x"][:50], test["theta"][:50]).mean()
-    wrong = emu.log_prob(test["x"][:50], np.tile([0.3, 0.95], (50, 1))).mean()
-    assert own > wrong + 10
+    # (per field: the mean gap, 9-13 nats, moved with the thread count; the per-field ordering held
+    # for 98-100% of fields in every run, and an emulator that ignores theta scores 0)
+    own = emu.log_prob(test["x"][:50], test["theta"][:50])
+    wrong = [emu.log_prob(test["x"][:50], np.tile([0.3, s8], (50, 1))) for s8 in (0.65, 0.95)]
+    assert np.mean((own > wrong[0]) & (own > wrong[1])) >= 0.9
 
 
 @pytest.mark.slow
