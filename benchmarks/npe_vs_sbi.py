@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 import warnings
 
@@ -24,6 +25,7 @@ import torch
 
 import _data  # noqa: F401  (the shared data mirror)
 from sim2sky.cases.sbibm import TASKS, get_task, load_reference
+from sim2sky.core.atomic import write_text
 from sim2sky.infer.diagnostics import c2st
 from sim2sky.infer.npe import NPE, NPEConfig
 from sim2sky.infer.priors import BoxUniform, LogNormal
@@ -100,32 +102,37 @@ def main():
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
 
+    # each finished task is written at once (atomically): a run of several hours that is
+    # interrupted keeps what it measured, and a rerun with the same --out adds to the file
     results = {}
+    if args.out and os.path.exists(args.out):
+        with open(args.out) as fh:
+            results = json.load(fh)
     for name in args.tasks:
         task = get_task(name)
         theta, x = task.sample_joint(args.num_simulations, seed=args.seed)
         refs = [load_reference(name, i) for i in range(1, args.num_observations + 1)]
-        results[name] = {}
+        results.setdefault(name, {})
         if not args.skip_sim2sky:
             results[name]["sim2sky"] = evaluate("sim2sky", run_sim2sky, task, theta, x, refs, args.seed, args.batched_observations, not args.skip_c2st)
             print(name, "sim2sky", {k: v for k, v in results[name]["sim2sky"].items() if k != "c2st_per_obs"}, flush=True)
         if not args.skip_sbi:
             results[name]["sbi"] = evaluate("sbi", run_sbi, task, theta, x, refs, args.seed, args.batched_observations, not args.skip_c2st)
             print(name, "sbi", {k: v for k, v in results[name]["sbi"].items() if k != "c2st_per_obs"}, flush=True)
+        if args.out:
+            write_text(args.out, json.dumps(results, indent=1))
 
     print()
     print(f"NPE at {args.num_simulations} simulations, {args.threads} thread(s); C2ST mean over {args.num_observations} reference observations")
     print("| task | C2ST sim2sky | C2ST sbi | train s sim2sky | train s sbi | train ratio | 1000x1000 sampling s sim2sky | sbi | speed-up |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name, r in results.items():
+    for name in args.tasks:
+        r = results[name]
         nan = {"c2st": float("nan"), "train_s": float("nan"), "sample_s": float("nan")}
         a, b = r.get("sim2sky", nan), r.get("sbi", {})
         bc, bt, bs = b.get("c2st", float("nan")), b.get("train_s", float("nan")), b.get("sample_s", float("nan"))
         print(f"| {name} | {a['c2st']:.3f} | {bc:.3f} | {a['train_s']:.1f} | {bt:.1f} | {a['train_s'] / bt:.2f} | "
               f"{a['sample_s']:.2f} | {bs:.1f} | {bs / a['sample_s']:.0f}x |")
-    if args.out:
-        with open(args.out, "w") as fh:
-            json.dump(results, fh, indent=1)
 
 
 if __name__ == "__main__":
