@@ -13,8 +13,8 @@ from sim2sky.cases.fields import (compare_fields, gaussian_fields, gaussian_post
                                   simulate_fields)
 from sim2sky.cli import app
 from sim2sky.infer import NPE, NPEConfig, TrainConfig, BoxUniform, c2st
-from sim2sky.learn import EmulatorConfig, FieldEmulator
-from sim2sky.nn import FieldFlow, power_spectrum, shell_index
+from sim2sky.learn import EmulatorConfig, FieldEmulator, FlowMatchingConfig, FlowMatchingEmulator
+from sim2sky.nn import ConditionalUNet, FieldFlow, power_spectrum, shell_index
 
 runner = CliRunner()
 THETA = np.array([0.3, 0.8])
@@ -115,6 +115,52 @@ def test_emulator_reproduces_lognormal_statistics():
     assert np.mean((own > wrong[0]) & (own > wrong[1])) >= 0.9
 
 
+def _smooth_fields(amplitude: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Periodic Gaussian fields with a Gaussian-shaped P(k), unit variance times ``amplitude``, plus 1."""
+    rng = np.random.default_rng(seed)
+    k2 = np.fft.fftfreq(size)[:, None] ** 2 + np.fft.fftfreq(size)[None] ** 2
+    g = np.fft.ifft2(np.fft.fft2(rng.standard_normal((len(amplitude), size, size))) * np.exp(-40 * k2)).real
+    return (amplitude.reshape(-1, 1, 1) * g / g.std() + 1.0).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_flow_matching_emulator_learns_the_conditional_field_distribution():
+    # fields whose amplitude is the parameter: the emulator must get the amplitude and the
+    # large-scale power right at three parameter values (an emulator that ignores theta, or a
+    # sampler integrating the wrong way, is off by far more than the tolerance)
+    torch.manual_seed(0)
+    theta = np.random.default_rng(0).uniform(0.5, 2.0, (3000, 1)).astype(np.float32)
+    emu = FlowMatchingEmulator(ConditionalUNet(2, 1, channels=(16, 32)),
+                               FlowMatchingConfig(epochs=8, batch_size=64, steps=8, seed=0, num_threads=2))
+    emu.fit(theta, _smooth_fields(theta, 16, seed=1))
+    assert emu.history_["val_loss"][-1] < 0.8 * emu.history_["val_loss"][0]
+    for amplitude in (0.6, 1.0, 1.8):
+        fields = emu.sample(np.full((400, 1), amplitude, np.float32), seed=1)
+        truth = _smooth_fields(np.full(400, amplitude), 16, seed=2)
+        assert fields.std() == pytest.approx(amplitude, rel=0.15)
+        assert fields.mean() == pytest.approx(1.0, abs=0.15)
+        k, p_emu = power_spectrum(torch.as_tensor(fields - fields.mean()), 2)
+        _, p_sim = power_spectrum(torch.as_tensor(truth - truth.mean()), 2)
+        ratio = (p_emu.mean(0) / p_sim.mean(0))[:3]          # the shells that hold the power
+        assert torch.all((ratio > 0.7) & (ratio < 1.3)), (amplitude, ratio)
+
+
+def test_flow_matching_emulator_saves_loads_and_refuses_bad_settings(tmp_path):
+    from sim2sky.core.errors import InputError
+
+    theta = np.random.default_rng(0).uniform(0.5, 2.0, (40, 1)).astype(np.float32)
+    emu = FlowMatchingEmulator(ConditionalUNet(2, 1, channels=(4, 8)), FlowMatchingConfig(epochs=1, steps=2))
+    emu.fit(theta, _smooth_fields(theta, 8, seed=0))
+    emu.save(tmp_path / "fm")
+    again = FlowMatchingEmulator.load(tmp_path / "fm")
+    np.testing.assert_allclose(emu.sample(theta[:3], seed=4), again.sample(theta[:3], seed=4), rtol=1e-5, atol=1e-5)
+    for bad in ({"device": "tpu"}, {"steps": 0}, {"ema": 1.0}):
+        with pytest.raises(InputError):
+            FlowMatchingConfig(**bad)
+    with pytest.raises(InputError, match="divisible"):
+        ConditionalUNet(2, 1, channels=(4, 8, 16))(torch.zeros(1, 6, 6), torch.zeros(1), torch.zeros(1, 1))
+
+
 @pytest.mark.slow
 def test_npe_on_gaussian_maps_matches_exact_posterior():
     low, high = [0.1, 0.6], [0.5, 1.0]
@@ -154,6 +200,13 @@ def test_cli_simulate_train_sample_emulate(tmp_path):
                             str(tmp_path / "c.json")])
     assert r.exit_code == 0, r.output
     assert "pk_max_error" in json.loads((tmp_path / "c.json").read_text())
+    r = runner.invoke(app, ["emulate", "train", str(tmp_path / "f.h5"), "--out", str(tmp_path / "fm"), "--method",
+                            "flowmatch", "--channels", "4,8", "--epochs", "1", "--steps", "2", "--no-progress"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["emulate", "sample", str(tmp_path / "fm"), "--theta", "0.3,0.8", "--n", "3", "--out",
+                            str(tmp_path / "fm.npz")])
+    assert r.exit_code == 0, r.output
+    assert np.load(tmp_path / "fm.npz")["x"].shape == (3, 16, 16)
 
 
 def test_hybrid_embedding_saves_and_loads(tmp_path):
@@ -191,6 +244,11 @@ def test_cli_bad_inputs_exit_2(tmp_path):
     np.savez(tmp_path / "g.npz", theta=good["theta"], x=good["x"])
     assert runner.invoke(app, ["emulate", "train", str(tmp_path / "g.npz"), "--out", str(tmp_path / "e"), "--epochs",
                                "1", "--no-progress"]).exit_code == 0
+    for args in (["--method", "diffusion"], ["--method", "flowmatch", "--channels", "4,8,16,32,64"],
+                 ["--method", "flowmatch", "--channels", "a"], ["--method", "flowmatch", "--device", "tpu"]):
+        r = runner.invoke(app, ["emulate", "train", str(tmp_path / "g.npz"), "--out", str(tmp_path / "e2"), "--epochs",
+                                "1", "--no-progress", *args])
+        assert r.exit_code == 2, (args, r.output)
     for args in (["--theta", "0.3"], ["--theta", "0.3,9.0"], ["--theta", "a,b"]):
         r = runner.invoke(app, ["emulate", "sample", str(tmp_path / "e"), "--out", str(tmp_path / "o.npz"), *args])
         assert r.exit_code == 2, (args, r.output)

@@ -21,7 +21,49 @@ from ..core.modelio import read_model_folder, save_model_folder
 from ..core.progress import progress as progress_bar
 from ..nn.fieldflow import FieldFlow
 
-__all__ = ["EmulatorConfig", "FieldEmulator"]
+__all__ = ["EmulatorConfig", "FieldEmulator", "check_fields", "log_floor"]
+
+
+def check_fields(shape: tuple, theta_dim: int, theta, fields=None):
+    """Validate emulator inputs: theta (n, d) finite, fields (n, *shape) finite and paired with theta.
+
+    Returns theta as float32 (n, d), or ``(theta, fields)`` when fields are given.
+    """
+    theta = np.atleast_2d(np.asarray(theta, np.float32))
+    if theta.shape[1] != theta_dim:
+        raise InputError(f"theta: expected {theta_dim} parameters per row, got shape {theta.shape}")
+    if not np.isfinite(theta).all():
+        raise InputError("theta contains NaN or inf")
+    if fields is None:
+        return theta
+    fields = np.asarray(fields, np.float32)
+    if fields.shape[1:] != tuple(shape):
+        raise InputError(f"fields: expected shape (n, {', '.join(map(str, shape))}), got {fields.shape}")
+    if len(fields) != len(theta):
+        raise InputError(f"fields ({len(fields)}) and theta ({len(theta)}) have different lengths")
+    bad = ~np.isfinite(fields.reshape(len(fields), -1)).all(1)
+    if bad.any():
+        raise InputError(f"fields: {int(bad.sum())} fields contain NaN or inf (first: index "
+                         f"{int(np.flatnonzero(bad)[0])}); drop or repair them")
+    return theta, fields
+
+
+def log_floor(fields: np.ndarray, transform: str = "auto") -> float | None:
+    """The floor of the ``log(x - floor)`` transform of fields (None: model x itself).
+
+    ``"log"`` always takes it (floor just below the minimum), ``"none"`` never, ``"auto"`` for
+    right-skewed fields (pixel skewness > 1) bounded below, as densities and brightness
+    temperatures are.
+    """
+    if transform not in ("auto", "log", "none"):
+        raise InputError(f"transform must be auto, log or none, got {transform!r}")
+    if transform == "none":
+        return None
+    f = fields[:2048].astype(np.float64).ravel()
+    skew = float(((f - f.mean()) ** 3).mean() / max(f.std(), 1e-30) ** 3)
+    if transform == "auto" and skew <= 1.0:
+        return None
+    return float(fields.min() - 0.01 * f.std())
 
 
 @dataclass(frozen=True)
@@ -55,6 +97,7 @@ class FieldEmulator:
     Attributes
     ----------
     network_ : the trained network (eval mode)
+    shape_ : tuple, grid of one field
     history_ : dict with per-epoch ``train_loss`` / ``val_loss`` in nats per pixel, ``best_epoch``,
         ``wall_time_s``
     """
@@ -64,24 +107,7 @@ class FieldEmulator:
         self.theta_names = None if theta_names is None else list(theta_names)
 
     def _check(self, theta, fields=None):
-        net = self.network
-        theta = np.atleast_2d(np.asarray(theta, np.float32))
-        if theta.shape[1] != net.theta_dim:
-            raise InputError(f"theta: expected {net.theta_dim} parameters per row, got shape {theta.shape}")
-        if not np.isfinite(theta).all():
-            raise InputError("theta contains NaN or inf")
-        if fields is None:
-            return theta
-        fields = np.asarray(fields, np.float32)
-        if fields.shape[1:] != net.shape:
-            raise InputError(f"fields: expected shape (n, {', '.join(map(str, net.shape))}), got {fields.shape}")
-        if len(fields) != len(theta):
-            raise InputError(f"fields ({len(fields)}) and theta ({len(theta)}) have different lengths")
-        bad = ~np.isfinite(fields.reshape(len(fields), -1)).all(1)
-        if bad.any():
-            raise InputError(f"fields: {int(bad.sum())} fields contain NaN or inf (first: index "
-                             f"{int(np.flatnonzero(bad)[0])}); drop or repair them")
-        return theta, fields
+        return check_fields(self.network.shape, self.network.theta_dim, theta, fields)
 
     def fit(self, theta, fields, progress: bool = False) -> "FieldEmulator":
         """Train on ``theta`` (n, d) and ``fields`` (n, *grid)."""
@@ -95,9 +121,7 @@ class FieldEmulator:
         n_val = max(1, int(cfg.validation_fraction * len(theta)))
         val, train = perm[:n_val], perm[n_val:]
         t_all, x_all = torch.as_tensor(theta), torch.as_tensor(fields)
-        if cfg.transform not in ("auto", "log", "none"):
-            raise InputError(f"transform must be auto, log or none, got {cfg.transform!r}")
-        net.floor = self._floor(fields[train]) if cfg.transform != "none" else None
+        net.floor = log_floor(fields[train], cfg.transform)
         sub = x_all[train[:2048]]
         if net.floor is not None:
             sub = (sub - net.floor).clamp_min(1e-30).log()
@@ -136,16 +160,8 @@ class FieldEmulator:
                 bar.advance()
         net.load_state_dict(best_state)
         history["best_val_loss"], history["wall_time_s"] = float(best), time.perf_counter() - t0
-        self.network_, self.history_ = net.eval(), history
+        self.network_, self.history_, self.shape_ = net.eval(), history, tuple(net.shape)
         return self
-
-    def _floor(self, fields: np.ndarray) -> float | None:
-        """The log-transform floor for right-skewed, bounded-below fields (else None)."""
-        f = fields[:2048].astype(np.float64).ravel()
-        skew = float(((f - f.mean()) ** 3).mean() / max(f.std(), 1e-30) ** 3)
-        if self.config.transform == "auto" and skew <= 1.0:
-            return None
-        return float(fields.min() - 0.01 * f.std())
 
     @torch.no_grad()
     def _mean_nll(self, x, theta, batch: int = 256) -> float:
@@ -185,6 +201,6 @@ class FieldEmulator:
             obj = cls(net, from_dict(EmulatorConfig, config["config"], "config"), config.get("theta_names"))
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise ModelFolderError(f"{path}: not a valid emulator model folder ({exc})") from None
-        obj.network_, obj.history_ = net.eval(), config.get("history", {})
+        obj.network_, obj.history_, obj.shape_ = net.eval(), config.get("history", {}), tuple(net.shape)
         obj.meta_, obj.metrics_ = config.get("meta", {}), config.get("metrics", {})
         return obj

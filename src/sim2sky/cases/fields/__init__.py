@@ -7,7 +7,7 @@ NPE is checked against); :mod:`.stats` holds the summary statistics that validat
 """
 
 from .api import FIELD_SUFFIXES, read_fields, simulate_fields, simulate_fields_file, write_fields
-from .emulation import check_emulator_file, sample_emulator_file, train_emulator_file
+from .emulation import EMULATOR_METHODS, check_emulator_file, load_emulator, sample_emulator_file, train_emulator_file
 from .exact import gaussian_log_likelihood, gaussian_posterior_samples
 from .power import growth_factor, linear_power, sigma_tophat
 from .schema import KINDS, PLANCK, REION_REDSHIFT, FieldKind, kind_spec
@@ -18,4 +18,5 @@ __all__ = ["FIELD_SUFFIXES", "read_fields", "simulate_fields", "simulate_fields_
            "gaussian_log_likelihood", "gaussian_posterior_samples", "growth_factor", "linear_power", "sigma_tophat",
            "KINDS", "PLANCK", "REION_REDSHIFT", "FieldKind", "kind_spec", "gaussian_fields", "lognormal_fields",
            "phase_randomize", "reion21cm_fields", "virial_mass", "compare_fields", "peak_counts", "pixel_pdf",
-           "minkowski_2d", "check_emulator_file", "sample_emulator_file", "train_emulator_file"]
+           "minkowski_2d", "EMULATOR_METHODS", "check_emulator_file", "load_emulator", "sample_emulator_file",
+           "train_emulator_file"]
