@@ -73,17 +73,20 @@ def run_sbi(task, theta, x, seed):
 def evaluate(name, runner, task, theta, x, refs, seed, n_obs_batched, with_c2st=True):
     train_s, one, batched = runner(task, theta, x, seed)
     scores = [c2st(r["samples"], one(r["x"], 10_000, i + 1)) for i, r in enumerate(refs)] if with_c2st else [float("nan")]
-    xs = task.simulate(task.prior.sample(n_obs_batched, torch.Generator().manual_seed(99)),
-                       torch.Generator().manual_seed(98)).numpy()
-    t0 = time.perf_counter()
-    try:
-        out = batched(xs, 1000)
-        sample_s = time.perf_counter() - t0
-        assert out.shape[-1] == task.theta_dim
-    except Exception as exc:  # sbi can fail by memory or leakage; report, do not crash the table
-        sample_s = float("nan")
-        print(f"  {name}: batched sampling failed: {type(exc).__name__}: {exc}")
-    return {"c2st": float(np.mean(scores)), "c2st_per_obs": scores, "train_s": train_s, "sample_s": sample_s}
+    sample_s = float("nan")
+    if n_obs_batched:
+        xs = task.simulate(task.prior.sample(n_obs_batched, torch.Generator().manual_seed(99)),
+                           torch.Generator().manual_seed(98)).numpy()
+        t0 = time.perf_counter()
+        try:
+            out = batched(xs, 1000)
+            sample_s = time.perf_counter() - t0
+            assert out.shape[-1] == task.theta_dim
+        except Exception as exc:  # sbi can fail by memory or leakage; report, do not crash the table
+            sample_s = float("nan")
+            print(f"  {name}: batched sampling failed: {type(exc).__name__}: {exc}")
+    return {"c2st": float(np.mean(scores)), "c2st_per_obs": scores, "train_s": train_s, "sample_s": sample_s,
+            "train_seed": seed}
 
 
 def main():
@@ -93,7 +96,10 @@ def main():
     ap.add_argument("--num-observations", type=int, default=10)
     ap.add_argument("--batched-observations", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1, help="seed of the simulations (and of training, by default)")
+    ap.add_argument("--train-seed", type=int, default=None,
+                    help="another training seed on the same simulations (spread of a library over its own randomness)")
+    ap.add_argument("--skip-sampling", action="store_true", help="no 1000 x 1000 amortised-sampling timing")
     ap.add_argument("--skip-sbi", action="store_true")
     ap.add_argument("--skip-sim2sky", action="store_true", help="sbi only (e.g. to finish a table in a second process)")
     ap.add_argument("--skip-c2st", action="store_true", help="Timing only (C2ST takes ~25 s per observation).")
@@ -104,6 +110,8 @@ def main():
 
     # each finished task is written at once (atomically): a run of several hours that is
     # interrupted keeps what it measured, and a rerun with the same --out adds to the file
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    n_batched = 0 if args.skip_sampling else args.batched_observations
     results = {}
     if args.out and os.path.exists(args.out):
         with open(args.out) as fh:
@@ -114,10 +122,10 @@ def main():
         refs = [load_reference(name, i) for i in range(1, args.num_observations + 1)]
         results.setdefault(name, {})
         if not args.skip_sim2sky:
-            results[name]["sim2sky"] = evaluate("sim2sky", run_sim2sky, task, theta, x, refs, args.seed, args.batched_observations, not args.skip_c2st)
+            results[name]["sim2sky"] = evaluate("sim2sky", run_sim2sky, task, theta, x, refs, train_seed, n_batched, not args.skip_c2st)
             print(name, "sim2sky", {k: v for k, v in results[name]["sim2sky"].items() if k != "c2st_per_obs"}, flush=True)
         if not args.skip_sbi:
-            results[name]["sbi"] = evaluate("sbi", run_sbi, task, theta, x, refs, args.seed, args.batched_observations, not args.skip_c2st)
+            results[name]["sbi"] = evaluate("sbi", run_sbi, task, theta, x, refs, train_seed, n_batched, not args.skip_c2st)
             print(name, "sbi", {k: v for k, v in results[name]["sbi"].items() if k != "c2st_per_obs"}, flush=True)
         if args.out:
             write_text(args.out, json.dumps(results, indent=1))

@@ -40,7 +40,8 @@ class TrainConfig:
         epoch and the plateau schedule had halved the rate before the flow fitted (two_moons C2ST
         0.74 vs 0.61-0.65 with batches of 64). A flow on feature vectors takes
         ``min(1024, max(32, n_train // 8))``: its step costs about the same at 256 and 1024 rows
-        (per-operation overhead dominates: 12.3 vs 21.0 ms), so large batches make epochs cheap.
+        (per-operation overhead dominates: 12.3 vs 21.0 ms), so large batches make epochs cheap;
+        a single spline flow ``min(256, max(32, n_train // 32))`` (more accurate, :meth:`resolved`).
     learning_rate : float
         Initial Adam learning rate; 0 (default): 1e-3, scaled with the batch above 256 rows
         (``1e-3 * batch / 256``, at most 4e-3) for flows on feature vectors.
@@ -104,7 +105,7 @@ class TrainConfig:
         if self.learning_rate < 0 or not (self.ema == -1.0 or 0.0 <= self.ema < 1.0):
             raise ValueError("learning_rate must be > 0 (or 0: automatic) and ema in [0, 1) (or -1: automatic)")
 
-    def resolved(self, n_train: int, features: bool = True) -> "TrainConfig":
+    def resolved(self, n_train: int, features: bool = True, spline: bool = False) -> "TrainConfig":
         """The concrete settings for ``n_train`` training simulations (automatic values filled in).
 
         ``features``: the estimator is a flow on feature vectors (no embedding network). Measured
@@ -112,9 +113,18 @@ class TrainConfig:
         1024 at 4e-3 with averaged weights and patience 10 reach C2ST 0.548 / 0.574 in 40 / 34 s,
         against 0.586 / 0.576 in 53 / 60 s for batches of 256 at 1e-3 without averaging (sbi:
         0.566 / 0.579 in 113 / 73 s).
+
+        ``spline``: the flow is a single spline flow (NSF). It takes batches of ``n_train // 32``
+        (at most 256) at 1e-3, still with averaged weights: more, smaller steps. Held-out NLL on
+        2x10^4 fresh simulations, mean of 3 training seeds, 10^4 simulations: two_moons -3.603 ->
+        -3.639, gaussian_mixture 1.172 -> 1.163, sir -7.819 -> -7.844 (batch 128: -7.859) nats, at
+        1.3-2x the training time; C2ST over the 10 reference observations, 2 seeds: two_moons
+        0.550 -> 0.541, gaussian_mixture (with box_core 0.97) 0.564 -> 0.559, sir 0.605 -> 0.600.
+        The MAF ensembles keep the large batches: their members' errors average out.
         """
         if features:
-            batch = self.batch_size or min(1024, max(32, n_train // 8))
+            cap, share = (256, 32) if spline else (1024, 8)
+            batch = self.batch_size or min(cap, max(32, n_train // share))
             lr = self.learning_rate or 1e-3 * min(4.0, max(1.0, batch / 256))
             steps = max(1, n_train // batch)
             ema = self.ema if self.ema >= 0 else min(0.999, max(0.9, 1.0 - 1.0 / (5 * steps)))
@@ -124,9 +134,9 @@ class TrainConfig:
         patience = self.patience or (10 if ema > 0 else 20)
         return replace(self, batch_size=batch, learning_rate=lr, ema=ema, patience=patience)
 
-    def batch_for(self, n_train: int, features: bool = False) -> int:
+    def batch_for(self, n_train: int, features: bool = False, spline: bool = False) -> int:
         """The batch size used for ``n_train`` training simulations."""
-        return self.resolved(n_train, features).batch_size
+        return self.resolved(n_train, features, spline).batch_size
 
 
 def validate_training_data(theta, x, prior=None, drop_invalid: bool = False):
@@ -261,7 +271,9 @@ class NPETrainer:
             val_idx = perm[:n_val]
             estimator.set_standardization(train.theta, train.x)  # in memory: the training rows, already finite
         val_t, val_x = _finite_rows(theta, x, val_idx)
-        cfg = cfg.resolved(train.n, features=isinstance(getattr(estimator, "embedding", None), torch.nn.Identity))
+        flow_config = getattr(estimator, "config", None)
+        cfg = cfg.resolved(train.n, features=isinstance(getattr(estimator, "embedding", None), torch.nn.Identity),
+                           spline=getattr(flow_config, "flow", None) == "nsf")
         if cfg.batch_seed is not None:
             g = torch.Generator().manual_seed(cfg.batch_seed)
         params = list(estimator.parameters())
@@ -277,6 +289,7 @@ class NPETrainer:
                 both = torch.cat([train.x[: len(xt) * 4], xt])
                 estimator.x_loc.copy_(both.mean(0))
                 estimator.x_scale.copy_(both.std(0).clamp_min(1e-8))
+                estimator.standardize_embedding(both)
             disc = DomainDiscriminator(estimator.embedding.out_features, 64)
             params += list(disc.parameters())
             ramp = max(1, cfg.domain_ramp_epochs * max(1, train.n // cfg.batch_size))

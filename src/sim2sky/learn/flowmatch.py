@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -61,7 +61,7 @@ class FlowMatchingConfig:
 
     transform: str = "auto"
     epochs: int = 40
-    batch_size: int = 32
+    batch_size: int = 64
     learning_rate: float = 2e-3
     ema: float = 0.999
     steps: int = 24
@@ -248,7 +248,9 @@ class FlowMatchingEmulator:
         try:
             net = ConditionalUNet(**config["network"])
             net.load_state_dict(state)
-            obj = cls(net, from_dict(FlowMatchingConfig, config["config"], "config"), config.get("theta_names"))
+            cfg = from_dict(FlowMatchingConfig, config["config"], "config")
+            # trained on a GPU: sample on one where there is one, else on the CPU
+            obj = cls(net, cfg if cfg.device == "cpu" else replace(cfg, device="auto"), config.get("theta_names"))
             obj.shape_, obj.floor_ = tuple(config["shape"]), config["floor"]
             obj.x_loc_, obj.x_scale_ = float(config["x_loc"]), float(config["x_scale"])
             obj.theta_loc_, obj.theta_scale_ = list(config["theta_loc"]), list(config["theta_scale"])

@@ -223,6 +223,13 @@ class Concat(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return torch.cat([p(x) for p in self.parts], dim=-1)
 
+    @torch.no_grad()
+    def set_standardization(self, x: Tensor) -> None:
+        """Pass the training inputs to the parts that fix statistics from them (PowerSpectrum)."""
+        for part in self.parts:
+            if hasattr(part, "set_standardization"):
+                part.set_standardization(x)
+
     def spec(self) -> dict:
         return {"kind": "concat", "parts": [p.spec() for p in self.parts]}
 
