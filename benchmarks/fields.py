@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sim2sky.core.atomic import write_text
 from sim2sky.cases.fields import (compare_fields, gaussian_posterior_samples, phase_randomize, simulate_fields)
 from sim2sky.infer import NPE, BoxUniform, NPEConfig, TrainConfig, c2st
 from sim2sky.learn import EmulatorConfig, FieldEmulator
@@ -41,7 +42,7 @@ CNN2D_LOS = {"channels": (16, 32, 32)}      # cubes as 2-D images with the line-
 
 def train(theta, x, embedding, options, prior, args, seed=0):
     cfg = NPEConfig(embedding=embedding, embedding_options=dict(options), embedding_dim=32)
-    tcfg = TrainConfig(max_epochs=args.epochs, patience=args.patience, batch_size=128, seed=seed, num_threads=2)
+    tcfg = TrainConfig(max_epochs=args.epochs, patience=args.patience, batch_size=128, seed=seed, num_threads=args.threads)
     t0 = time.perf_counter()
     npe = NPE(prior=prior, config=cfg, train_config=tcfg).fit(theta, x)
     return npe.posterior_, time.perf_counter() - t0, npe.history_
@@ -111,7 +112,7 @@ def sbi_peer(sims, obs, prior, args, low, high) -> dict:
     from sbi.utils import BoxUniform as SbiBox
 
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     embedding = CNN2d(64, 32, **CNN2D)
     net = posterior_nn(model="nsf", embedding_net=embedding)
     inf = SbiNPE(prior=SbiBox(torch.tensor(low), torch.tensor(high)), density_estimator=net, show_progress_bars=False)
@@ -286,7 +287,7 @@ def figures(folder: Path):
 def converged_pk_section(args) -> dict:
     """The classical peer trained to convergence (P(k) NPE is cheap): up to 300 epochs, patience 30,
     on the same simulations (same seeds) as the sections above."""
-    long = argparse.Namespace(epochs=300, patience=30)
+    long = argparse.Namespace(epochs=300, patience=30, threads=args.threads)
     cosmo = BoxUniform([0.10, 0.60], [0.50, 1.00])
     out = {}
     setups = [("gaussian", "gaussian", 0, 1, args.noise, cosmo, False, args.n_train),
@@ -354,6 +355,7 @@ def main():
     ap.add_argument("--emu-layers", type=int, default=2)
     ap.add_argument("--noise", type=float, default=0.2, help="white noise per pixel of the density maps")
     ap.add_argument("--noise-mk", type=float, default=3.0, help="thermal noise per voxel of the 21-cm cubes [mK]")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (1 when another benchmark shares the machine)")
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--figures", type=Path, default=None, help="folder for the README figures (e.g. docs)")
@@ -361,30 +363,34 @@ def main():
     if args.quick:
         args.n_train, args.n_train_3d, args.n_test, args.epochs, args.emu_epochs = 1500, 600, 60, 4, 2
         args.n_sample_obs, args.n_emu_check = 100, 60
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     results, cnn = {"settings": {k: v for k, v in vars(args).items() if k != "out"}}, None
     results["settings"]["out"] = results["settings"]["figures"] = None
     t_all = time.perf_counter()
-    if "gaussian" in args.sections:
-        results["gaussian"] = gaussian_section(args)
-    if "lognormal" in args.sections:
-        results["lognormal"], cnn = lognormal_section(args)
-    if "reion" in args.sections:
-        results["reion21cm"] = reion_section(args)
-    if "emulator" in args.sections:
-        results["emulator"] = emulator_section(args, cnn)
-    if "pkconverged" in args.sections:
-        results["pk_converged"] = converged_pk_section(args)
-    results["wall_s"] = time.perf_counter() - t_all
-    table(results)
+    previous = json.loads(args.out.read_text()) if args.merge and args.out and args.out.exists() else {}
+
+    def save():     # after every section: a crash in a later one (or in the figures) keeps what was measured
+        if args.out:
+            keep = {k: v for k, v in previous.items() if k not in results}
+            write_text(args.out, json.dumps({**keep, **results}, indent=1, default=float))
+
+    sections = [("gaussian", "gaussian", lambda: gaussian_section(args)),
+                ("lognormal", "lognormal", lambda: lognormal_section(args)),
+                ("reion", "reion21cm", lambda: reion_section(args)),
+                ("emulator", "emulator", lambda: emulator_section(args, cnn)),
+                ("pkconverged", "pk_converged", lambda: converged_pk_section(args))]
+    for section, key, run in sections:
+        if section in args.sections:
+            results[key] = run()
+            if section == "lognormal":
+                results[key], cnn = results[key]
+            results["wall_s"] = time.perf_counter() - t_all
+            save()
+    table({**previous, **results})
+    if args.out:
+        print(f"results in {args.out}")
     if args.figures:
         figures(args.figures)
-    if args.out:
-        if args.merge and args.out.exists():
-            results = {**json.loads(args.out.read_text()), **{k: v for k, v in results.items() if k not in ("settings", "wall_s")}}
-        args.out.write_text(json.dumps(results, indent=1, default=float))
-        print(f"results in {args.out}")
-
 
 if __name__ == "__main__":
     main()
