@@ -392,5 +392,6 @@ def main():
     if args.figures:
         figures(args.figures)
 
+
 if __name__ == "__main__":
     main()

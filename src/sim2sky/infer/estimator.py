@@ -271,9 +271,13 @@ class NPEEstimator(nn.Module):
             return x
         return torch.where(self.x_log, torch.log(x.clamp_min(torch.finfo(x.dtype).tiny)), x)
 
+    def _standardized(self, x: Tensor) -> Tensor:
+        """x as the embedding sees it: logged where ``x_log`` says so, then standardised."""
+        return (self._logged(x) - self.x_loc) / self.x_scale
+
     def embed(self, x: Tensor) -> Tensor:
         """The flow's context for observations x: the embedding of the standardised inputs."""
-        e = self.embedding((self._logged(x) - self.x_loc) / self.x_scale)
+        e = self.embedding(self._standardized(x))
         # an encoder without a channel axis sees a leading singleton channel (1, *S) as a batch axis
         return e.reshape(*x.shape[:x.ndim - len(self.x_shape)], -1)
 
@@ -332,7 +336,7 @@ class NPEEstimator(nn.Module):
         binned log P(k)) take them from (at most ``rows`` of) the training inputs, as it will see them."""
         hook = getattr(self.embedding, "set_standardization", None)
         if hook is not None:
-            hook((self._logged(x[:rows]) - self.x_loc) / self.x_scale)
+            hook(self._standardized(x[:rows]))
 
     def architecture(self) -> dict:
         spec = self.embedding.spec() if hasattr(self.embedding, "spec") else None
