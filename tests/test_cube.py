@@ -84,11 +84,71 @@ def _run_sync(mock, out):
     """The block loop of a run with block 16, one block at a time (so it can be interrupted)."""
     spec = open_cube(mock, workdir=out / ".partial" / "input")
     z = cube_mod.cube_redshift(spec, None)
-    prepare_partial(out / ".partial", cube_mod.cube_manifest(spec, z, None, 16))
+    prepare_partial(out / ".partial", cube_mod.cube_manifest(mock, spec, z, None, 16))
     for ys in (slice(0, 16), slice(16, 32), slice(32, 36)):
         for xs in (slice(0, 16), slice(16, 32), slice(32, 40)):
             cached_block(cube_mod.process_block, ys, xs, str(out / ".partial"),
                          {"spec": spec, "z": z, "model_dir": None, "seed": 0})
+
+
+def _partial_run(cube, out, n_blocks=3, seed=0):
+    """The first ``n_blocks`` blocks of a block-16 run, as an interrupted run leaves them."""
+    spec = open_cube(cube, workdir=out / ".partial" / "input")
+    z = cube_mod.cube_redshift(spec, None)
+    prepare_partial(out / ".partial", cube_mod.cube_manifest(cube, spec, z, None, 16, seed=seed))
+    for ys, xs in [(slice(0, 16), slice(0, 16)), (slice(0, 16), slice(16, 32)), (slice(16, 32), slice(0, 16))][:n_blocks]:
+        cached_block(cube_mod.process_block, ys, xs, str(out / ".partial"),
+                     {"spec": spec, "z": z, "model_dir": None, "seed": seed})
+
+
+def _maps(out):
+    return (fits.getdata(out / "classes.fits", "CLASS"), fits.getdata(out / "probabilities.fits", "P_HII"))
+
+
+@pytest.fixture(scope="module")
+def other(tmp_path_factory):
+    """Another mock cube of the same shape and its clean classification."""
+    d = tmp_path_factory.mktemp("other")
+    r = run("simulate", "cube", "--out", d / "other.fits", "--size", 40, 36, "--seed", 9)
+    assert r.exit_code == 0, r.output
+    classify_cube(d / "other.fits", d / "out", block=16, report=False, log=lambda *a: None)
+    return d / "other.fits", d / "out"
+
+
+def test_resume_of_a_replaced_gz_input_starts_afresh(mock, reference, other, tmp_path):
+    """Kill a run on a .fits.gz, replace the input with another cube, rerun: the products are
+    the new cube's (the stale decompressed copy and its blocks are discarded, with a notice)."""
+    import gzip
+    import shutil
+
+    gz, out = tmp_path / "cube.fits.gz", tmp_path / "out"
+    with open(mock, "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    _partial_run(gz, out)
+    assert len(list((out / ".partial").glob("block_*.npy"))) == 3
+    with open(other[0], "rb") as src, gzip.open(gz, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    said = []
+    classify_cube(gz, out, block=16, report=False, log=said.append)
+    assert any("belong to another run" in m and "cube" in m for m in said), said
+    for a, b in zip(_maps(out), _maps(other[1])):
+        assert np.array_equal(a, b, equal_nan=True)
+    assert not np.array_equal(_maps(out)[0], _maps(reference)[0])      # the two cubes do differ
+
+
+def test_resume_with_another_seed_starts_afresh(mock, tmp_path, monkeypatch):
+    """Blocks finished with --seed 0 are not mixed into a run with --seed 3."""
+    out, clean = tmp_path / "out", tmp_path / "clean"
+    _partial_run(mock, out, seed=0)
+    calls = {"n": 0}
+    monkeypatch.setattr(cube_mod, "process_block", _counting(cube_mod.process_block, calls))
+    said = []
+    classify_cube(mock, out, block=16, seed=3, report=False, log=said.append)
+    assert calls["n"] == 9 and any("seed" in m for m in said), said       # every block recomputed
+    monkeypatch.undo()
+    classify_cube(mock, clean, block=16, seed=3, report=False, log=lambda *a: None)
+    for a, b in zip(_maps(out), _maps(clean)):
+        assert np.array_equal(a, b, equal_nan=True)
 
 
 def _counting(real, calls):
@@ -212,3 +272,42 @@ def test_adapt_to_a_cube(mock, tmp_path):
     assert r.exit_code == 0, r.output
     r = run("cube", "classify", mock, "--out", tmp_path / "o", "--model", tmp_path / "adapted", "--no-report")
     assert r.exit_code == 0, r.output
+
+
+def test_sigterm_during_the_final_renames_leaves_old_or_new_never_a_mix(mock, other, tmp_path):
+    """The products are published by a few renames; a SIGTERM arriving between two of them is
+    held until the last one, so the folder holds the complete new result (the old result if
+    the signal comes before). Renames are slowed down here so that the signal lands mid-way;
+    the second run classifies another cube, so every product changes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    classify_cube(mock, out, block=16, report=False, log=lambda *a: None)
+    old = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    code = (
+        "import os, sys, time, types\n"
+        "import sim2sky.cases.nebulae.products as products\n"
+        "from sim2sky.cases.nebulae import classify_cube\n"
+        "real = os.replace\n"
+        "def slow(a, b):\n"
+        "    real(a, b)\n"
+        "    print('renamed', flush=True)\n"
+        "    time.sleep(0.3)\n"
+        "products.os = types.SimpleNamespace(replace=slow)   # the publishing renames only\n"
+        f"classify_cube({str(other[0])!r}, {str(out)!r}, block=16, report=False, log=lambda *a: None)\n"
+        "print('finished', flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "renamed"            # the first product is in place
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stdout.read()
+    proc.wait(timeout=120)
+    assert proc.returncode == -signal.SIGTERM and "finished" not in rest   # it was killed, after the renames
+    new = {f.name: f.read_bytes() for f in out.iterdir() if f.is_file()}
+    assert new.keys() == old.keys()
+    changed = [name for name in new if new[name] != old[name]]
+    assert sorted(changed) == sorted(new), f"a mix of old and new products: only {changed} changed"

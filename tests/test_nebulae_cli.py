@@ -199,3 +199,41 @@ def test_error_messages_keep_square_brackets(table, tmp_path):
     t.write(tmp_path / "half_sii.csv", format="ascii.csv")
     r = run("nebulae", "classify", tmp_path / "half_sii.csv", "--out", tmp_path / "o.csv")
     assert r.exit_code == 2 and "of the [SII] doublet" in " ".join(r.output.split())
+
+
+def test_line_table_units_are_converted_or_refused(tmp_path):
+    """Astropy at the boundary: a QTable in memory is accepted; SIGMA in m/s and a line in
+    another flux unit are converted (the classes do not change); an incompatible unit is one
+    error line. (SIGMA in m/s was read as km/s: 80 of 100 rows turned unknown.)"""
+    import astropy.units as u
+    from astropy.table import QTable, Table
+
+    from sim2sky.cases.nebulae import classify_table, read_line_table
+    from sim2sky.core.errors import InputError
+
+    r = runner.invoke(app, ["simulate", "nebulae", "--out", str(tmp_path / "n.ecsv"), "--n-per-class", "20"])
+    assert r.exit_code == 0, r.output
+    plain = Table.read(tmp_path / "n.ecsv")
+    q = QTable(plain)
+    q["SIGMA"] = plain["SIGMA"] * 1000 * u.m / u.s
+    flux = u.def_unit("flux20", 1e-20 * u.erg / u.s / u.cm**2)
+    for col in plain.colnames:
+        if col.startswith(("HA6563", "NII6584")):
+            q[col] = plain[col] * flux
+        elif col.startswith("HB4861"):
+            q[col] = plain[col] / 1000 * (1e-17 * u.erg / u.s / u.cm**2)     # another scale: converted back
+    lt_plain, lt_q = read_line_table(tmp_path / "n.ecsv"), read_line_table(q)
+    np.testing.assert_allclose(lt_q.lines["SIGMA"][0], lt_plain.lines["SIGMA"][0], rtol=1e-6)   # float32 columns
+    np.testing.assert_allclose(lt_q.lines["HB4861"][0], lt_plain.lines["HB4861"][0], rtol=1e-6)
+    a = classify_table(tmp_path / "n.ecsv", tmp_path / "a.csv")
+    b = classify_table(q, tmp_path / "b.csv")
+    assert a["counts"] == b["counts"] and a["counts"]["unknown"] < 20, (a["counts"], b["counts"])
+    assert list(Table.read(tmp_path / "a.csv")["class"]) == list(Table.read(tmp_path / "b.csv")["class"])
+    bad = QTable(q)
+    bad["SIGMA"] = plain["SIGMA"] * u.K
+    with pytest.raises(InputError, match="SIGMA.*convertible to km / s"):
+        read_line_table(bad)
+    bad = QTable(q)
+    bad["HB4861"] = plain["HB4861"] * u.km
+    with pytest.raises(InputError, match="HB4861 is in km but HA6563"):
+        read_line_table(bad)

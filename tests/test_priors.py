@@ -146,7 +146,7 @@ def test_x_log_auto_picks_positive_skewed_features(tmp_path):
 
     from safetensors.numpy import load_file, save_file
 
-    from sim2sky.core.modelio import sha256_file
+    from sim2sky.core.modelio import seal_folder, sha256_file
 
     from sim2sky.infer import NPE, TrainConfig
     from sim2sky.infer.estimator import NPEConfig, log_features
@@ -176,6 +176,7 @@ def test_x_log_auto_picks_positive_skewed_features(tmp_path):
     config = json.loads((folder / "config.json").read_text())
     config["weights_sha256"] = sha256_file(weights)
     (folder / "config.json").write_text(json.dumps(config))
+    seal_folder(folder)                 # edited on purpose: re-sealed, as 'sim2sky model seal' does
     assert not load_posterior(folder).estimator.x_log.any()
     off = NPE(prior, NPEConfig(x_log="none"), TrainConfig(seed=0, max_epochs=1)).fit(theta.numpy(), x.numpy())
     assert not off.estimator_.x_log.any()

@@ -77,4 +77,4 @@ def test_cli_sequential_on_a_benchmark_observation(tmp_path):
     r = runner.invoke(app, ["npe", "sample", str(out), str(obs), "--num-samples", "50", "--out", str(tmp_path / "s.npz")])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["npe", "sequential", "two_moons", "--observation", "11", "--out", str(tmp_path / "x")])
-    assert r.exit_code == 2 and "1-10" in r.output
+    assert r.exit_code == 2 and "--observation" in r.output and "less than or equal to 10" in r.output

@@ -108,4 +108,4 @@ def test_cli_simulate_vet_and_errors(tmp_path):
     r = runner.invoke(app, ["transits", "vet", str(curves), "--out", str(tmp_path / "o.csv"), "--flux-col", "f"])
     assert r.exit_code == 2 and "--flux-col" in r.output
     r = runner.invoke(app, ["transits", "simulate", "--n", "0", "--out", str(tmp_path / "s.csv")])
-    assert r.exit_code == 2 and "positive" in r.output
+    assert r.exit_code == 2 and "--n" in r.output and "greater than or equal to 1" in r.output

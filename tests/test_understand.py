@@ -32,6 +32,20 @@ def test_mutual_information_of_gaussians_within_error_bars(rho):
     assert np.mean(errs) < 0.03
 
 
+def test_ksg_equals_scikit_learn_where_both_apply():
+    """The README's claim: our KSG estimator is scikit-learn's on 1-D pairs (same k, to 1e-9),
+    and was written for what scikit-learn's cannot do (vector x and y; tested below)."""
+    from sklearn.feature_selection import mutual_info_regression
+
+    for rho in (0.0, 0.6, 0.9):
+        r = np.random.default_rng(1)
+        x = r.normal(size=4000)
+        y = rho * x + np.sqrt(1 - rho ** 2) * r.normal(size=4000)
+        ours, _ = mutual_information(x, y, k=3, max_samples=None, seed=0)
+        theirs = mutual_info_regression(x[:, None], y, n_neighbors=3, random_state=0)[0]
+        assert abs(ours - theirs) < 1e-9, (rho, ours, theirs)
+
+
 def test_mutual_information_multivariate():
     """x in R^4, y = a.x + noise: I = 1/2 log(1 + |a|^2); a shuffled y gives ~0."""
     r = np.random.default_rng(1)
@@ -84,6 +98,20 @@ def test_two_sample_test_separates_shift_from_null():
     assert shifted["c2st"] > 0.53 and shifted["mmd_p"] < 0.01 and shifted["c2st_p"] < 1e-3
 
 
+def test_two_sample_test_on_identical_and_overlapping_samples():
+    """The same sample twice, or two samples sharing half their rows, are indistinguishable:
+    C2ST 0.5, not the 0.11 that a C2ST splitting duplicated rows across folds reported."""
+    r = np.random.default_rng(7)
+    a = r.normal(size=(1500, 4))
+    same = two_sample_test(a, a.copy(), permutations=50)
+    assert abs(same["c2st"] - 0.5) < 0.03, same
+    half = two_sample_test(a, np.vstack([a[:750], r.normal(size=(750, 4))]), permutations=50)
+    assert abs(half["c2st"] - 0.5) < 0.04, half
+    # and a duplicated row inside one sample does not fool it either way
+    shifted = two_sample_test(np.vstack([a, a[:200]]), r.normal(size=(1700, 4)) + [0.4, 0, 0, 0], permutations=50)
+    assert shifted["c2st"] > 0.52 and shifted["c2st_p"] < 1e-3, shifted
+
+
 @pytest.mark.slow
 @needs("ogle3")
 def test_ogle3_representation_finds_classes_and_rare_types():
@@ -128,6 +156,26 @@ def test_cli_represent_and_explain_round_trip(tmp_path):
     res = runner.invoke(app, ["represent", "anomalies", str(tmp_path / "m"), str(tmp_path / "t.csv"), "--out",
                               str(tmp_path / "an")])
     assert res.exit_code == 0 and (tmp_path / "an" / "anomalies.csv").is_file(), res.output
+    # the same table as theory and as data: no tension (C2ST about 0.5)
+    res = runner.invoke(app, ["tension", str(tmp_path / "t.csv"), str(tmp_path / "t.csv"), "--encoder",
+                              str(tmp_path / "m"), "--out", str(tmp_path / "tt")])
+    assert res.exit_code == 0, res.output
+    import json
+
+    summary = json.loads((tmp_path / "tt" / "summary.json").read_text())
+    assert abs(summary["overall"]["c2st"] - 0.5) < 0.05, summary["overall"]
+    # a representation folder is sealed: a truncated or edited inputs.json is refused, not a traceback
+    info = tmp_path / "m" / "inputs.json"
+    info.write_text(info.read_text()[:10])
+    res = runner.invoke(app, ["represent", "embed", str(tmp_path / "m"), str(tmp_path / "t.csv"), "--out",
+                              str(tmp_path / "e2.csv")])
+    assert res.exit_code == 2 and "Traceback" not in res.output and "checksums.sha256" in res.output, res.output
+    assert not (tmp_path / "e2.csv").exists()
+    res = runner.invoke(app, ["model", "seal", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["represent", "embed", str(tmp_path / "m"), str(tmp_path / "t.csv"), "--out",
+                              str(tmp_path / "e2.csv")])
+    assert res.exit_code == 2 and "inputs.json is not a valid input description" in res.output, res.output
     # bad inputs: exit 2 with the argument named
     res = runner.invoke(app, ["represent", "fit", str(tmp_path / "t.csv"), "--out", str(tmp_path / "m2"),
                               "--columns", "a,nope"])

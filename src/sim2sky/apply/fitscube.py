@@ -9,16 +9,19 @@ memory map; reads go through ``fits.open(memmap=True)`` so only touched blocks a
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
-from ..core.atomic import atomic_file
+from ..core.atomic import atomic_file, write_text
 from ..core.errors import InputError
+from .blocks import file_identity
 
 __all__ = ["create_empty_fits", "CubeSpec", "open_cube", "read_block", "read_subcube", "header_number",
            "celestial_header"]
@@ -88,14 +91,24 @@ class CubeSpec:
 
 
 def _decompress(path: Path, workdir: Path) -> Path:
+    """Decompress ``path`` into ``workdir`` once; the copy is reused only while the compressed
+    file is the same one (size, mtime, sampled hash recorded beside the copy)."""
     workdir.mkdir(parents=True, exist_ok=True)
     target = workdir / (path.name[:-3] if path.name.endswith(".gz") else path.name)
-    if not target.exists():
+    stamp = target.with_name(target.name + ".source.json")
+    source = file_identity(path)
+    try:
+        same = target.exists() and json.loads(stamp.read_text()) == source
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        stamp.unlink(missing_ok=True)
         try:
             with atomic_file(target) as tmp, gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 22)
         except (OSError, EOFError) as exc:
             raise InputError(f"CUBE: {path} cannot be decompressed ({exc}); the file is truncated or not gzip") from None
+        write_text(stamp, json.dumps(source))
     return target
 
 
@@ -166,7 +179,10 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
             raise InputError(f"CUBE: {path.name} has no celestial WCS (CTYPE1/CTYPE2); maps could not be placed on the sky")
         numbers = tuple((k, float(v)) for hh in (hdul[0].header, h) for k, v in hh.items()
                         if isinstance(v, (int, float)) and not isinstance(v, bool) and k)
+        _check_bunit(h, spectral, path.name)
         stat_ext = _find_3d(hdul, ["STAT", "VAR", "VARIANCE", "ERR_VAR"])
+        if stat_ext is not None:
+            _check_variance(hdul[stat_ext], "CUBE: the STAT extension")
         dq_ext = _find_3d(hdul, ["DQ"])
         for ext, what in ((stat_ext, "STAT"), (dq_ext, "DQ")):
             if ext is not None and tuple(hdul[ext].header[f"NAXIS{i}"] for i in (3, 2, 1)) != shape:
@@ -185,8 +201,54 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
                 ext = next((i for i, x in enumerate(vh) if getattr(x, "is_image", False) and x.header.get("NAXIS") == 3), None)
             if ext is None or tuple(vh[ext].header[f"NAXIS{i}"] for i in (3, 2, 1)) != shape:
                 raise InputError(f"--var: {var_path.name} has no 3-D variance of shape {shape}")
+            _check_variance(vh[ext], f"--var: {var_path.name}")
         spec = CubeSpec(**{**asdict(spec), "var_path": str(var_path), "var_ext": ext})
     return spec
+
+
+def _check_bunit(h, spectral: str, name: str) -> None:
+    """Refuse a BUNIT of the wrong kind (read with astropy.units): a temperature, or a flux
+    density per frequency on a wavelength cube and per wavelength on a radio cube. A missing or
+    unparseable BUNIT passes (many cubes carry none)."""
+    text = str(h.get("BUNIT", "")).strip()
+    if not text:
+        return
+    unit = None
+    for candidate in (text, text.replace("JY", "Jy").replace("BEAM", "beam")):
+        for fmt in ("fits", None):
+            try:
+                unit = u.Unit(candidate, format=fmt, parse_strict="raise")
+                break
+            except ValueError:
+                continue
+        if unit is not None:
+            break
+    if unit is None:
+        return
+    if spectral == "wavelength":
+        wrong = any(unit.is_equivalent(x) for x in (u.K, u.Jy, u.Jy / u.beam))
+        expected = "a flux per unit wavelength (e.g. 1e-20 erg/s/cm2/Angstrom, as MUSE writes) or counts"
+    else:
+        wrong = any(unit.is_equivalent(x) for x in (u.K, u.erg / u.s / u.cm**2 / u.AA))
+        expected = "Jy/beam (convert a brightness-temperature cube with the beam and frequency first)"
+    if wrong:
+        raise InputError(f"CUBE: {name} has BUNIT = {text!r} ({unit.physical_type}); expected {expected}")
+
+
+def _check_variance(hdu, what: str, planes: int = 8) -> None:
+    """Refuse a variance cube that is negative anywhere or zero everywhere, judged on ``planes``
+    channel planes spread over the cube (whole planes: a sign-flipped or empty extension shows
+    in any of them, at a cost of ~planes/n_channels of the I/O)."""
+    n = hdu.header["NAXIS3"]
+    sample = np.concatenate([np.asarray(hdu.data[k], np.float64).ravel()
+                             for k in np.unique(np.linspace(0, n - 1, planes).astype(int))])
+    finite = sample[np.isfinite(sample)]
+    if (finite < 0).any():
+        raise InputError(f"{what} holds negative variances ({int((finite < 0).sum())} of {finite.size} sampled "
+                         f"pixels, min {finite.min():.3g}); expected variances >= 0 (NaN = masked)")
+    if finite.size and not (finite > 0).any():
+        raise InputError(f"{what} is zero everywhere sampled; expected the variance of DATA (or no STAT extension, "
+                         "so that the noise is estimated)")
 
 
 def _runs(idx: np.ndarray) -> list[slice]:
@@ -244,4 +306,6 @@ def read_block(spec: CubeSpec, ys: slice, xs: slice, channels=None):
     c, by, bx = data.shape
     flux = np.ascontiguousarray(data.reshape(c, -1).T)
     var = np.ascontiguousarray(var.reshape(c, -1).T) if var is not None else None
+    if var is not None:
+        var[~(var > 0)] = np.nan        # a zero or negative variance is a masked pixel, never an infinite weight
     return flux, var, np.concatenate([wave[r] for r in runs]), (by, bx)

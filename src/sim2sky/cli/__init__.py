@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import data, demo, detect, fields, lit, nebulae, npe, spectra, timeseries, transits, understand
+from . import data, demo, detect, fields, lit, model, nebulae, npe, spectra, timeseries, transits, understand
 from .common import out
 
 __all__ = ["app", "main"]
@@ -46,6 +46,7 @@ app.add_typer(nebulae.cube_app, name="cube")
 app.add_typer(spectra.app, name="spectra")
 app.add_typer(lit.app, name="lit")
 app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(train_app, name="train")
 app.add_typer(understand.represent_app, name="represent")

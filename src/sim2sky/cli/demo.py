@@ -16,8 +16,8 @@ __all__ = ["demo"]
 def demo(
     out_dir: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the cube, maps, report and tables."),
     case: str = typer.Option("cube", help="cube (the product demo) or npe (two-moons NPE with calibration checks)."),
-    size: int = typer.Option(80, help="Mock cube size (spaxels per side)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    size: int = typer.Option(80, help="Mock cube size (spaxels per side).", min=8),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ):
     """Run the embedded demo end to end (offline)."""

@@ -67,13 +67,13 @@ def _print_results(results, title: str):
 @user_errors
 def lit_search(
     query: str = typer.Argument(..., help="What to look for, in plain words."),
-    k: int = typer.Option(10, "-k", help="Number of papers."),
+    k: int = typer.Option(10, "-k", help="Number of papers.", min=1),
     since: Optional[str] = typer.Option(None, help="Earliest date: 2024, 2024-05 or 2024-05-17."),
     until: Optional[str] = typer.Option(None, help="Latest date, same forms."),
     category: Optional[str] = typer.Option(None, help="Hard filter on an arXiv category, e.g. astro-ph.GA."),
     mode: str = typer.Option("hybrid", help="hybrid, lexical or dense."),
-    recency: float = typer.Option(0.0, help="Recency boost weight (0 = off)."),
-    citations: float = typer.Option(0.0, help="Citation boost weight (0 = off; needs citation counts)."),
+    recency: float = typer.Option(0.0, help="Recency boost weight (0 = off).", min=0.0),
+    citations: float = typer.Option(0.0, help="Citation boost weight (0 = off; needs citation counts).", min=0.0),
     index: Optional[Path] = typer.Option(None, help="Index folder (default: the per-user data folder)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list instead of a table."),
 ):
@@ -92,7 +92,7 @@ def lit_search(
 @user_errors
 def lit_ask(
     question: str = typer.Argument(..., help="A question about the literature."),
-    k: int = typer.Option(5, "-k", help="Papers to retrieve and cite."),
+    k: int = typer.Option(5, "-k", help="Papers to retrieve and cite.", min=1),
     llm_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080 (llama.cpp server)."),
     gguf: Optional[Path] = typer.Option(None, help="Local GGUF model file (needs llama-cpp-python)."),
     model: str = typer.Option("default", help="Model name sent to the endpoint."),
@@ -117,7 +117,7 @@ def lit_ask(
 def lit_serve(
     index: Optional[Path] = typer.Option(None, help="Index folder."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (127.0.0.1: this machine only)."),
-    port: int = typer.Option(8765, help="Port."),
+    port: int = typer.Option(8765, help="Port.", min=0, max=65535),
     llm_url: Optional[str] = typer.Option(None, help="OpenAI-compatible endpoint for answers (default: extractive)."),
 ):
     """Serve a local search page: search box, paper table with arXiv links, cited answer."""

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import notice, out, user_errors
+from .common import OVERWRITE, file_out, model_out, notice, out, user_errors
 
 __all__ = ["app", "cube_app", "simulate_nebulae", "simulate_cube", "train_nebulae"]
 
@@ -41,14 +41,17 @@ def nebulae_classify(
     allow_negative: bool = typer.Option(False, help="Accept negative (measured, undetected) fluxes as they are."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped models)."),
     class_priors: Optional[str] = CLASS_PRIORS_OPTION,
-    seed: int = typer.Option(0, help="Seed of the posterior sampling."),
+    seed: int = typer.Option(0, help="Seed of the posterior sampling.", min=0),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="Write the table even when no row has a usable "
+                                     "Hα (every row unclassified) instead of exiting 2."),
 ):
     """Classify each row: p_HII, p_PN, p_SNR, p_DIG, p_AGN, class, flag, ood_distance, and for HII the
     posterior mean/std of 12+log(O/H), log U, log P/k and E(B-V) (OH_, LOGU_, LOGPK_, EBV_mean/std)."""
+    file_out(out_path)
     from ..cases.nebulae import classify_table
 
     res = classify_table(table, out_path, model_dir=model, seed=seed, columns=columns, preset=preset,
-                         allow_negative=allow_negative, class_priors=class_priors)
+                         allow_negative=allow_negative, class_priors=class_priors, allow_empty=allow_empty)
     for message in res["notices"]:
         notice(message)
     counts = ", ".join(f"{k} {v}" for k, v in res["counts"].items())
@@ -64,12 +67,14 @@ def nebulae_adapt(
     redshift: Optional[float] = typer.Option(None, "--redshift", help="Systemic redshift of a target cube."),
     columns: Optional[str] = typer.Option(None, "--columns", help="Column map of a target table (see classify)."),
     preset: Optional[str] = typer.Option(None, "--preset", help="Survey layout of a target table (see classify)."),
-    n_per_class: int = typer.Option(8000, help="Simulated source spectra per class."),
-    epochs: int = typer.Option(25, help="Training epochs."),
-    seed: int = typer.Option(0, help="Random seed."),
+    n_per_class: int = typer.Option(8000, help="Simulated source spectra per class.", min=1),
+    epochs: int = typer.Option(25, help="Training epochs.", min=1),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
+    overwrite: bool = OVERWRITE,
 ):
     """Domain adaptation (DANN): retrain the classifier so that simulated and target features
     look alike while still separating the simulated classes."""
+    model_out(out_dir, overwrite)
     from ..cases.nebulae import adapt_to_target, cube_features, is_cube, table_features
 
     if target.name.lower().endswith((".fits", ".fits.gz", ".fit")) and is_cube(target):
@@ -84,12 +89,14 @@ def nebulae_adapt(
 @user_errors
 def train_nebulae(
     out_dir: Path = typer.Option(..., "--out", help="Folder for classifier/ and hii_params/."),
-    n_per_class: int = typer.Option(20000, help="Training spectra per class."),
-    n_hii: int = typer.Option(40000, help="Simulated HII regions for the parameter posterior."),
-    epochs: int = typer.Option(25, help="Classifier epochs."),
-    seed: int = typer.Option(0, help="Random seed."),
+    n_per_class: int = typer.Option(20000, help="Training spectra per class.", min=1),
+    n_hii: int = typer.Option(40000, help="Simulated HII regions for the parameter posterior.", min=1),
+    epochs: int = typer.Option(25, help="Classifier epochs.", min=1),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
+    overwrite: bool = OVERWRITE,
 ):
     """Reproduce the shipped nebula models (classifier + HII posterior) from the theory grids."""
+    model_out(out_dir, overwrite)
     from ..cases.nebulae import train_nebulae as train
 
     m = train(out_dir, n_per_class=n_per_class, n_hii_params=n_hii, seed=seed, epochs=epochs, progress=True,
@@ -100,12 +107,13 @@ def train_nebulae(
 @user_errors
 def simulate_nebulae(
     out_path: Path = typer.Option(..., "--out", help="Line table to write (.csv/.fits/.ecsv)."),
-    n_per_class: int = typer.Option(200, help="Nebulae per class."),
-    sn: Optional[float] = typer.Option(None, "--sn", help="Fixed S/N(Hα) (default: log-uniform 3-300)."),
+    n_per_class: int = typer.Option(200, help="Nebulae per class.", min=1),
+    sn: Optional[float] = typer.Option(None, "--sn", help="Fixed S/N(Hα) (default: log-uniform 3-300).", min=1e-06),
     domain: str = typer.Option("theory", help="theory (training domain), source or shifted (the DANN test domain)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
 ):
     """Write a line table of simulated, rendered and measured nebulae with TRUE_CLASS."""
+    file_out(out_path)
     from ..cases.nebulae import write_line_table
 
     n = write_line_table(out_path, n_per_class, sn_halpha=sn, domain=domain, seed=seed)
@@ -123,10 +131,10 @@ def cube_classify(
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped models)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler, e.g. tcp://host:8786."),
     var: Optional[Path] = typer.Option(None, "--var", help="Variance cube for a single-extension cube."),
-    block: int = typer.Option(64, help="Spatial block size in spaxels; memory per worker ~ block^2 x 10 kB."),
+    block: int = typer.Option(64, help="Spatial block size in spaxels; memory per worker ~ block^2 x 10 kB.", min=4),
     report: bool = typer.Option(True, help="Write report.html and figures."),
     class_priors: Optional[str] = CLASS_PRIORS_OPTION,
-    seed: int = typer.Option(0, help="Seed of the posterior sampling."),
+    seed: int = typer.Option(0, help="Seed of the posterior sampling.", min=0),
 ):
     """Classify every spaxel (HII/PN/SNR/DIG/AGN/unknown/no-signal) and infer HII parameters; resumable."""
     from rich.table import Table as RichTable
@@ -145,11 +153,12 @@ def cube_classify(
 @user_errors
 def simulate_cube(
     out_path: Path = typer.Option(..., "--out", help="Mock cube to write (uncompressed FITS)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
     size: tuple[int, int] = typer.Option((60, 60), "--size", help="NX NY spaxels."),
     redshift: float = typer.Option(0.005, "--redshift", help="Systemic redshift."),
 ):
     """A MUSE-format mock cube of a nearby-galaxy field with TRUTH_* extensions."""
+    file_out(out_path)
     from ..cases.nebulae import make_mock_cube
 
     nx, ny = size

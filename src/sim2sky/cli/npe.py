@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import console, out, split, user_errors
+from .common import OVERWRITE, console, file_out, model_out, out, split, user_errors
 
 __all__ = ["app", "simulate_sbibm"]
 
@@ -19,14 +19,15 @@ def simulate_sbibm(
     task: str = typer.Argument(..., help="two_moons, gaussian_linear, gaussian_linear_uniform, gaussian_mixture, slcp, "
                                            "bernoulli_glm, sir or lotka_volterra."),
     out_path: Path = typer.Option(..., "--out", help="Output .npz with theta (n, d) and x (n, k)."),
-    num: int = typer.Option(10_000, "--num", help="Number of simulations."),
-    seed: int = typer.Option(0, help="Random seed."),
+    num: int = typer.Option(10_000, "--num", help="Number of simulations.", min=1),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
     bounds_out: Optional[Path] = typer.Option(None, help="Also write the prior as JSON for 'npe train --bounds' ({low, high} for a box, else {kind, loc, scale})."),
     observations_out: Optional[Path] = typer.Option(None, help="Also write the 10 sbibm reference observations "
                                                               "(needs the 'sbibm' dataset, or 'sbibm-pypi' for slcp, "
                                                               "bernoulli_glm, sir, lotka_volterra: sim2sky data fetch NAME)."),
 ):
     """Simulate an sbibm benchmark task (Lueckmann et al. 2021) into an .npz training file."""
+    file_out(out_path)
     from ..cases.sbibm import simulate_task_file
 
     simulate_task_file(task, out_path, num=num, seed=seed, bounds_out=bounds_out, observations_out=observations_out)
@@ -44,11 +45,11 @@ def npe_train(
     flow: str = typer.Option("auto", help="Flow family: auto (NSF for <= 2 parameters, 3 MAFs above 5, the better of both "
                                           "by validation loss in between), "
                                           "nsf (neural spline) or maf (masked affine)."),
-    ensemble: int = typer.Option(0, help="Independently trained flows mixed into the posterior (0: automatic)."),
+    ensemble: int = typer.Option(0, help="Independently trained flows mixed into the posterior (0: automatic).", min=0),
     bounds: Optional[Path] = typer.Option(None, help='Prior as JSON: a box {"low": [...], "high": [...]} (samples never leave it), '
                                                            '{"kind": "gaussian", "loc", "scale"} or {"kind": "lognormal", "loc", "scale"} '
                                                            '(of log theta; samples stay positive).'),
-    seed: int = typer.Option(0, help="Seed for initialisation, data split and batches."),
+    seed: int = typer.Option(0, help="Seed for initialisation, data split and batches.", min=0),
     theta_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated parameter columns."),
     x_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated feature columns."),
     theta_units: Optional[str] = typer.Option(None, help="Comma-separated units of the parameters (stored in the model)."),
@@ -58,19 +59,21 @@ def npe_train(
                                                "powerspectrum (maps or cubes reduced to their binned log P(k)), "
                                                "cnn2d+powerspectrum / cnn3d+powerspectrum (both, concatenated); "
                                                "N-D x must come from .npz, .h5 or a FITS field file."),
-    transforms: int = typer.Option(5, help="Number of flow transforms."),
-    hidden: int = typer.Option(64, help="Hidden units per layer of each transform."),
+    transforms: int = typer.Option(5, help="Number of flow transforms.", min=1),
+    hidden: int = typer.Option(64, help="Hidden units per layer of each transform.", min=1),
     batch_size: int = typer.Option(0, help="Training batch size (0: automatic: n_train/8 clipped to 32-1024 for "
-                                           "feature vectors, n_train/16 clipped to 32-256 with an embedding network)."),
+                                           "feature vectors, n_train/16 clipped to 32-256 with an embedding network).", min=0),
     learning_rate: float = typer.Option(0.0, help="Initial Adam learning rate (0: automatic, 1e-3 scaled with batches "
-                                                  "above 256, at most 4e-3)."),
-    max_epochs: int = typer.Option(500, help="Upper limit on epochs (early stopping usually ends sooner)."),
+                                                  "above 256, at most 4e-3).", min=0.0),
+    max_epochs: int = typer.Option(500, help="Upper limit on epochs (early stopping usually ends sooner).", min=1),
     patience: int = typer.Option(0, help="Stop after this many epochs without validation improvement (0: automatic, "
-                                         "10 with weight averaging, 20 without)."),
+                                         "10 with weight averaging, 20 without).", min=0),
     drop_invalid: bool = typer.Option(False, help="Drop rows with NaN/inf instead of failing."),
     progress: bool = typer.Option(True, help="Show a progress bar."),
+    overwrite: bool = OVERWRITE,
 ):
     """Train a neural posterior estimator on simulations stored in a file."""
+    model_out(out_dir, overwrite, kind="npe")
     from ..infer.api import train_npe_file
 
     h = train_npe_file(sims, out_dir, bounds=bounds, theta_cols=split(theta_cols), x_cols=split(x_cols),
@@ -89,11 +92,11 @@ def npe_train(
 def npe_sample(
     model_dir: Path = typer.Argument(..., help="Model folder written by 'sim2sky npe train'."),
     obs: Path = typer.Argument(..., help="Observations: .npz with x (m, k), or a table with --x-cols."),
-    num_samples: int = typer.Option(1000, "--num-samples", "-n", help="Posterior samples per observation."),
+    num_samples: int = typer.Option(1000, "--num-samples", "-n", help="Posterior samples per observation.", min=1),
     out_path: Optional[Path] = typer.Option(None, "--out", help="Write samples (m, N, d) to this .npz."),
     csv: Optional[Path] = typer.Option(None, help="Write the summary table (mean, std, 16/50/84%) to CSV instead of stdout."),
     x_cols: Optional[str] = typer.Option(None, help="Table input: comma-separated feature columns (default: the model's names)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
     allow_out_of_range: bool = typer.Option(False, help="Sample even for observations outside the training range."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="dask.distributed scheduler (e.g. "
                                             "tcp://host:8786): observations are split across its workers in chunks "
@@ -102,6 +105,7 @@ def npe_sample(
     progress: bool = typer.Option(True, help="Show a progress bar."),
 ):
     """Draw posterior samples for every observation in a file, with a summary table."""
+    file_out(out_path)
     from rich.table import Table as RichTable
 
     from ..infer.api import sample_npe_file
@@ -128,16 +132,18 @@ def npe_sample(
 def npe_sequential(
     task: str = typer.Argument(..., help="sbibm task with a built-in simulator (two_moons, gaussian_mixture, "
                                "gaussian_linear, gaussian_linear_uniform)."),
-    observation: int = typer.Option(1, help="sbibm observation number (1-10)."),
+    observation: int = typer.Option(1, help="sbibm observation number (1-10).", min=1, max=10),
     out_dir: Path = typer.Option(..., "--out", help="Model folder (read by 'npe sample') + sequential.json."),
-    rounds: int = typer.Option(4, help="Rounds; every round after the first draws from the truncated prior."),
-    simulations: int = typer.Option(1000, help="Simulations per round."),
-    epsilon: float = typer.Option(1e-4, help="Posterior mass left outside the truncation region."),
+    rounds: int = typer.Option(4, help="Rounds; every round after the first draws from the truncated prior.", min=1),
+    simulations: int = typer.Option(1000, help="Simulations per round.", min=1),
+    epsilon: float = typer.Option(1e-4, help="Posterior mass left outside the truncation region.", min=0.0, max=1.0),
     coverage_sims: int = typer.Option(300, "--coverage-sims", help="Simulations from the final truncated prior "
-                                      "for the coverage check."),
-    seed: int = typer.Option(0, help="Random seed."),
+                                      "for the coverage check.", min=1),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
+    overwrite: bool = OVERWRITE,
 ):
     """Truncated sequential NPE (TSNPE) for one observation: rounds, coverage on the truncated prior, C2ST."""
+    model_out(out_dir, overwrite, kind="npe")
     from ..cases.sbibm import run_tsnpe_task
 
     r = run_tsnpe_task(task, observation, out_dir, rounds, simulations, epsilon, seed, coverage_sims, progress=True)
@@ -155,11 +161,11 @@ def npe_check(
     model_dir: Path = typer.Argument(..., help="Model folder written by 'sim2sky npe train'."),
     sims: Path = typer.Argument(..., help="Held-out simulations (.npz or table) never used for training."),
     out_dir: Path = typer.Option(Path("npe_check"), "--out", help="Folder for plots and check.json."),
-    num_sims: int = typer.Option(500, help="Number of held-out simulations to use."),
-    num_samples: int = typer.Option(1000, help="Posterior samples per simulation."),
+    num_sims: int = typer.Option(500, help="Number of held-out simulations to use.", min=1),
+    num_samples: int = typer.Option(1000, help="Posterior samples per simulation.", min=1),
     theta_cols: Optional[str] = typer.Option(None, help="Table input: parameter columns."),
     x_cols: Optional[str] = typer.Option(None, help="Table input: feature columns."),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
 ):
     """Calibration diagnostics on held-out simulations: expected coverage, SBC ranks, TARP."""
     from rich.table import Table as RichTable

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import out, user_errors
+from .common import OVERWRITE, file_out, model_out, out, user_errors
 
 __all__ = ["lightcurves_app", "sntype"]
 
@@ -21,11 +21,12 @@ _SURVEY_HELP = "Survey cadence and noise: eros1 (EROS-1 LMC, B_E), s82 (SDSS Str
 @user_errors
 def simulate(
     out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits): id, t [d], mag, err, class, period."),
-    n: int = typer.Option(700, "--n", help="Number of light curves (classes RRab, RRc, Cep, LPV, EB, DSCT, constant cycled)."),
+    n: int = typer.Option(700, "--n", help="Number of light curves (classes RRab, RRc, Cep, LPV, EB, DSCT, constant cycled).", min=1),
     survey: str = typer.Option("eros1", help=_SURVEY_HELP),
-    seed: int = typer.Option(0, help="Random seed."),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
 ):
     """Simulate variable-star light curves (OGLE-III shapes, eclipsing-binary physics) at a survey's cadence."""
+    file_out(out_path)
     from ..cases.variables import simulate_lightcurves_file
 
     r = simulate_lightcurves_file(out_path, n, survey, seed)
@@ -37,14 +38,16 @@ def simulate(
 def train(
     out_path: Path = typer.Option(..., "--out", help="Model folder to write."),
     survey: str = typer.Option("eros1", help=_SURVEY_HELP),
-    n_per_class: int = typer.Option(2000, "--n-per-class", help="Simulated light curves per class."),
-    epochs: int = typer.Option(60, help="Training epochs."),
-    n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the feature extraction."),
-    seed: int = typer.Option(0, help="Random seed."),
+    n_per_class: int = typer.Option(2000, "--n-per-class", help="Simulated light curves per class.", min=1),
+    epochs: int = typer.Option(60, help="Training epochs.", min=1),
+    n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the feature extraction.", min=1),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
     encoder: str = typer.Option("mlp", help="mlp: periodogram/Fourier features; cnn: the same + a 1-D CNN on the "
                                 "folded light curve (see the README for which is better where)."),
+    overwrite: bool = OVERWRITE,
 ):
     """Train a calibrated light-curve classifier on simulations only (no real labels)."""
+    model_out(out_path, overwrite, kind="classifier")
     from ..cases.variables import train_lightcurves_file
 
     r = train_lightcurves_file(out_path, survey, n_per_class, epochs, seed, n_jobs, progress=True, encoder=encoder)
@@ -59,9 +62,10 @@ def classify(
     model: str = typer.Option("eros1", help="Shipped model (eros1, s82) or a model folder from 'lightcurves train'."),
     id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time [days]."),
     mag_col: str = typer.Option("mag", "--mag-col"), err_col: str = typer.Option("err", "--err-col"),
-    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the feature extraction."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the feature extraction.", min=1),
 ):
     """Classify light curves: period (Lomb-Scargle), class probabilities and 'unknown'."""
+    file_out(out_path)
     from ..cases.variables import classify_lightcurves_file
 
     r = classify_lightcurves_file(table, out_path, model, n_jobs, id_col=id_col, t_col=t_col, mag_col=mag_col,
@@ -77,10 +81,11 @@ def vet(
                                  "tce_depth, errors), or a long light-curve table (id, t, flux, err)."),
     out_path: Path = typer.Option(..., "--out", help="Scores table (.csv/.ecsv/.fits) with p_planet per TCE or star."),
     model: Optional[Path] = typer.Option(None, help="Vetter model folder (default: the shipped vetter for the input kind)."),
-    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (light curves only)."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (light curves only).", min=1),
 ):
     """Vet transit candidates: a TCE table (catalogue features, DR24-trained vetter) or light curves
     (BLS search + the simulation-trained light-curve vetter; see 'sim2sky transits vet' for column options)."""
+    file_out(out_path)
     from ..cases.variables import vet_tces_file
     from ..core.tables import table_columns
     from .transits import vet_lightcurves
@@ -95,10 +100,11 @@ def vet(
 @user_errors
 def sntype(
     spectrum: Path = typer.Argument(..., help="Spectrum file (FITS image/table, SDSS spec, CSV with wave/flux)."),
-    z: float = typer.Option(..., "--z", help="Redshift (the spectrum is moved to the rest frame)."),
+    z: float = typer.Option(..., "--z", help="Redshift (the spectrum is moved to the rest frame).", min=0.0),
     out_path: Optional[Path] = typer.Option(None, "--out", help="Table (.csv/.ecsv/.fits) with one row per spectrum."),
 ):
     """Type a supernova spectrum: subtype, broad type and age bin with calibrated probabilities."""
+    file_out(out_path)
     from ..cases.spectra import read_spectra
     from ..cases.supernovae import sntype_table
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from .common import out, user_errors
+from .common import OVERWRITE, file_out, model_out, out, user_errors
 
 __all__ = ["transits_app", "vet_lightcurves"]
 
@@ -20,10 +20,11 @@ transits_app = typer.Typer(help="Transit candidates in light curves: simulate Ke
 @user_errors
 def simulate(
     out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits/.parquet): id, t [d], flux, err, scenario, period."),
-    n: int = typer.Option(8, "--n", help="Number of 90-d Kepler quarters (scenarios planet, EB, BEB, systematic cycled)."),
-    seed: int = typer.Option(0, help="Random seed."),
+    n: int = typer.Option(8, "--n", help="Number of 90-d Kepler quarters (scenarios planet, EB, BEB, systematic cycled).", min=1),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
 ):
     """Simulate Kepler long-cadence quarters with transits, eclipses and systematics."""
+    file_out(out_path)
     from ..cases.transits import simulate_transits_file
 
     r = simulate_transits_file(out_path, n, seed)
@@ -34,12 +35,14 @@ def simulate(
 @user_errors
 def train(
     out_path: Path = typer.Option(..., "--out", help="Model folder to write."),
-    n_per_scenario: int = typer.Option(1000, "--n-per-scenario", help="Simulated quarters per scenario."),
-    epochs: int = typer.Option(40, help="Training epochs."),
-    n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the transit search."),
-    seed: int = typer.Option(0, help="Random seed."),
+    n_per_scenario: int = typer.Option(1000, "--n-per-scenario", help="Simulated quarters per scenario.", min=1),
+    epochs: int = typer.Option(40, help="Training epochs.", min=1),
+    n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the transit search.", min=1),
+    seed: int = typer.Option(0, help="Random seed.", min=0),
+    overwrite: bool = OVERWRITE,
 ):
     """Train a calibrated light-curve vetter on simulated TCEs only (~0.2 s per quarter on 2 cores)."""
+    model_out(out_path, overwrite, kind="classifier")
     from ..cases.transits import train_transits_file
 
     r = train_transits_file(out_path, n_per_scenario, epochs, seed, n_jobs, progress=True)
@@ -55,9 +58,10 @@ def vet_lightcurves(
     id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time [days]."),
     flux_col: str = typer.Option("flux", "--flux-col", help="Relative flux (median ~1)."),
     err_col: str = typer.Option("err", "--err-col"),
-    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (~1 s per quarter)."),
+    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (~1 s per quarter).", min=1),
 ):
     """Search each light curve for its strongest periodic dip (BLS, S/N >= 7.1) and vet it."""
+    file_out(out_path)
     from ..cases.transits import vet_lightcurves_file
 
     r = vet_lightcurves_file(table, out_path, model, n_jobs, id_col=id_col, t_col=t_col, flux_col=flux_col,

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from .common import out, split, user_errors
+from .common import OVERWRITE, file_out, model_out, out, split, user_errors
 
 __all__ = ["explain", "represent_app", "tension"]
 
@@ -35,9 +35,9 @@ def explain(
     method: str = typer.Option("ig", help="ig (integrated gradients, exact completeness) or shap (expected "
                                           "gradients, shap library)."),
     max_objects: int = typer.Option(500, help="Random subset of objects explained (attributions cost ~64 network "
-                                              "passes per object)."),
+                                              "passes per object).", min=1),
     redshift: Optional[float] = typer.Option(None, help="Redshift of a cube (default: header / estimated)."),
-    seed: int = typer.Option(0, help="Seed of the subset and of SHAP sampling."),
+    seed: int = typer.Option(0, help="Seed of the subset and of SHAP sampling.", min=0),
 ):
     """Which inputs drive each predicted class: attributions, top features per class, plots and a report."""
     from ..understand import explain as run
@@ -58,14 +58,16 @@ def represent_fit(
     columns: Optional[str] = typer.Option(None, help="Comma-separated feature columns of a table (default: all "
                                                      "numeric columns except --labels)."),
     labels: Optional[str] = _LABELS,
-    latent_dim: int = typer.Option(8, help="Latent dimensions."),
-    beta: float = typer.Option(0.05, help="KL weight of the VAE (0: plain autoencoder)."),
-    epochs: int = typer.Option(40, help="Training epochs."),
+    latent_dim: int = typer.Option(8, help="Latent dimensions.", min=1),
+    beta: float = typer.Option(0.05, help="KL weight of the VAE (0: plain autoencoder).", min=0.0),
+    epochs: int = typer.Option(40, help="Training epochs.", min=1),
     encoder: str = typer.Option("mlp", help="Encoder: mlp (tables), cnn1d or resnet1d (spectra)."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, min=0),
     progress: bool = typer.Option(True, help="Show progress."),
+    overwrite: bool = OVERWRITE,
 ):
     """Learn an autoencoder of the inputs (no labels) and a normalizing-flow density of its latents."""
+    model_out(out_dir, overwrite)
     from ..understand import fit_representation
 
     r = fit_representation(input_path, out_dir, input_kind, split(columns), labels, latent_dim, beta, epochs,
@@ -79,6 +81,7 @@ def represent_fit(
 def represent_embed(model: Path = _MODEL, input_path: Path = _INPUT,
                     out_path: Path = typer.Option(..., "--out", help="Output table: z0..z{d-1}, anomaly_score.")):
     """Latent vectors and anomaly scores of every object."""
+    file_out(out_path)
     from ..understand import embed
 
     r = embed(model, input_path, out_path)
@@ -90,8 +93,8 @@ def represent_embed(model: Path = _MODEL, input_path: Path = _INPUT,
 def represent_cluster(model: Path = _MODEL, input_path: Path = _INPUT,
                       out_dir: Path = typer.Option(..., "--out", help="Output folder."),
                       labels: Optional[str] = _LABELS,
-                      min_cluster_size: int = typer.Option(50, help="HDBSCAN minimum cluster size."),
-                      seed: int = typer.Option(0)):
+                      min_cluster_size: int = typer.Option(50, help="HDBSCAN minimum cluster size.", min=2),
+                      seed: int = typer.Option(0, min=0)):
     """HDBSCAN clusters of the latents with a UMAP map; purity/completeness against --labels."""
     from ..understand import cluster_inputs
 
@@ -104,7 +107,7 @@ def represent_cluster(model: Path = _MODEL, input_path: Path = _INPUT,
 @user_errors
 def represent_anomalies(model: Path = _MODEL, input_path: Path = _INPUT,
                         out_dir: Path = typer.Option(..., "--out", help="Output folder."),
-                        top: int = typer.Option(100, help="How many to list."),
+                        top: int = typer.Option(100, help="How many to list.", min=1),
                         labels: Optional[str] = _LABELS):
     """Rank objects by -log density of their latents (most anomalous first)."""
     from ..understand import anomalies
@@ -122,7 +125,7 @@ def tension(
                                                         "('sim2sky represent fit THEORY')."),
     out_dir: Path = typer.Option(..., "--out", help="Output folder."),
     by: Optional[str] = typer.Option(None, "--by", help="Label column present in both tables: statistics per group."),
-    seed: int = typer.Option(0),
+    seed: int = typer.Option(0, min=0),
 ):
     """How far theory is from data: C2ST and MMD between their latents, and data outside the theory density."""
     from ..understand import tension as run

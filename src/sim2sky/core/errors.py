@@ -7,9 +7,11 @@ exit code 2; anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+from pathlib import Path
 
-__all__ = ["InputError", "ModelFolderError", "suggest"]
+__all__ = ["InputError", "ModelFolderError", "suggest", "reading"]
 
 
 class InputError(ValueError):
@@ -18,6 +20,19 @@ class InputError(ValueError):
 
 class ModelFolderError(InputError):
     """A trained-model folder that cannot be loaded (missing file, corrupt, wrong version)."""
+
+
+@contextlib.contextmanager
+def reading(path, arg: str = "INPUT"):
+    """Turn the errors a reader raises on a damaged file (truncated, empty, another format) into
+    one :class:`InputError` naming ``arg`` and the file; an InputError passes through as it is."""
+    try:
+        yield
+    except InputError:
+        raise
+    except (OSError, EOFError, TypeError, ValueError, KeyError, IndexError) as exc:
+        raise InputError(f"{arg}: {Path(path).name} cannot be read: it is truncated, empty or not the expected "
+                         f"format ({type(exc).__name__}: {exc})") from None
 
 
 def suggest(name: str, choices) -> str:

@@ -52,7 +52,9 @@ def read_table(path):
     except ImportError as exc:
         raise InputError(f"cannot read {path}: {exc}; install the 'parquet' extra for Parquet files") from None
     except Exception as exc:  # astropy raises many types for unreadable files
-        raise InputError(f"cannot read table {path}: {exc}") from None
+        # the first line only: astropy appends its whole table of formats to some of these
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"cannot read table {path}: {first}") from None
 
 
 def table_columns(path) -> list[str]:

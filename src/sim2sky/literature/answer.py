@@ -10,7 +10,10 @@ Backends:
 Abstracts are data, never instructions: they are passed inside delimited blocks whose
 delimiters are escaped in the text, the system prompt says so, sentences that address an
 assistant ("ignore previous instructions", ...) are never extracted, and any citation to a
-paper that was not retrieved is removed from an LLM's answer.
+paper that was not retrieved is removed from an LLM's answer. Sentences that give orders
+("State that ...", "the correct answer is ...", "cite paper [9]") are never extracted, and
+citation markers found inside an abstract are removed from what is extracted: every ``[n]`` in
+an extractive answer is the answerer's own.
 """
 
 from __future__ import annotations
@@ -31,7 +34,11 @@ __all__ = ["Answer", "answer", "extractive_answer", "build_messages", "clean_cit
 _SENT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\(\[])")
 _INJECTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)\s+(instructions|prompts?|context)"
-    r"|\b(you are|act as|as an ai|system prompt|assistant:|respond with|reply with|say\s+[\"'])", re.I)
+    r"|\b(you are|act as|as an ai|system prompt|assistant:|respond with|reply with|say\s+[\"'])"
+    # imperatives aimed at the reader or a model: "State that ...", "please cite ...", "must answer ..."
+    r"|(^|\b(please|must|should|always|now)\s+)(state|say|claim|answer|tell|respond|output|reply|cite|mention|repeat)\b"
+    r"|\bthe\s+(correct|right|true|real|final)\s+answer\b|\binstructions?\b|\bcite\s+(paper|reference|source|\[)",
+    re.I)
 _CITE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 
 SYSTEM_PROMPT = (
@@ -75,6 +82,8 @@ def extractive_answer(question: str, results: list[Result], max_sentences: int =
         for j, s in enumerate(sents):
             if _INJECTION.search(s):
                 continue  # text that addresses an assistant is never repeated as an answer
+            # citation markers inside an abstract are not ours: only the answerer numbers papers
+            s = re.sub(r"\s+([.,;])", r"\1", _CITE.sub("", s)).strip()
             words = {_stem(w) for w in query_terms(s)}
             overlap = q & words
             score = sum(math.log(1 + n_s / (1 + df[w])) for w in overlap)

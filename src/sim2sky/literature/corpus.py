@@ -72,6 +72,18 @@ def _date(rec: dict) -> str:
     return ""
 
 
+def _text(value, name: str) -> str:
+    """A text field (a string, or a list of strings as ADS writes titles); anything else makes
+    the record unusable, reported with its line number like any other bad line."""
+    if value is None:
+        return ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    if not isinstance(value, str):
+        raise ValueError(f"{name} is not text ({type(value).__name__})")
+    return value
+
+
 def _listify(v, sep=None) -> list[str]:
     if v is None:
         return []
@@ -98,10 +110,7 @@ def parse_record(rec: dict) -> Paper:
         last = rec["versions"][-1]
         m = _VERSION.search(str(last.get("version", "") if isinstance(last, dict) else last))
         version = int(m.group(1)) if m else version
-    title = rec.get("title")
-    title = " ".join(title) if isinstance(title, list) else (title or "")
-    abstract = rec.get("abstract")
-    abstract = " ".join(abstract) if isinstance(abstract, list) else (abstract or "")
+    title, abstract = _text(rec.get("title"), "title"), _text(rec.get("abstract"), "abstract")
     if not abstract.strip() and not title.strip():
         raise ValueError("no title and no abstract")
     authors = rec.get("authors", rec.get("author"))

@@ -38,7 +38,7 @@ def _render(idx: LitIndex, q: str, opts: SearchOptions, llm_url: str | None) -> 
     except InputError as exc:
         return _PAGE.format(q=html.escape(q), body=f"<p class='error'>{html.escape(str(exc))}</p>")
     text = html.escape(ans.text)
-    for n in range(1, len(results) + 1):  # clickable citations
+    for n in ans.cited:  # clickable citations: only the answerer's own, never a marker it did not make
         text = text.replace(f"[{n}]", f"<a href='#paper-{n}'>[{n}]</a>")
     rows = "".join(
         f"<tr id='paper-{i + 1}'><td>{i + 1}</td><td><a href='https://arxiv.org/abs/{html.escape(r.id)}'>{html.escape(r.id)}</a></td>"

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
-from ..core.atomic import save_npz, write_text
-from ..core.errors import InputError
+from ..core.atomic import atomic_dir, save_npz, write_text
+from ..core.errors import InputError, ModelFolderError
+from ..core.modelio import seal_folder, verify_folder
 from ..core.tables import write_table
 from ..learn import (CalibratedClassifier, DensityScorer, Representation, RepresentationConfig, autoencoder_network,
                      classifier_attributions, cluster, cluster_report, latent_tension, project, shap_attributions)
@@ -112,11 +113,12 @@ def fit_representation(path, out, kind: str = "auto", columns=None, label_column
     z = rep.transform(x)
     density = DensityScorer().fit(z, progress)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     recon = float(rep.reconstruction_error(x).mean())
-    rep.save(out / "representation", provenance={"input": str(path)}, metrics={"reconstruction_mse": recon})
-    density.save(out / "density")
-    write_text(out / "inputs.json", json.dumps({"kind": inp.kind, "columns": inp.columns}, indent=1))
+    with atomic_dir(out) as tmp:             # the whole folder or nothing; a user's folder is never replaced
+        rep.save(tmp / "representation", provenance={"input": str(path)}, metrics={"reconstruction_mse": recon})
+        density.save(tmp / "density")
+        write_text(tmp / "inputs.json", json.dumps({"kind": inp.kind, "columns": inp.columns}, indent=1))
+        seal_folder(tmp)
     return {"n": len(x), "features": x.shape[1], "latent_dim": latent_dim, "reconstruction_mse": recon, "out": str(out)}
 
 
@@ -124,7 +126,14 @@ def load_representation(model) -> tuple[Representation, DensityScorer, dict]:
     model = Path(model)
     if not (model / "inputs.json").is_file():
         raise InputError(f"MODEL: {model} is not a representation folder (written by 'sim2sky represent fit')")
-    info = json.loads((model / "inputs.json").read_text())
+    verify_folder(model)        # inputs.json decides how a file is read: it must be the one written
+    try:
+        info = json.loads((model / "inputs.json").read_text())
+        if not isinstance(info, dict) or not isinstance(info.get("kind"), str):
+            raise ValueError("no 'kind'")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ModelFolderError(f"MODEL: {model / 'inputs.json'} is not a valid input description ({exc}); "
+                               "refit the representation") from None
     return Representation.load(model / "representation"), DensityScorer.load(model / "density"), info
 
 

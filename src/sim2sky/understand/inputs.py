@@ -13,7 +13,7 @@ import numpy as np
 from astropy.io import fits
 
 from ..cases import nebulae, spectra
-from ..core.errors import InputError
+from ..core.errors import InputError, reading
 from ..core.tables import TABLE_SUFFIXES, read_table, table_suffix
 
 __all__ = ["INPUT_KINDS", "Inputs", "read_inputs", "guess_kind", "classifier_inputs"]
@@ -66,6 +66,13 @@ def _numeric(t, name: str) -> bool:
 
 def read_inputs(path, kind: str = "auto", columns=None, label_column: str | None = None,
                 redshift: float | None = None) -> Inputs:
+    """Read ``path`` as model inputs (see :func:`_read_inputs`); a damaged file is an InputError."""
+    with reading(path):
+        return _read_inputs(path, kind, columns, label_column, redshift)
+
+
+def _read_inputs(path, kind: str = "auto", columns=None, label_column: str | None = None,
+                 redshift: float | None = None) -> Inputs:
     """Read ``path`` as model inputs.
 
     Parameters

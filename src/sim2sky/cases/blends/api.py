@@ -9,6 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
@@ -86,6 +87,9 @@ def read_image(path, hdu=None):
         raise InputError(f"IMAGE: {data.shape} is too small (at least 16 x 16 pixels)")
     if not np.isfinite(data).any():
         raise InputError("IMAGE: every pixel is NaN")
+    if np.isinf(data).any():
+        raise InputError(f"IMAGE: {path.name} has {int(np.isinf(data).sum())} infinite pixels; expected finite values, "
+                         "or NaN for masked pixels")
     return data, header
 
 
@@ -124,6 +128,12 @@ def deblend_image_file(image, out_dir, hdu=None, noise: float | None = None, thr
         wcs = WCS(header).celestial
     if not wcs.has_celestial:
         notes.append("no celestial WCS in the header: ra/dec are NaN, pixel positions only")
+    bunit = str(header.get("BUNIT", "")).strip()
+    if bunit:
+        try:
+            u.Unit(bunit, parse_strict="raise")
+        except ValueError:
+            notes.append(f"BUNIT = {bunit!r} is not a unit astropy can read: fluxes are in the image's own units")
     pixel = abs(wcs.proj_plane_pixel_scales()[1].to_value("arcsec")) if wcs.has_celestial else None
     if pixel is not None and abs(pixel / SURVEY.pixel_arcsec - 1) > 0.2:
         notes.append(f"pixel scale {pixel:.3f} arcsec differs from the networks' training (0.2 arcsec): "

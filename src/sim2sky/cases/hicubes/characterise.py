@@ -10,6 +10,7 @@ angle as (cos PA, sin PA) (a circle, so no wrap-around at 0/360 deg).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from ...infer import NPE, BoxUniform, NPEConfig, TrainConfig
 from .schema import INSTRUMENT, Instrument
@@ -83,7 +84,10 @@ def characterise(posterior, snr: np.ndarray, centres: np.ndarray, num_samples: i
     """
     if len(centres) == 0:
         return {k: np.zeros(0) for k in ("line_flux_integral", "w20", "hi_size", "i", "pa")}
-    samples = posterior.sample_batched(cut_stamps(snr, centres), num_samples, seed=seed)   # (n, s, 6)
+    # a private generator, not torch's global seed: tiles characterised in concurrent threads
+    # would otherwise draw from one shared stream in whatever order they run
+    gen = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
+    samples = posterior.sample_batched(cut_stamps(snr, centres), num_samples, generator=gen)   # (n, s, 6)
     out = theta_to_properties(samples)
     for name, factor in (width_scale or {}).items():
         out[name + "_err"] = out[name + "_err"] * float(factor)

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from ...apply.blocks import prepare_partial, run_tiles
+from ...apply.blocks import file_identity, folder_identity, prepare_partial, run_tiles
 from ...apply.fitscube import (CubeSpec, celestial_header, create_empty_fits, header_number, open_cube,
                               read_subcube)
 from ...core.atomic import atomic_file, write_text
 from ...core.errors import InputError
+from ...core.modelio import verify_folder
 from ...core.tables import write_table
 from ...infer import load_posterior
 from ...learn import Segmenter
@@ -83,7 +84,10 @@ def load_models(detector: str | None = None, characteriser: str | None = None):
 def width_scale() -> dict:
     """Calibration factors of the shipped characteriser's posterior widths (empty if not shipped)."""
     path = _models_dir() / "characteriser_calibration.json"
-    return json.loads(path.read_text())["width_scale"] if path.exists() else {}
+    if not path.exists():
+        return {}
+    verify_folder(path.parent)          # the factors widen every posterior: they must be the ones shipped
+    return json.loads(path.read_text())["width_scale"]
 
 
 def _matches_training(inst: Instrument) -> bool:
@@ -119,7 +123,10 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
         centres = np.column_stack([cat["z"] - offset[0], cat["y"] - offset[1], cat["x"] - offset[2]])
         centres = np.nan_to_num(centres)
         # the shipped widths are calibrated on simulated detections; a user's own network is taken as is
-        props = characterise(post, snr, centres, config.num_samples, width_scale=None if models else width_scale())
+        # seeded by the tile's origin: the same samples whichever worker runs the tile, in any order
+        tile_seed = int(np.random.SeedSequence([0, *(int(o) for o in offset)]).generate_state(1)[0])
+        props = characterise(post, snr, centres, config.num_samples, seed=tile_seed,
+                             width_scale=None if models else width_scale())
         for k, v in props.items():
             cat[k.replace("_err", "") + "_npe" + ("_err" if k.endswith("_err") else "")] = np.asarray(v, float)
     return labels, cat
@@ -154,6 +161,10 @@ def cube_instrument(spec: CubeSpec) -> tuple[Instrument, list[str]]:
 
 def _tile(core, extended, spec: CubeSpec, inst: Instrument, noise: np.ndarray, config: DetectConfig) -> dict:
     data = read_subcube(spec, extended)
+    if np.isinf(data).any():
+        bad = np.argwhere(np.isinf(data))[0] + [s.start for s in extended]
+        raise InputError(f"CUBE: {Path(spec.path).name} holds infinite values (first at channel, y, x = "
+                         f"{tuple(int(v) for v in bad)}); expected finite values, or NaN for blanked voxels")
     off = tuple(s.start for s in extended)
     # after continuum subtraction the noise is measured on the tile itself
     tile_noise = noise[extended[0]] if config.continuum_window == 0 else None
@@ -180,7 +191,7 @@ def _streamed_noise(spec: CubeSpec, chunk: int = 16) -> np.ndarray:
 
 
 def detect_cube_file(cube, out_dir, config: DetectConfig = DetectConfig(), scheduler: str | None = None,
-                     progress: bool = False, workers: int | None = None) -> dict:
+                     progress: bool = False, workers: int | None = None, log=None) -> dict:
     """Find the sources of a FITS cube; write ``catalogue.fits``, ``catalogue.csv``, ``mask.fits``, ``summary.json``.
 
     Radio cubes (CTYPE3 = FREQ) and optical IFU cubes (AWAV/WAVE) are accepted; for the latter
@@ -188,6 +199,16 @@ def detect_cube_file(cube, out_dir, config: DetectConfig = DetectConfig(), sched
     """
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    try:
+        return _detect_cube_file(cube, out_dir, config, scheduler, progress, workers, log, t0)
+    except InputError:
+        if created:             # a refused input leaves nothing behind (a .gz is decompressed into OUT/partial)
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+
+
+def _detect_cube_file(cube, out_dir: Path, config: DetectConfig, scheduler, progress, workers, log, t0) -> dict:
     try:
         spec, kind = open_cube(cube, workdir=out_dir / "partial", spectral="frequency"), "frequency"
     except InputError as exc:
@@ -211,9 +232,11 @@ def detect_cube_file(cube, out_dir, config: DetectConfig = DetectConfig(), sched
         config = replace(config, characterise=False)
     block = tuple(min(b, n) for b, n in zip(config.block, spec.shape))
     partial = out_dir / "partial"
-    manifest = {"cube": str(Path(cube).resolve()), "size": Path(spec.path).stat().st_size,
-                "mtime": Path(spec.path).stat().st_mtime_ns, "config": json.loads(json.dumps(asdict(config)))}
-    reused = prepare_partial(partial, manifest)
+    # resumed only for the same cube content, model folders and options (see prepare_partial)
+    manifest = {"cube": file_identity(cube), "config": json.loads(json.dumps(asdict(config))),
+                "models": [folder_identity(_models_dir() / n) for n in ("detector", "characteriser")]
+                + [width_scale()] if config.characterise else None}
+    reused = prepare_partial(partial, manifest, log=log)
     noise = _streamed_noise(spec)
     results = run_tiles(_tile, spec.shape, block, config.halo, partial, scheduler, progress, workers,
                         spec=spec, inst=inst, noise=noise, config=config)

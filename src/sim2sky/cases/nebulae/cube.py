@@ -11,7 +11,6 @@ A refused input writes nothing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
@@ -20,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from ...apply.blocks import prepare_partial, run_blocks
+from ...apply.blocks import check_scheduler, file_identity, folder_identity, prepare_partial, run_blocks
 from ...apply.fitscube import CubeSpec, header_number, open_cube, read_block
 from ...core.errors import InputError
 from ...core.threads import pin_threads
 from .features import line_features, measured_to_table
 from .lines import LINE_NAMES, LINE_WAVES, line_index
 from .measure import measure_lines, needed_channels
-from .pipeline import NebulaPipeline, parse_class_priors
+from .pipeline import DEFAULT_MODEL_DIR, NebulaPipeline, parse_class_priors
 from .products import write_products
 from .schema import (CLASSES, CUBE_CLASSES, CUBE_POSTERIOR_SAMPLES, DEFAULT_BLOCK, FLAG_NO_DATA, FLAG_NO_HALPHA,
                      FLAG_NO_STAT, HII_KEYS, NO_SIGNAL)
@@ -92,12 +91,14 @@ def cube_redshift(spec: CubeSpec, redshift: float | None) -> float:
     return float(redshift)
 
 
-def cube_manifest(spec: CubeSpec, z: float, model_dir, block: int, class_priors=None) -> dict:
-    """What identifies a run (input file, size, mtime, model, block size, z): finished blocks of
-    another run are discarded."""
-    st = os.stat(spec.path)
-    return {"cube": spec.path, "size": st.st_size, "mtime": st.st_mtime, "model": str(model_dir),
-            "block": block, "redshift": z, "class_priors": None if class_priors is None else [float(v) for v in class_priors]}
+def cube_manifest(cube, spec: CubeSpec, z: float, model_dir, block: int, class_priors=None, seed: int = 0) -> dict:
+    """What identifies a run: the input cube as given (and its variance file) by content, the
+    model folder's files, the seed, block size, redshift and class priors. Finished blocks of
+    any other run are discarded."""
+    return {"cube": file_identity(cube), "var": None if spec.var_path is None else file_identity(spec.var_path),
+            "model": folder_identity(DEFAULT_MODEL_DIR if model_dir is None else model_dir),
+            "seed": int(seed), "block": block, "redshift": z,
+            "class_priors": None if class_priors is None else [float(v) for v in class_priors]}
 
 
 def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, var_path=None,
@@ -121,6 +122,8 @@ def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, 
         pipe = _pipeline(None if model_dir is None else str(model_dir))
         priors = parse_class_priors(class_priors, pipe.classes)
         pipe.classifier.prior_weights(priors)
+        if scheduler:
+            check_scheduler(scheduler)
     except InputError:
         # nothing may be left behind for a refused input
         if created_out:
@@ -130,7 +133,7 @@ def classify_cube(cube, out_dir, redshift=None, model_dir=None, scheduler=None, 
         raise
     if spec.stat_ext is None and spec.var_path is None:
         log("warning: no STAT extension or --var file: the noise is estimated from the data (flag 8 in FLAGS)")
-    done = prepare_partial(partial, cube_manifest(spec, z, model_dir, block, priors))
+    done = prepare_partial(partial, cube_manifest(cube, spec, z, model_dir, block, priors, seed), log=log)
     if done:
         log(f"resuming: {done} finished blocks found in {partial}")
     t1 = time.perf_counter()

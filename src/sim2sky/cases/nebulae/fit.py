@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ...core.atomic import atomic_dir
+from ...core.modelio import seal_folder
 from ...infer.io import save_posterior
 from ...infer.npe import NPE, NPEConfig
 from ...infer.priors import BoxUniform
@@ -47,7 +49,6 @@ def train_nebulae(out, n_per_class: int = 20000, n_hii_params: int = 40000, seed
         metrics["cross_theory"] = logo
     log(f"  held-out accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}, ECE {metrics['ece']:.3f}")
     prov = {"seed": seed, "n_per_class": n_per_class, "domain": dom.name, "command": "sim2sky train nebulae"}
-    clf.save(out / "classifier", provenance=prov, metrics=metrics)
 
     log(f"simulating {n_hii_params} HII regions (MAPPINGS grid) for the parameter posterior...")
     hii = simulate_set(Domain("hii", {"HII": (MappingsHII(),)}, dom.observation), n_hii_params, seed + 3,
@@ -64,8 +65,11 @@ def train_nebulae(out, n_per_class: int = 20000, n_hii_params: int = 40000, seed
               progress=progress).fit(hii["theta"][ok], hii["x"][ok], theta_names=list(HII_LABELS),
                                      x_names=list(FEATURE_NAMES))
     npe.posterior_.theta_units = list(HII_UNITS)
-    save_posterior(npe.posterior_, out / "hii_params", history=npe.history_,
-                   provenance={**prov, "n_simulations": int(ok.sum())})
+    with atomic_dir(out) as tmp:             # both models or neither; a user's folder is never replaced
+        clf.save(tmp / "classifier", provenance=prov, metrics=metrics)
+        save_posterior(npe.posterior_, tmp / "hii_params", history=npe.history_,
+                       provenance={**prov, "n_simulations": int(ok.sum())})
+        seal_folder(tmp)
     metrics["wall_s"] = time.perf_counter() - t0
     log(f"done in {metrics['wall_s']:.0f} s -> {out}")
     return metrics

@@ -25,7 +25,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
+from astropy.table import Table
 
 from ...core.errors import InputError, suggest
 from ...core.tables import read_table
@@ -158,12 +160,37 @@ def _terms(expr: str) -> tuple[float, list[str]]:
     return sign, [t.strip().upper() for t in expr.lstrip("-+").split("+") if t.strip()]
 
 
+# columns whose unit matters on its own; line fluxes only need one unit among them (see below)
+_COLUMN_UNITS = {"SIGMA": u.km / u.s, "SIGMA_INST": u.km / u.s, "EW_HA6563": u.AA}
+
+
+def _unit(t, col: str):
+    """The astropy unit of a column (Table ``unit`` or QTable Quantity), or None."""
+    unit = getattr(t[col], "unit", None)
+    if unit is None or str(unit) in ("", "None"):
+        return None
+    try:
+        return u.Unit(unit)
+    except ValueError:
+        raise InputError(f"TABLE: column {col!r} has the unit {str(unit)!r}, which astropy cannot read") from None
+
+
 def _numeric(t, col: str, what: str) -> np.ndarray:
     values = t[col]
+    unit = _unit(t, col)
+    if isinstance(values, u.Quantity):
+        values = values.value
     if not np.issubdtype(np.asarray(values).dtype, np.number):
         first = values[0] if len(values) else ""
         raise InputError(f"TABLE: column {col!r} ({what}) is not numeric (first value {first!r})")
     arr = np.ma.filled(np.ma.asarray(values, dtype=float), np.nan)
+    target = _COLUMN_UNITS.get(what)
+    if unit is not None and target is not None:
+        try:
+            arr = (arr * unit).to_value(target)
+        except u.UnitConversionError:
+            raise InputError(f"TABLE: column {col!r} ({what}) is in {unit}; expected a unit convertible to "
+                             f"{target}") from None
     if arr.ndim != 1:
         raise InputError(f"TABLE: column {col!r} ({what}) has {arr.ndim} dimensions; expected one value per row")
     if np.isinf(arr).any():
@@ -189,11 +216,43 @@ def _evaluate(t, upper: dict, target: str, expr: str, origin: str) -> tuple[np.n
     return value, cols
 
 
+def _common_flux_unit(t, upper: dict, mapping: dict, values: dict) -> None:
+    """Bring line fluxes and errors that carry units to the unit of the Hα column, in place."""
+    def unit_of(key):
+        expr = mapping.get(key)
+        cols = _terms(expr)[1] if expr else ([key] if key in upper else [])
+        units = {_unit(t, upper[c]) for c in cols if c in upper}
+        return units.pop() if len(units) == 1 else None
+
+    ref = unit_of("HA6563")
+    if ref is None:
+        return
+    for key in list(values):
+        base = key.removesuffix("_ERR")
+        if base not in TABLE_LINES or key.endswith("_IVAR"):
+            continue
+        unit = unit_of(key)
+        if unit is None or unit == ref:
+            continue
+        try:
+            values[key] = (values[key] * unit).to_value(ref)
+        except u.UnitConversionError:
+            raise InputError(f"TABLE: {key} is in {unit} but HA6563 in {ref}; line fluxes must share a flux "
+                             "unit (or carry none)") from None
+
+
 def read_line_table(path, columns=None, preset: str | None = None, allow_negative: bool = False) -> LineTable:
-    """Read a CSV/FITS/Parquet/ECSV line table of any layout; validate names and values.
+    """Read a CSV/FITS/Parquet/ECSV line table, or an astropy Table/QTable, of any layout;
+    validate names, units and values.
+
+    Units are read with astropy where the table has them: ``SIGMA``/``SIGMA_INST`` are converted
+    to km/s and ``EW_HA6563`` to Angstrom, line fluxes and errors to the unit of the Hα column
+    (ratios are what the classifier uses); an incompatible unit is refused with one line.
+    Columns without a unit are taken in those units.
 
     Parameters
     ----------
+    path : str, Path, Table or QTable
     columns : column map (see :func:`parse_column_map`), overrides the preset
     preset : ``phangs``, ``manga`` or ``mpajhu`` (default: detected from the Hα column)
     allow_negative : accept negative fluxes (measured values of undetected lines); the default
@@ -202,13 +261,16 @@ def read_line_table(path, columns=None, preset: str | None = None, allow_negativ
     Raises :class:`InputError` for a table without Hα or Hβ, non-numeric line columns, negative
     fluxes, errors <= 0, or a map that names missing columns.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"TABLE: {path} does not exist")
-    t = read_table(path)
+    if isinstance(path, Table):
+        t, name = path, "the table"
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"TABLE: {path} does not exist")
+        t, name = read_table(path), path.name
     n = len(t)
     if n == 0:
-        raise InputError(f"TABLE: {path.name} has no rows")
+        raise InputError(f"TABLE: {name} has no rows")
     upper = {c.upper(): c for c in t.colnames}
     notices = []
     mapping = {}
@@ -257,6 +319,7 @@ def read_line_table(path, columns=None, preset: str | None = None, allow_negativ
             msg += "; possible typos: " + "; ".join(hints[:5])
         notices.append(msg)
 
+    _common_flux_unit(t, upper, mapping, values)
     for key, arr in values.items():
         finite = arr[np.isfinite(arr)]
         if key.endswith(("_ERR",)) and np.any(finite <= 0):
@@ -268,7 +331,7 @@ def read_line_table(path, columns=None, preset: str | None = None, allow_negativ
                              "fluxes as they are")
     missing = [c for c in ("HA6563", "HB4861") if c not in values]
     if missing:
-        raise InputError(f"TABLE: {path.name} has no {' or '.join(missing)} column; the classifier needs Hα and "
+        raise InputError(f"TABLE: {name} has no {' or '.join(missing)} column; the classifier needs Hα and "
                          f"Hβ (fluxes may be NaN in some rows). Map them with --columns HA6563=...,HB4861=... or "
                          f"use --preset ({', '.join(PRESETS)})")
     lines = {}

@@ -17,6 +17,7 @@ import torch
 from astropy.table import Table
 
 from ...core.atomic import atomic_dir
+from ...core.modelio import seal_folder
 from ...core.errors import InputError
 from ...core.tables import write_table
 from ...infer.io import load_posterior
@@ -157,8 +158,11 @@ def output_columns(pipe: NebulaPipeline) -> list[str]:
 
 
 def classify_table(path, out, model_dir=None, seed: int = 0, columns=None, preset: str | None = None,
-                   allow_negative: bool = False, class_priors=None) -> dict:
+                   allow_negative: bool = False, class_priors=None, allow_empty: bool = False) -> dict:
     """Classify every row of a line table; write ``out`` (CSV, FITS or ECSV) atomically.
+
+    A row without a usable Hα gets NaN and a flag; a table where no row is usable is refused
+    (the columns or their units are wrong) unless ``allow_empty``.
 
     Input columns are read as described in :mod:`sim2sky.cases.nebulae.linetable` (canonical
     names, ``columns`` map, survey ``preset``); every column not used is copied to the output.
@@ -168,6 +172,10 @@ def classify_table(path, out, model_dir=None, seed: int = 0, columns=None, prese
     if out.suffix.lower() not in (".csv", ".fits", ".ecsv"):
         raise InputError(f"--out: {out.name} must end in .csv, .fits or .ecsv")
     lt = read_line_table(path, columns=columns, preset=preset, allow_negative=allow_negative)
+    if not allow_empty and lt.n and not line_features(lt.lines, lt.n)[1].any():
+        raise InputError(f"TABLE: none of the {lt.n} rows of {Path(path).name} has a usable Hα flux (finite, with "
+                         "the lines needed for a class); check the columns and units, or pass --allow-empty to "
+                         "write the rows as unclassified")
     pipe = NebulaPipeline(model_dir, class_priors=class_priors)
     res = pipe.predict(lt.lines, lt.n, seed=seed)
     produced = output_columns(pipe)
@@ -220,4 +228,5 @@ def adapt_to_target(x_target, out, model_dir=None, n_per_class: int = 8000, epoc
                                                  "n_target": int(len(x_target)), "seed": seed})
         if (base / "hii_params").is_dir():
             shutil.copytree(base / "hii_params", tmp / "hii_params")
+        seal_folder(tmp)
     return out

@@ -16,6 +16,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 from scipy import ndimage
 
+from ...core.atomic import deferred_signals
 from .lines import LINE_NAMES
 from .report import write_report
 from .schema import (CATALOGUE_MIN_AREA, CATALOGUE_MIN_SNR, CLASSES, CUBE_CLASSES, FLAG_DESCRIPTION, HII_KEYS,
@@ -126,6 +127,7 @@ def write_products(spec, z: float, planes: np.ndarray, names, out_dir: Path, sta
     if report:
         write_report(spec, z, p, cat, summary, staging)
     out_dir.mkdir(parents=True, exist_ok=True)
-    for f in staging.iterdir():
-        os.replace(f, out_dir / f.name)
+    with deferred_signals():            # all new products or all old ones, whatever signal arrives
+        for f in staging.iterdir():
+            os.replace(f, out_dir / f.name)
     return summary

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ...core.atomic import write_text
+from ...core.modelio import seal_folder
 from ...core.errors import InputError
 from ...infer import TSNPE, TrainConfig, c2st, coverage_error, expected_coverage, save_posterior
 from .tasks import get_task, load_reference
@@ -41,8 +42,6 @@ def run_tsnpe_task(task_name: str, observation: int, out, rounds: int = 4, simul
     x_obs = np.asarray(ref["x"], np.float32).ravel()
     ts = TSNPE(task.prior, task.simulate, rounds=rounds, simulations_per_round=simulations_per_round, epsilon=epsilon,
                train_config=TrainConfig(seed=seed), progress=progress).fit(x_obs, seed=seed)
-    save_posterior(ts.posterior_, out, provenance={"method": "TSNPE", "task": task_name, "observation": observation,
-                                                   "seed": seed})
     levels, cov = truncated_prior_coverage(ts, task, coverage_sims, seed)
     report = {"task": task_name, "observation": observation, "rounds": ts.rounds_,
               "coverage_levels": levels.tolist(), "coverage": cov.tolist(),
@@ -50,5 +49,9 @@ def run_tsnpe_task(task_name: str, observation: int, out, rounds: int = 4, simul
     if "samples" in ref:
         samples = ts.posterior_.sample(x_obs, 10_000, seed=seed + 1)
         report["c2st"] = c2st(samples, np.asarray(ref["samples"])[:10_000])
+    # saved only now, so that a failure above leaves no model behind; the report is sealed with it
+    save_posterior(ts.posterior_, out, provenance={"method": "TSNPE", "task": task_name, "observation": observation,
+                                                   "seed": seed})
     write_text(Path(out) / "sequential.json", json.dumps(report, indent=1))
+    seal_folder(out)
     return report

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from ...core.errors import InputError
+from ...core.errors import InputError, reading
 from ...core.tables import read_table, table_suffix
 
 __all__ = ["SpectrumSet", "read_spectra", "iter_spectra", "estimate_ivar"]
@@ -171,7 +171,8 @@ def _from_image(hdul, path: Path, rows: slice | None = None) -> SpectrumSet:
             else:
                 a = np.atleast_2d(np.asarray(other.data.reshape(shape)[sl], np.float64))
             with np.errstate(divide="ignore"):
-                ivar = a if kind == "ivar" else (1 / a**2 if kind == "err" else 1 / a)
+                # a negative error keeps its sign, so that it is refused below, not squared away
+                ivar = a if kind == "ivar" else (np.sign(a) / a**2 if kind == "err" else 1 / a)
             break
     meta = {}
     tab = next((h for h in hdul if isinstance(h, fits.BinTableHDU) and h.header.get("NAXIS2") == shape[0]), None)
@@ -183,6 +184,7 @@ def _from_image(hdul, path: Path, rows: slice | None = None) -> SpectrumSet:
 
 def _finish(path: Path, wave, flux, ivar, air, meta) -> SpectrumSet:
     _check(wave, flux, path.name)
+    _check_values(path.name, np.asarray(flux), None if ivar is None else np.asarray(ivar))
     estimated = ivar is None
     if ivar is None:
         ivar = estimate_ivar(flux)
@@ -268,13 +270,39 @@ def _from_table(path: Path) -> SpectrumSet:
         if name in upper:
             a = np.asarray(t[upper[name]], float)[None]
             with np.errstate(divide="ignore"):
-                ivar = a if kind == "ivar" else 1 / a**2
+                ivar = a if kind == "ivar" else np.sign(a) / a**2
             break
     return _finish(path, wave, flux, ivar, False, {})
 
 
 def read_spectra(path) -> SpectrumSet:
     """Read one file (see the module docstring for the formats); raise :class:`InputError` when unusable."""
+    with reading(path):
+        spectra = _read_spectra(path)
+        np.asarray(spectra.flux[-1:]).sum()      # a truncated file fails here (its last row), not in a model
+    return spectra
+
+
+def _check_values(name: str, flux, ivar) -> None:
+    """Refuse impossible values with one line: infinite flux, negative or infinite inverse
+    variance, or no pixel with a positive inverse variance in the whole set. NaN flux and zero
+    ivar are the usual way to mask pixels and pass."""
+    if np.isinf(flux).any():
+        rows = np.flatnonzero(np.isinf(flux).any(axis=-1) if flux.ndim > 1 else [True])
+        raise InputError(f"INPUT: {name}: flux is infinite in {len(rows)} spectra (first: row {rows[0]}); "
+                         "expected finite values, or NaN for masked pixels")
+    if ivar is None:
+        return
+    bad = (ivar < 0) | np.isinf(ivar)
+    if bad.any():
+        raise InputError(f"INPUT: {name}: {int(bad.sum())} pixels have a negative or infinite inverse variance "
+                         "(or a negative error); expected ivar >= 0 (0 = masked)")
+    if flux.size and not (ivar > 0).any():
+        raise InputError(f"INPUT: {name}: every pixel has zero inverse variance (all masked); expected ivar > 0 "
+                         "where the spectrum is measured")
+
+
+def _read_spectra(path) -> SpectrumSet:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"INPUT: {path} does not exist")

@@ -20,7 +20,8 @@ import torch
 from astropy.io import fits
 from sklearn.metrics import confusion_matrix, f1_score
 
-from ...core.atomic import atomic_file
+from ...core.atomic import atomic_dir, atomic_file
+from ...core.modelio import seal_folder
 from ...core.errors import InputError
 from ...infer.estimator import NPEConfig
 from ...infer.io import save_posterior
@@ -117,6 +118,8 @@ def train_spectra(out, n_per_class: int = 8000, n_stars: int = 40000, epochs: in
                   progress: bool = False, log=print) -> dict:
     """Simulate from theory and train the three models; write them under ``out``; return metrics."""
     out = Path(out)
+    if normalise not in ("mean", "continuum"):          # checked before minutes of training, not after
+        raise InputError(f"--normalise: expected mean or continuum, got {normalise!r}")
     t0 = time.perf_counter()
     log(f"simulating {len(CLASSES) * n_per_class} training spectra ({len(CLASSES)} classes)...")
     train = simulate_spectra(n_per_class, seed=seed, conditions=conditions)
@@ -129,7 +132,6 @@ def train_spectra(out, n_per_class: int = 8000, n_stars: int = 40000, epochs: in
     m = metrics["classifier"]
     log(f"  held-out theory: accuracy {m['accuracy']:.3f}, macro-F1 {m['macro_f1']:.3f}, ECE {m['ece']:.3f}")
     prov = {"seed": seed, "n_per_class": n_per_class, "command": "sim2sky train spectra"}
-    clf.save(out / "classifier", provenance=prov, metrics=m)
     log("training the redshift posterior (ResNet embedding + spline flow)...")
     znpe = train_redshift(train, seed=seed, max_epochs=max(10, 3 * epochs), progress=progress)
     xt = to_inputs(test["flux"], test["ivar"])[0]
@@ -141,12 +143,16 @@ def train_spectra(out, n_per_class: int = 8000, n_stars: int = 40000, epochs: in
                            "coverage68": float(np.mean((np.quantile(zs, 0.16, 1) <= zt) & (zt <= np.quantile(zs, 0.84, 1))))}
     log(f"  redshift: median |dz|/(1+z) {metrics['redshift']['median_abs_dz_over_1pz']:.4f}, "
         f"outliers {metrics['redshift']['outlier_fraction']:.3f}, 68% coverage {metrics['redshift']['coverage68']:.3f}")
-    save_posterior(znpe.posterior_, out / "redshift", history=znpe.history_, provenance=prov)
     log(f"training the stellar-parameter posterior on {n_stars} ATLAS9 stars ({normalise} normalisation)...")
     snpe, _ = train_stars(n_stars, seed=seed, normalise=normalise, progress=progress)
-    save_posterior(snpe.posterior_, out / "stars", history=snpe.history_,
-                   provenance={**prov, "n_stars": n_stars, "normalise": normalise, "theory": "ATLAS9 (Castelli & Kurucz 2004)",
-                               "parameters": [p.key for p in STAR_PARAMETERS]})
+    with atomic_dir(out) as tmp:             # the three models or none; a user's folder is never replaced
+        clf.save(tmp / "classifier", provenance=prov, metrics=m)
+        save_posterior(znpe.posterior_, tmp / "redshift", history=znpe.history_, provenance=prov)
+        save_posterior(snpe.posterior_, tmp / "stars", history=snpe.history_,
+                       provenance={**prov, "n_stars": n_stars, "normalise": normalise,
+                                   "theory": "ATLAS9 (Castelli & Kurucz 2004)",
+                                   "parameters": [p.key for p in STAR_PARAMETERS]})
+        seal_folder(tmp)
     metrics["wall_s"] = time.perf_counter() - t0
     log(f"done in {metrics['wall_s']:.0f} s -> {out}")
     return metrics
