@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install -q -c constraints.txt
 
-.PHONY: install install-bench demo test test-fast bench clean
+.PHONY: install install-bench install-docs demo test test-fast docs bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sim2sky needs Python >= 3.11 (set PYTHON=python3.11)")'
@@ -21,6 +21,12 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 
 install-bench: $(VENV)/.installed-bench
 
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(PIP) -e ".[test,docs]"
+	@touch $@
+
+install-docs: $(VENV)/.installed-docs
+
 demo: install
 	$(BIN)/sim2sky demo --out demo_out
 
@@ -32,8 +38,12 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" tests || [ $$? -eq 5 ]
 
+# the documentation site: API reference, executed tutorials, benchmark pages; warnings are errors
+docs: install-docs
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
 bench: install-bench
 	$(BIN)/python benchmarks/npe_vs_sbi.py --out benchmarks/results_npe_vs_sbi.json
 
 clean:
-	rm -rf $(VENV) demo_out .pytest_cache
+	rm -rf $(VENV) demo_out .pytest_cache docs/_build docs/jupyter_execute docs/benchmarks.md

@@ -144,7 +144,7 @@ def theory_section(pipe, args, rng, result):
         if sn == 20:
             _confusion_figure(m["confusion"], Path(args.out) / "spectra_confusion_sn20.png")
             r = pipe.classify(x, *to_inputs(test["flux"], test["ivar"])[2:], seed=0)
-            dz = (r["z_mean"] - test["z"]) / (1 + test["z"])
+            dz = (r["z_median"] - test["z"]) / (1 + test["z"])
             dzc = (zc - test["z"][sub]) / (1 + test["z"][sub])
             zs = result["redshift_sn20"] = {}
             for fam, sel in (("galaxies", [k for k, c in enumerate(CLASSES) if c.startswith("GALAXY")]),
@@ -292,7 +292,7 @@ def real_section(pipe, result):
             cat_z = s.meta.get("SDSS_Z", s.meta.get("Z_CATALOGUE", [known.get(f)] * len(s)))[i]
             cat_c = s.meta.get("SDSS_CLASS", [""] * len(s))[i] + " " + s.meta.get("SDSS_SUBCLASS", [""] * len(s))[i]
             rows.append({"file": f, "row": i, "class": r["label"][i], "p_max": float(r["proba"][i].max()),
-                         "z": float(r["z_mean"][i]), "z_std": float(r["z_std"][i]), "flag": r["flag"][i],
+                         "z": float(r["z_median"][i]), "z_std": float(r["z_std"][i]), "flag": r["flag"][i],
                          "catalogue_class": cat_c.strip(), "catalogue_z": None if cat_z is None else float(cat_z)})
             print(f"  {f[:28]:28s} {i} {r['label'][i]:20s} p={rows[-1]['p_max']:.2f} z={rows[-1]['z']:.4f}"
                   f"+-{rows[-1]['z_std']:.4f} catalogue: {cat_c.strip() or '-':18s} z={cat_z}")

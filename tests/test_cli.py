@@ -196,3 +196,20 @@ def test_help_imports_no_torch():
     assert r.returncode == 0, r.stderr
     n, heavy = r.stdout.split(maxsplit=1)
     assert int(n) > 40 and heavy.strip() == "[]", r.stdout
+
+
+def test_parquet_tables_keep_their_units(tmp_path):
+    """Parquet is read by astropy's own reader: units written by astropy come back (the
+    hand-written pyarrow reader dropped them), and a line table's SIGMA in m/s is converted."""
+    import astropy.units as u
+    from astropy.table import QTable
+
+    from sim2sky.core.tables import read_table
+
+    t = QTable({"HA6563": [3.0, 2.0] * u.erg / u.s / u.cm**2, "SIGMA": [30000.0, 50000.0] * u.m / u.s})
+    t.write(tmp_path / "t.parquet")
+    back = read_table(tmp_path / "t.parquet")
+    assert back["SIGMA"].unit == u.m / u.s and back["HA6563"].unit == u.erg / u.s / u.cm**2
+    from sim2sky.cases.nebulae.linetable import _numeric
+
+    np.testing.assert_allclose(_numeric(back, "SIGMA", "SIGMA"), [30.0, 50.0])

@@ -21,16 +21,16 @@ from astropy.io import fits
 
 from ..core.atomic import atomic_file, write_text
 from ..core.errors import InputError
+from ..core.units import spectral_scale
 from .blocks import file_identity
 
 __all__ = ["create_empty_fits", "CubeSpec", "open_cube", "read_block", "read_subcube", "header_number",
            "celestial_header"]
 
-_UNIT_TO_ANGSTROM = {"angstrom": 1.0, "a": 1.0, "aa": 1.0, "nm": 10.0, "um": 1e4, "micron": 1e4, "m": 1e10}
-_UNIT_TO_HZ = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
-#: spectral axis kinds: accepted CTYPE3 prefixes, units (to Angstrom or Hz), what to say when wrong
-_SPECTRAL = {"wavelength": (("AWAV", "WAVE"), _UNIT_TO_ANGSTROM, "a wavelength axis 'AWAV' or 'WAVE' in Angstrom, nm, um or m"),
-             "frequency": (("FREQ",), _UNIT_TO_HZ, "a frequency axis 'FREQ' in Hz, kHz, MHz or GHz")}
+#: spectral axis kinds: accepted CTYPE3 prefixes, what to say when wrong (units are read by
+#: astropy.units through core.units.spectral_scale, to Angstrom or Hz)
+_SPECTRAL = {"wavelength": (("AWAV", "WAVE"), "a wavelength axis 'AWAV' or 'WAVE' in Angstrom, nm, um or m"),
+             "frequency": (("FREQ",), "a frequency axis 'FREQ' in Hz, kHz, MHz or GHz")}
 
 _BITPIX = {np.dtype("float32"): -32, np.dtype("float64"): -64, np.dtype("uint8"): 8, np.dtype("int16"): 16,
            np.dtype("int32"): 32}
@@ -156,14 +156,18 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
         if start + nbytes > path.stat().st_size:
             raise InputError(f"CUBE: {path.name} is truncated: the DATA extension needs {nbytes} bytes, "
                              f"the file ends {start + nbytes - path.stat().st_size} bytes early")
-        ctypes, units, expected = _SPECTRAL[spectral]
+        ctypes, expected = _SPECTRAL[spectral]
         ctype3 = str(h.get("CTYPE3", "")).strip().upper()
         if not ctype3:
             raise InputError(f"CUBE: {path.name} has no spectral WCS (CTYPE3 missing); expected {expected}")
         if not ctype3.startswith(ctypes):
             raise InputError(f"CUBE: spectral axis CTYPE3 = {ctype3!r}; expected {expected}")
-        unit = str(h.get("CUNIT3", "Hz" if spectral == "frequency" else "")).strip().lower()
-        if unit not in units:
+        unit = str(h.get("CUNIT3", "Hz" if spectral == "frequency" else "")).strip()
+        try:
+            scale = spectral_scale(unit, spectral, "CUBE") if unit else None
+        except InputError:
+            scale = None
+        if scale is None:
             raise InputError(f"CUBE: spectral unit CUNIT3 = {h.get('CUNIT3')!r} is not a {spectral} unit; "
                              f"expected {expected} (set CUNIT3 in the header)")
         cdelt = h.get("CD3_3", h.get("CDELT3"))
@@ -188,7 +192,7 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
             if ext is not None and tuple(hdul[ext].header[f"NAXIS{i}"] for i in (3, 2, 1)) != shape:
                 raise InputError(f"CUBE: the {what} extension's shape differs from DATA {shape}")
         spec = CubeSpec(str(path), data_ext, stat_ext, dq_ext, None, None, shape, float(h["CRVAL3"]), float(cdelt),
-                        float(h.get("CRPIX3", 1.0)), units[unit], cel.to_header().tostring(), numbers)
+                        float(h.get("CRPIX3", 1.0)), scale, cel.to_header().tostring(), numbers)
     if var_path is not None:
         var_path = Path(var_path)
         if not var_path.is_file():

@@ -41,7 +41,7 @@ def spectra_classify(
                                                  "~2x faster)."),
     progress: bool = typer.Option(True, help="Show progress."),
 ):
-    """Classify every spectrum: p_<CLASS> for 13 classes, class (or unknown), z_mean, z_std, z_q16,
+    """Classify every spectrum: p_<CLASS> for 13 classes, class (or unknown), z_mean, z_median, z_std, z_q16,
     z_q84, snr, coverage, flag, ood_distance."""
     file_out(out_path)
     from ..cases.spectra import classify_files

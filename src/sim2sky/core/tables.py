@@ -40,10 +40,9 @@ def read_table(path):
     suffix = table_suffix(path)
     try:
         if suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq  # direct: astropy's reader also wants pandas
-
-            pt = pq.read_table(path)
-            return Table({name: pt.column(name).to_numpy(zero_copy_only=False) for name in pt.column_names})
+            # astropy's reader (pyarrow + pandas, both installed with the 'parquet' extra or shap):
+            # it keeps the units and metadata that astropy wrote
+            return Table.read(path, format="parquet")
         if suffix == ".csv":
             return Table.read(path, format="ascii.csv")
         if suffix == ".ecsv":

@@ -121,7 +121,12 @@ class CalibratedClassifier:
     ----------
     network_ : ClassifierNet (trained)
     temperature_ : float
-    class_means_ : (k, h) array, precision_ : (h, h) array, threshold_ : float
+    class_means_ : array (k, h)
+        Class means of the embedding (for the "unknown" distance).
+    precision_ : array (h, h)
+        Inverse of the shared embedding covariance.
+    threshold_ : float
+        Mahalanobis distance beyond which an input is "unknown".
     history_ : dict
     """
 

@@ -152,7 +152,7 @@ def build_flow(
     on the fixed halves (sbi's NSF does the same with nflows' ``LULinear``). ``bound`` is the
     spline interval [-bound, bound] in standardised units (linear tails outside). ``box_map``:
     ``(core, tail)`` of the :class:`BoxLogitTransform` used with a ``box``. ``positive``: the
-parameters are positive (log-normal prior) and the flow models their log.
+    parameters are positive (log-normal prior) and the flow models their log.
 
     Returns the flow and its standardisation module (to fill from training data).
     """

@@ -52,7 +52,7 @@ def power_spectrum(fields: Tensor, dim: int, bins: int | None = None, box: float
 
     Parameters
     ----------
-    fields : tensor (..., *S)
+    fields : tensor of shape ``(..., *S)``
         Maps or cubes; the last ``dim`` axes are the periodic grid.
     dim : int
         2 for maps, 3 for cubes.

@@ -47,7 +47,7 @@ def simulate_fields(kind: str, n: int, size: int | None = None, dim: int | None 
                     theta=None, progress: bool = False, scheduler: str | None = None) -> dict:
     """Draw parameters from the kind's box prior (or take ``theta``) and simulate ``n`` fields.
 
-    Returns ``{"theta", "x", "theta_names", "meta"}``; ``x`` is float32 (n, *(size,)*dim).
+    Returns ``{"theta", "x", "theta_names", "meta"}``; ``x`` is float32 of shape ``(n, *(size,) * dim)``.
     ``noise`` is the white-noise rms per pixel (density contrast; mK for ``reion21cm``).
     ``scheduler``: a dask.distributed scheduler address; blocks of 512 fields are simulated on
     its workers, giving exactly the fields of a local run.

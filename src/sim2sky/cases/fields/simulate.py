@@ -56,7 +56,7 @@ def gaussian_fields(theta, size: int, dim: int, box: float, depth: float = 20.0,
                     rng=None) -> np.ndarray:
     """Gaussian density contrast with the linear P(k) of (omega_m, sigma_8) per row of theta.
 
-    Returns float32 (B, *(size,)*dim); ``noise`` adds white noise of that rms per pixel.
+    Returns float32 of shape ``(B, *(size,) * dim)``; ``noise`` adds white noise of that rms per pixel.
     """
     rng = np.random.default_rng(rng)
     theta = np.atleast_2d(np.asarray(theta, float))
@@ -120,7 +120,7 @@ def reion21cm_fields(theta, size: int = 32, box: float = 128.0, noise_mk: float 
     theta : array (B, 2): zeta, log10 T_vir [K]
     size, box : cube of size^3 cells, side ``box`` [Mpc/h]; axis 0 is the line of sight (frequency)
     noise_mk : white thermal noise rms per voxel [mK] (SKA-Low 1000 h at these scales: a few mK)
-    wedge : foreground avoidance: remove modes with |k_par| < wedge * |k_perp| + 0.05 h/Mpc
+    wedge : foreground avoidance: remove modes with ``|k_par| < wedge * |k_perp| + 0.05`` h/Mpc
         (e.g. 1.0); None keeps all modes
     return_xhi : also return the neutral fraction cubes
 

@@ -45,15 +45,22 @@ METHODS = ("unet", "sofia")
 class DetectConfig:
     """Settings of a source-finding run.
 
-    method : ``unet`` (the shipped 3-D U-Net) or ``sofia`` (smooth-and-clip + reliability).
-    min_score : U-Net: minimum peak probability of a source (completeness/purity trade-off).
-    threshold, min_reliability : SoFiA: clip level [sigma] and reliability cut.
-    block, halo : tile core and overlap (channels, y, x).
-    characterise : posterior properties with the shipped characterisation network (only for
-        cubes whose pixel, beam and channel width match its training instrument within 10%).
-    continuum_window : if > 0, subtract a running median of this many channels from every
-        spectrum first (optical IFU cubes, whose galaxies have continua; radio cubes come
-        continuum-subtracted).
+    Attributes
+    ----------
+    method : str
+        ``unet`` (the shipped 3-D U-Net) or ``sofia`` (smooth-and-clip + reliability).
+    min_score : float
+        U-Net: minimum peak probability of a source (completeness/purity trade-off).
+    threshold, min_reliability : float
+        SoFiA: clip level [sigma] and reliability cut.
+    block, halo : tuple of int
+        Tile core and overlap (channels, y, x).
+    characterise : bool
+        Posterior properties with the shipped characterisation network (only for cubes whose
+        pixel, beam and channel width match its training instrument within 10%).
+    continuum_window : int
+        If > 0, subtract a running median of this many channels from every spectrum first
+        (optical IFU cubes, whose galaxies have continua; radio cubes come continuum-subtracted).
     """
 
     method: str = "unet"

@@ -139,24 +139,32 @@ def atomic() -> AtomicCache:
 def ccm89_k(wave, r_v=3.1) -> np.ndarray:
     """Extinction curve k(λ) = A(λ)/E(B-V) of Cardelli, Clayton & Mathis (1989, ApJ 345, 245).
 
-    Optical/NIR branches (0.3 ≤ 1/λ[μm] ≤ 3.3), which cover the MUSE range. Written out because
-    it is 15 lines and must broadcast over per-spectrum R_V; checked against the published values
-    k(Hβ)=3.61, k(Hα)=2.53 for R_V = 3.1 in the tests.
+    IR, optical and UV branches from 1250 Å to 3.3 µm (constant beyond the ends: quasar rest
+    frames reach the far UV). The one implementation for every case: written out because it is
+    20 lines and must broadcast over a per-spectrum R_V, which the ``dust_extinction`` models do
+    not; checked against the published k(Hβ) = 3.61, k(Hα) = 2.53 for R_V = 3.1 in the tests.
 
     Parameters
     ----------
     wave : array, Angstrom
     r_v : float or array broadcastable with ``wave``
+
+    Returns
+    -------
+    k : array, the broadcast shape of ``wave`` and ``r_v``
     """
-    x = 1e4 / np.asarray(wave, float)
+    x = 1e4 / np.clip(np.asarray(wave, float), 1250.0, 33000.0)
     r_v = np.asarray(r_v, float)
     y = x - 1.82
-    a_opt = 1 + 0.17699 * y - 0.50447 * y**2 - 0.02427 * y**3 + 0.72085 * y**4 + 0.01979 * y**5 - 0.77530 * y**6 + 0.32999 * y**7
-    b_opt = 1.41338 * y + 2.28305 * y**2 + 1.07233 * y**3 - 5.38434 * y**4 - 0.62251 * y**5 + 5.30260 * y**6 - 2.09002 * y**7
-    a_ir, b_ir = 0.574 * x**1.61, -0.527 * x**1.61
-    ir = x < 1.1
-    a, b = np.where(ir, a_ir, a_opt), np.where(ir, b_ir, b_opt)
-    return r_v * (a + b / r_v)
+    a = 1 + 0.17699 * y - 0.50447 * y**2 - 0.02427 * y**3 + 0.72085 * y**4 + 0.01979 * y**5 - 0.77530 * y**6 + 0.32999 * y**7
+    b = 1.41338 * y + 2.28305 * y**2 + 1.07233 * y**3 - 5.38434 * y**4 - 0.62251 * y**5 + 5.30260 * y**6 - 2.09002 * y**7
+    ir, uv = x < 1.1, x >= 3.3
+    a, b = np.where(ir, 0.574 * x**1.61, a), np.where(ir, -0.527 * x**1.61, b)
+    far = np.clip(x - 5.9, 0, None)
+    a_uv = 1.752 - 0.316 * x - 0.104 / ((x - 4.67) ** 2 + 0.341) - 0.04473 * far**2 - 0.009779 * far**3
+    b_uv = -3.090 + 1.825 * x + 1.206 / ((x - 4.62) ** 2 + 0.263) + 0.2130 * far**2 + 0.1207 * far**3
+    a, b = np.where(uv, a_uv, a), np.where(uv, b_uv, b)
+    return r_v * a + b
 
 
 def muse_lsf_fwhm(wave) -> np.ndarray:

@@ -7,7 +7,7 @@ classifier, a redshift NPE, a stellar-parameter NPE (:mod:`.training`) -> real f
 (:mod:`.io`, :mod:`.pipeline`). Vocabulary in :mod:`.schema`.
 """
 
-from .grid import air_to_vacuum, extinction_k, resample, resample_matrix, to_inputs, vacuum_to_air
+from .grid import air_to_vacuum, resample, resample_matrix, to_inputs, vacuum_to_air
 from .io import SpectrumSet, estimate_ivar, iter_spectra, read_spectra
 from .pipeline import (DEFAULT_MODEL_DIR, SpectraPipeline, classify_files, model_inputs, star_grid_inputs,
                        stars_files)
@@ -18,7 +18,7 @@ from .training import (classifier_network, evaluate_classifier, train_classifier
                        train_stars)
 
 __all__ = [
-    "air_to_vacuum", "extinction_k", "resample", "resample_matrix", "to_inputs", "vacuum_to_air",
+    "air_to_vacuum", "resample", "resample_matrix", "to_inputs", "vacuum_to_air",
     "SpectrumSet", "estimate_ivar", "iter_spectra", "read_spectra",
     "DEFAULT_MODEL_DIR", "SpectraPipeline", "classify_files", "model_inputs", "star_grid_inputs", "stars_files",
     "CLASSES", "STAR_CLASSES", "STAR_KEYS", "STAR_PARAMETERS", "model_wave",

@@ -14,33 +14,10 @@ import warnings
 import numpy as np
 from scipy import sparse
 
-__all__ = ["extinction_k", "air_to_vacuum", "vacuum_to_air", "pixel_edges", "resample_matrix", "resample", "row_nanmedian", "to_inputs",
+__all__ = ["air_to_vacuum", "vacuum_to_air", "pixel_edges", "resample_matrix", "resample", "row_nanmedian", "to_inputs",
            "INPUT_CHANNELS"]
 
 INPUT_CHANNELS = 2
-
-
-def extinction_k(wave, r_v: float = 3.1) -> np.ndarray:
-    """A(λ)/E(B-V) of Cardelli, Clayton & Mathis (1989) from 1250 Å to 3.3 µm (IR, optical and UV
-    branches; constant beyond the ends). The nebula case's ``ccm89_k`` covers only its MUSE range;
-    quasar rest frames reach the far UV, hence the full law here."""
-    x = 1e4 / np.clip(np.asarray(wave, float), 1250.0, 33000.0)
-    a, b = np.empty_like(x), np.empty_like(x)
-    ir = x < 1.1
-    a[ir], b[ir] = 0.574 * x[ir] ** 1.61, -0.527 * x[ir] ** 1.61
-    op = (x >= 1.1) & (x < 3.3)
-    y = x[op] - 1.82
-    a[op] = (1 + 0.17699 * y - 0.50447 * y**2 - 0.02427 * y**3 + 0.72085 * y**4 + 0.01979 * y**5
-             - 0.77530 * y**6 + 0.32999 * y**7)
-    b[op] = (1.41338 * y + 2.28305 * y**2 + 1.07233 * y**3 - 5.38434 * y**4 - 0.62251 * y**5
-             + 5.30260 * y**6 - 2.09002 * y**7)
-    uv = x >= 3.3
-    xu = x[uv]
-    fa = np.where(xu >= 5.9, -0.04473 * (xu - 5.9) ** 2 - 0.009779 * (xu - 5.9) ** 3, 0.0)
-    fb = np.where(xu >= 5.9, 0.2130 * (xu - 5.9) ** 2 + 0.1207 * (xu - 5.9) ** 3, 0.0)
-    a[uv] = 1.752 - 0.316 * xu - 0.104 / ((xu - 4.67) ** 2 + 0.341) + fa
-    b[uv] = -3.090 + 1.825 * xu + 1.206 / ((xu - 4.62) ** 2 + 0.263) + fb
-    return r_v * a + b
 
 
 def air_to_vacuum(air) -> np.ndarray:

@@ -26,15 +26,17 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS
 
 from ...core.errors import InputError, reading
+from ...core.units import parse_unit, spectral_scale
 from ...core.tables import read_table, table_suffix
 
 __all__ = ["SpectrumSet", "read_spectra", "iter_spectra", "estimate_ivar"]
 
-_UNITS = {"angstrom": 1.0, "a": 1.0, "aa": 1.0, "angstroms": 1.0, "nm": 10.0, "um": 1e4, "micron": 1e4, "m": 1e10}
 _WAVE_COLS = ("WAVE", "WAVELENGTH", "LAMBDA", "LAM", "LOGLAM", "LOGLAMBDA")
 
 
@@ -67,13 +69,13 @@ def estimate_ivar(flux: np.ndarray) -> np.ndarray:
 
 
 def _unit_scale(header, wave: np.ndarray, what: str) -> float:
-    unit = str(header.get("CUNIT1", header.get("WAT1_001", "")) or "").strip().lower()
-    if "units=" in unit:
-        unit = unit.split("units=")[1].split()[0]
+    """Factor to Angstrom from CUNIT1 (or IRAF's WAT1_001 ``units=``), read by astropy.units;
+    without a unit, wavelengths between 1000 and 100000 are taken in Angstrom."""
+    unit = str(header.get("CUNIT1", header.get("WAT1_001", "")) or "").strip()
+    if "units=" in unit.lower():
+        unit = unit[unit.lower().index("units=") + 6:].split()[0]
     if unit:
-        if unit not in _UNITS:
-            raise InputError(f"{what}: wavelength unit CUNIT1 = {unit!r} is not a wavelength; expected Angstrom, nm or um")
-        return _UNITS[unit]
+        return spectral_scale(unit, "wavelength", f"{what}: wavelength unit CUNIT1")
     w = np.nanmedian(wave)
     if 1000 <= w <= 100000:
         return 1.0
@@ -105,14 +107,34 @@ def _orient(wave, flux, ivar):
 
 
 def _wcs_wave(header, n: int, what: str) -> np.ndarray:
+    """Wavelengths (n,) of a spectral image axis 1, in the header's CUNIT1 units.
+
+    The FITS WCS (linear ``WAVE``/``AWAV``, logarithmic ``WAVE-LOG``/``AWAV-LOG``, ...) is
+    evaluated by astropy.wcs; IRAF/SDSS log-linear axes (``DC-FLAG = 1`` or a ``LOG...``
+    CTYPE1), outside the FITS standard, are 10**(linear WCS).
+    """
     if "CRVAL1" not in header or not ("CDELT1" in header or "CD1_1" in header):
         raise InputError(f"{what}: no wavelength axis: the image has no CRVAL1 and CDELT1/CD1_1 (and no WAVE "
                          "extension or wavelength column)")
-    step = header.get("CD1_1", header.get("CDELT1"))
-    w = header["CRVAL1"] + step * (np.arange(n) + 1 - header.get("CRPIX1", 1.0))
-    if header.get("DC-FLAG", 0) == 1 or str(header.get("CTYPE1", "")).upper().startswith("LOG"):
-        w = 10 ** w
-    return w
+    step = float(header.get("CD1_1", header.get("CDELT1")))
+    ctype = str(header.get("CTYPE1", "")).strip().upper()
+    if header.get("DC-FLAG", 0) == 1 or ctype.startswith("LOG"):
+        return 10 ** (float(header["CRVAL1"]) + step * (np.arange(n) + 1 - float(header.get("CRPIX1", 1.0))))
+    cunit = str(header.get("CUNIT1", "") or "").strip()
+    if cunit:
+        spectral_scale(cunit, "wavelength", f"{what}: wavelength unit CUNIT1")     # refused before the WCS
+    axis = fits.Header({"NAXIS": 1, "NAXIS1": n, "CTYPE1": ctype if ctype.startswith(("WAVE", "AWAV")) else "",
+                        "CRVAL1": float(header["CRVAL1"]), "CDELT1": step, "CRPIX1": float(header.get("CRPIX1", 1.0))})
+    if cunit and parse_unit(cunit) is not None and axis["CTYPE1"]:
+        axis["CUNIT1"] = parse_unit(cunit).to_string("fits")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")             # astropy's FITSFixedWarning on informal headers
+        wcs = WCS(axis)
+        wave = wcs.wcs_pix2world(np.arange(n, dtype=float), 0)[0]
+    out = str(wcs.wcs.cunit[0])
+    if out and axis.get("CUNIT1"):                  # astropy gives spectral axes in SI: back to CUNIT1
+        wave = wave * float(u.Unit(out).to(parse_unit(cunit)))
+    return wave
 
 
 def _image_hdu(hdul, path: Path):
@@ -260,10 +282,8 @@ def _from_table(path: Path) -> SpectrumSet:
         raise InputError(f"{path.name}: wavelength and flux columns must be numeric") from None
     if wcol.upper().startswith("LOG"):
         wave = 10**wave
-    unit = str(getattr(t[wcol], "unit", "") or "").lower()
-    scale = _UNITS.get(unit, None) if unit else None
-    if unit and scale is None:
-        raise InputError(f"{path.name}: wavelength unit {unit!r} is not a wavelength unit")
+    unit = str(getattr(t[wcol], "unit", "") or "").strip()
+    scale = spectral_scale(unit, "wavelength", f"{path.name}: wavelength column {wcol!r}") if unit else None
     wave = wave * (scale or _unit_scale({}, wave, path.name))
     ivar = None
     for name, kind in (("IVAR", "ivar"), ("ERR", "err"), ("ERROR", "err"), ("SIGMA", "err"), ("FLUX_ERR", "err")):

@@ -95,13 +95,14 @@ class SpectraPipeline:
         label[empty], flag[empty] = UNKNOWN, FLAG_COVERAGE
         out = {"proba": res["proba"], "label": label, "flag": flag, "distance": res["distance"]}
         if redshift is not None:
-            out.update(z_mean=np.full(n, float(redshift)), z_std=np.zeros(n), z_q16=np.full(n, float(redshift)),
-                       z_q84=np.full(n, float(redshift)))
+            z = np.full(n, float(redshift))
+            out.update(z_mean=z, z_median=z, z_std=np.zeros(n), z_q16=z, z_q84=z.copy())
         elif self.redshift is not None:
             g = torch.Generator().manual_seed(seed)
             s = np.expm1(self.redshift.sample_batched(x, self.z_samples, generator=g, max_rows=1 << 16)[..., 0])
             q16, q50, q84 = np.quantile(s, [0.16, 0.5, 0.84], axis=1)
-            out.update(z_mean=q50, z_std=s.std(1), z_q16=q16, z_q84=q84)
+            # z_median is the point estimate (robust to a secondary mode); z_mean is the mean
+            out.update(z_mean=s.mean(1), z_median=q50, z_std=s.std(1), z_q16=q16, z_q84=q84)
         return out
 
     def star_parameters(self, x, seed: int = 0) -> dict:
@@ -143,7 +144,7 @@ def classify_files(inputs, out, redshift: float | None = None, model_dir=None, s
                    progress: bool = False, z_posterior: bool = True) -> dict:
     """Classify every spectrum of ``inputs`` (paths); write ``out`` (.csv/.fits/.ecsv) atomically.
 
-    Columns: passed-through input columns, ``source``, ``row``, ``p_<CLASS>``, ``class``, ``z_mean``,
+    Columns: passed-through input columns, ``source``, ``row``, ``p_<CLASS>``, ``class``, ``z_mean``, ``z_median``,
     ``z_std``, ``z_q16``, ``z_q84`` (omitted with ``z_posterior=False`` and no ``redshift``), ``snr``,
     ``coverage``, ``flag``, ``ood_distance``. Returns ``{"n", "counts", "out"}``.
     """
@@ -167,7 +168,7 @@ def classify_files(inputs, out, redshift: float | None = None, model_dir=None, s
                 for k, c in enumerate(pipe.classifier.classes):
                     cols[f"p_{c}"] = np.round(r["proba"][:, k].astype(np.float64), 5)
                 cols["class"] = r["label"].astype(str)
-                for key in ("z_mean", "z_std", "z_q16", "z_q84"):
+                for key in ("z_mean", "z_median", "z_std", "z_q16", "z_q84"):
                     if key in r:
                         cols[key] = np.round(np.asarray(r[key], np.float64), 5)
                 cols["snr"], cols["coverage"] = np.round(snr.astype(np.float64), 2), np.round(cov.astype(np.float64), 3)

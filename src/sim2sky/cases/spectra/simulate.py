@@ -20,8 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erf
 
-from ..nebulae import LINE_NAMES as NEB_LINES, ShockSNR, mappings_grid
-from .grid import extinction_k
+from ..nebulae import LINE_NAMES as NEB_LINES, ShockSNR, ccm89_k, mappings_grid
 from .schema import CLASSES, STARBURST_EW, Z_RANGE, model_wave
 from .templates import galaxy_line_waves, qso_spectra, sky_variance, ssp_library, star_spectra
 
@@ -217,7 +216,7 @@ def render(classes, rng, conditions: SurveyConditions = SurveyConditions(), wave
             e = rng.uniform(*conditions.ebv_galaxy, m)
             sigma_cont[sel] = np.sqrt(sigma_lsf[sel] ** 2 + s_star**2)
             ew_ha[sel] = ew
-            att = 10 ** (-0.4 * extinction_k(galaxy_line_waves(names))[None, :] * e[:, None])   # gas: full E(B-V)
+            att = 10 ** (-0.4 * ccm89_k(galaxy_line_waves(names))[None, :] * e[:, None])   # gas: full E(B-V)
             centres = galaxy_line_waves(names)[None, :] * (1 + zz[:, None])
             line_jobs.append((sel, centres, np.sqrt(s_gas**2 + sigma_lsf[sel] ** 2) / C_KMS, lflux * att * (1 + zz[:, None])))   # observed EW = (1 + z) rest EW
             e = 0.44 * e                                                    # stars: Calzetti et al. 2000
@@ -226,7 +225,7 @@ def render(classes, rng, conditions: SurveyConditions = SurveyConditions(), wave
             rest = fine / (1 + zz[k])
             f = np.interp(rest, rw, rf[k], left=np.nan, right=np.nan)
             f = _fill_edges(f)
-            flux_f[i] = f * 10 ** (-0.4 * extinction_k(rest) * e[k])
+            flux_f[i] = f * 10 ** (-0.4 * ccm89_k(rest) * e[k])
     flux_f = _convolve_log(flux_f, sigma_cont / C_KMS, step_ln)
     for sel, centres, sig, lflux in line_jobs:
         sub = flux_f[sel]

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.interpolate import LinearNDInterpolator
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-from .grid import extinction_k
+from ..nebulae import ccm89_k
 from .schema import STAR_GRID_MAX, STAR_GRID_MIN
 from .templates import atlas9_grid
 
@@ -88,7 +88,7 @@ def simulate_stars(n: int, seed: int = 0, obs: StarObservation = StarObservation
     wave = star_wave()
     flux = 10 ** (logf - logf.mean(1, keepdims=True))
     ebv = rng.uniform(*obs.ebv, n)
-    flux *= 10 ** (-0.4 * extinction_k(wave)[None, :] * ebv[:, None])
+    flux *= 10 ** (-0.4 * ccm89_k(wave)[None, :] * ebv[:, None])
     x = np.linspace(-1, 1, len(wave))
     poly = np.polynomial.legendre.legvander(x, 3)[:, 1:] @ rng.normal(0, obs.calibration / 1.5, (3, n))
     flux *= np.exp(poly.T)
