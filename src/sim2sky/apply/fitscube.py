@@ -21,7 +21,7 @@ from astropy.io import fits
 
 from ..core.atomic import atomic_file, write_text
 from ..core.errors import InputError
-from ..core.units import spectral_scale
+from ..core.units import parse_unit, spectral_scale
 from .blocks import file_identity
 
 __all__ = ["create_empty_fits", "CubeSpec", "open_cube", "read_block", "read_subcube", "header_number",
@@ -162,14 +162,11 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
             raise InputError(f"CUBE: {path.name} has no spectral WCS (CTYPE3 missing); expected {expected}")
         if not ctype3.startswith(ctypes):
             raise InputError(f"CUBE: spectral axis CTYPE3 = {ctype3!r}; expected {expected}")
-        unit = str(h.get("CUNIT3", "Hz" if spectral == "frequency" else "")).strip()
         try:
-            scale = spectral_scale(unit, spectral, "CUBE") if unit else None
+            scale = spectral_scale(h.get("CUNIT3", "Hz" if spectral == "frequency" else ""), spectral, "CUBE")
         except InputError:
-            scale = None
-        if scale is None:
             raise InputError(f"CUBE: spectral unit CUNIT3 = {h.get('CUNIT3')!r} is not a {spectral} unit; "
-                             f"expected {expected} (set CUNIT3 in the header)")
+                             f"expected {expected} (set CUNIT3 in the header)") from None
         cdelt = h.get("CD3_3", h.get("CDELT3"))
         if cdelt is None or "CRVAL3" not in h:
             raise InputError("CUBE: the spectral WCS needs CRVAL3 and CD3_3 (or CDELT3)")
@@ -215,18 +212,7 @@ def _check_bunit(h, spectral: str, name: str) -> None:
     density per frequency on a wavelength cube and per wavelength on a radio cube. A missing or
     unparseable BUNIT passes (many cubes carry none)."""
     text = str(h.get("BUNIT", "")).strip()
-    if not text:
-        return
-    unit = None
-    for candidate in (text, text.replace("JY", "Jy").replace("BEAM", "beam")):
-        for fmt in ("fits", None):
-            try:
-                unit = u.Unit(candidate, format=fmt, parse_strict="raise")
-                break
-            except ValueError:
-                continue
-        if unit is not None:
-            break
+    unit = parse_unit(text)
     if unit is None:
         return
     if spectral == "wavelength":

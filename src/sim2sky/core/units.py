@@ -27,7 +27,8 @@ def parse_unit(text) -> u.UnitBase | None:
     if not text:
         return None
     text = _ALIASES.get(text.lower(), text)
-    for candidate in (text, text.lower()):
+    # as written, in lower case ("ADU"), and with radio's upper-case "JY/BEAM" spelled as astropy does
+    for candidate in (text, text.lower(), text.replace("JY", "Jy").replace("BEAM", "beam")):
         for fmt in ("fits", None):
             try:
                 return u.Unit(candidate, format=fmt, parse_strict="raise")

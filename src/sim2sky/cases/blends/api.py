@@ -9,13 +9,13 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import astropy.units as u
 import numpy as np
 from astropy.io import fits
 
 from ...core.atomic import atomic_file, save_npz, write_text
 from ...core.errors import InputError
 from ...core.tables import write_table
+from ...core.units import parse_unit
 from ...learn import Segmenter
 from .deblender import deblend_image
 from .measure import adaptive_shapes
@@ -129,11 +129,8 @@ def deblend_image_file(image, out_dir, hdu=None, noise: float | None = None, thr
     if not wcs.has_celestial:
         notes.append("no celestial WCS in the header: ra/dec are NaN, pixel positions only")
     bunit = str(header.get("BUNIT", "")).strip()
-    if bunit:
-        try:
-            u.Unit(bunit, parse_strict="raise")
-        except ValueError:
-            notes.append(f"BUNIT = {bunit!r} is not a unit astropy can read: fluxes are in the image's own units")
+    if bunit and parse_unit(bunit) is None:
+        notes.append(f"BUNIT = {bunit!r} is not a unit astropy can read: fluxes are in the image's own units")
     pixel = abs(wcs.proj_plane_pixel_scales()[1].to_value("arcsec")) if wcs.has_celestial else None
     if pixel is not None and abs(pixel / SURVEY.pixel_arcsec - 1) > 0.2:
         notes.append(f"pixel scale {pixel:.3f} arcsec differs from the networks' training (0.2 arcsec): "

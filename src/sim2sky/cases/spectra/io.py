@@ -121,19 +121,21 @@ def _wcs_wave(header, n: int, what: str) -> np.ndarray:
     if header.get("DC-FLAG", 0) == 1 or ctype.startswith("LOG"):
         return 10 ** (float(header["CRVAL1"]) + step * (np.arange(n) + 1 - float(header.get("CRPIX1", 1.0))))
     cunit = str(header.get("CUNIT1", "") or "").strip()
+    unit = None
     if cunit:
         spectral_scale(cunit, "wavelength", f"{what}: wavelength unit CUNIT1")     # refused before the WCS
+        unit = parse_unit(cunit)
     axis = fits.Header({"NAXIS": 1, "NAXIS1": n, "CTYPE1": ctype if ctype.startswith(("WAVE", "AWAV")) else "",
                         "CRVAL1": float(header["CRVAL1"]), "CDELT1": step, "CRPIX1": float(header.get("CRPIX1", 1.0))})
-    if cunit and parse_unit(cunit) is not None and axis["CTYPE1"]:
-        axis["CUNIT1"] = parse_unit(cunit).to_string("fits")
+    if unit is not None and axis["CTYPE1"]:
+        axis["CUNIT1"] = unit.to_string("fits")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # astropy's FITSFixedWarning on informal headers
         wcs = WCS(axis)
         wave = wcs.wcs_pix2world(np.arange(n, dtype=float), 0)[0]
     out = str(wcs.wcs.cunit[0])
-    if out and axis.get("CUNIT1"):                  # astropy gives spectral axes in SI: back to CUNIT1
-        wave = wave * float(u.Unit(out).to(parse_unit(cunit)))
+    if out and "CUNIT1" in axis:                     # astropy gives spectral axes in SI: back to CUNIT1
+        wave = wave * float(u.Unit(out).to(unit))
     return wave
 
 
