@@ -10,7 +10,7 @@ PIP    := $(BIN)/pip install -q -c constraints.txt
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sim2sky needs Python >= 3.11 (set PYTHON=python3.11)")'
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -e ".[test]"
+	$(PIP) -e ".[all,test]"
 	@touch $@
 
 install: $(VENV)/.installed
@@ -34,7 +34,7 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q tests || [ $$? -eq 5 ]
 
-# everything but the statistical/training tests and the fresh-install test (< 60 s)
+# everything but the statistical/training tests and the fresh-install test (minutes, not the whole suite)
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" tests || [ $$? -eq 5 ]
 

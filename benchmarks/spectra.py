@@ -30,7 +30,7 @@ from sim2sky.cases.spectra import (CLASSES, SpectraPipeline, model_inputs, model
                                    star_grid_inputs, to_inputs)
 from sim2sky.cases.spectra.evaluate import miles, parameter_table, star_type_accuracy
 from sim2sky.cases.spectra.schema import STAR_CLASSES
-from sim2sky.cases.spectra.simulate import SurveyConditions, _galaxy
+from sim2sky.cases.spectra.forward import SurveyConditions, _galaxy
 from sim2sky.cases.spectra.templates import templates
 from sim2sky.cases.spectra.training import classifier_network, evaluate_classifier
 from sim2sky.core.data import dataset_root

@@ -279,11 +279,9 @@ def test_sigterm_during_the_final_renames_leaves_old_or_new_never_a_mix(mock, ot
     held until the last one, so the folder holds the complete new result (the old result if
     the signal comes before). Renames are slowed down here so that the signal lands mid-way;
     the second run classifies another cube, so every product changes."""
-    import os
     import signal
     import subprocess
     import sys
-    import time
 
     out = tmp_path / "out"
     classify_cube(mock, out, block=16, report=False, log=lambda *a: None)

@@ -22,7 +22,7 @@ def pipe():
 def test_shipped_classifier_accuracy_and_calibration(pipe, sn, min_f1):
     test = simulate_set(theory_domain(), 800, seed=101, augment=False, sn_halpha=sn)
     m = evaluate_classifier(pipe.classifier, test)
-    assert m["macro_f1"] >= min_f1, m            # README: 0.935 at S/N 20, 0.967 at S/N 100
+    assert m["macro_f1"] >= min_f1, m            # case guide (docs/guide.md): 0.935 at S/N 20, 0.967 at S/N 100
     assert m["ece"] <= 0.03, m
     assert min(m["recall"].values()) > 0.8, m
     assert m["unknown_rate"] < 0.05
@@ -75,14 +75,14 @@ def test_hii_posterior_is_calibrated(pipe):
     assert np.all(np.abs(coverage - 0.68) < 0.1), coverage
     rms = np.sqrt(np.mean((samples.mean(1) - theta) ** 2, 0))
     prior_sd = theta.std(0)
-    # O/H, log U and E(B-V) are constrained (README: rms 0.20, 0.21 dex, 0.13 mag at S/N 50); log P/k
+    # O/H, log U and E(B-V) are constrained (docs/guide.md: rms 0.20, 0.21 dex, 0.13 mag at S/N 50); log P/k
     # only through the [SII] doublet, mostly in its low-density limit, so it stays near the prior
     assert np.all(rms[[0, 1, 3]] < 0.6 * prior_sd[[0, 1, 3]]), (rms, prior_sd)
 
 
 def test_short_retraining_reaches_documented_accuracy(tmp_path):
     m = train_nebulae(tmp_path / "models", n_per_class=3000, n_hii_params=3000, epochs=10, log=lambda *a: None)
-    assert m["accuracy"] > 0.83, m                  # full training: README
+    assert m["accuracy"] > 0.83, m                  # full training: docs/guide.md
     folds = m["cross_theory"]["folds"]               # leave-one-HII-grid-out, one fold per grid
     assert len(folds) == 4 and all(f["hii_recall_spectra"] > 0.5 for f in folds), folds
     assert 0.7 < m["cross_theory"]["temperature_ratio"] < 2.0
@@ -93,7 +93,7 @@ def test_short_retraining_reaches_documented_accuracy(tmp_path):
 
 
 def test_dann_aligns_domains_without_losing_accuracy():
-    # with EW(Hα) among the features DANN no longer raises target accuracy here (README); what must
+    # with EW(Hα) among the features DANN no longer raises target accuracy here (docs/guide.md); what must
     # hold is that the reversed gradient makes the domains indistinguishable (domain loss near
     # log 2, unlike the same discriminator without reversal) at a bounded cost in accuracy. The
     # aligned run trains for DANNConfig's 40 epochs: at 15 the cost was 0.09-0.14 and moved by

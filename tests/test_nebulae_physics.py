@@ -7,7 +7,7 @@ from sim2sky.core.data import available, dataset_file
 
 from sim2sky.cases.nebulae.measure import measure_lines
 from sim2sky.cases.nebulae.schema import FLAG_NO_DATA
-from sim2sky.cases.nebulae.lines import LINE_NAMES, LINE_WAVES, atomic, ccm89_k, line_index
+from sim2sky.cases.nebulae.lines import atomic, ccm89_k, line_index
 from sim2sky.cases.nebulae import DiffuseIonisedGas, MappingsHII, ShockSNR
 from sim2sky.cases.nebulae.observe import ObservationModel, noise_library, render_spectra
 

@@ -186,3 +186,37 @@ def test_x_log_auto_picks_positive_skewed_features(tmp_path):
     embedded = NPE(prior, NPEConfig(ensemble=1), TrainConfig(seed=0, max_epochs=1),
                    embedding=ENCODERS["mlp"](3, out_features=8)).fit(theta.numpy(), x.numpy())
     assert not embedded.estimator_.x_log.any()
+
+
+def test_torch_zuko_and_sbi_style_priors_are_accepted():
+    """Priors from torch.distributions (and zuko's/sbi's BoxUniform, which are Independent(Uniform))
+    become ours with the same bounds; others are one error line."""
+    import torch
+    import zuko
+
+    from sim2sky.core.errors import InputError
+    from sim2sky.infer import NPE, BoxUniform, Gaussian, LogNormal, TrainConfig, as_prior
+
+    d = torch.distributions
+    box = as_prior(d.Independent(d.Uniform(torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 2.0])), 1))
+    assert isinstance(box, BoxUniform) and box.low.tolist() == [-1.0, 0.0] and box.high.tolist() == [1.0, 2.0]
+    zbox = as_prior(zuko.distributions.BoxUniform(torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 2.0])))
+    assert isinstance(zbox, BoxUniform) and zbox.high.tolist() == [1.0, 2.0]
+    g = as_prior(d.Independent(d.Normal(torch.zeros(3), 2 * torch.ones(3)), 1))
+    assert isinstance(g, Gaussian)
+    theta = torch.randn(5, 3)
+    ref = d.Independent(d.Normal(torch.zeros(3), 2 * torch.ones(3)), 1).log_prob(theta)
+    assert torch.allclose(g.log_prob(theta).float(), ref, atol=1e-5)
+    mvn = as_prior(d.MultivariateNormal(torch.zeros(2), torch.tensor([[2.0, 0.5], [0.5, 1.0]])))
+    assert isinstance(mvn, Gaussian)
+    assert isinstance(as_prior(d.LogNormal(torch.zeros(2), torch.ones(2))), LogNormal)
+    with pytest.raises(InputError, match="not supported"):
+        as_prior(d.Beta(torch.ones(2), torch.ones(2)))
+    # NPE with a torch prior: samples stay inside the box (the support map came with it)
+    rng = np.random.default_rng(0)
+    th = rng.uniform([-1, 0], [1, 2], (600, 2)).astype(np.float32)
+    x = (th + 0.1 * rng.standard_normal(th.shape)).astype(np.float32)
+    npe = NPE(prior=d.Independent(d.Uniform(torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 2.0])), 1),
+              train_config=TrainConfig(max_epochs=3, seed=0)).fit(th, x)
+    s = npe.posterior_.sample(np.array([0.99, 1.99], np.float32), 500, seed=1)
+    assert (s[:, 0] <= 1).all() and (s[:, 1] <= 2).all() and (s >= [-1, 0]).all()

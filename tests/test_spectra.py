@@ -82,7 +82,7 @@ def test_shipped_classifier_on_fresh_theory(pipe):
     r = pipe.classify(x, snr, cov)
     proba = r["proba"]
     acc = np.mean(proba.argmax(1) == d["y"])
-    assert acc > 0.85, acc                                   # README: 0.937 at S/N 20-50
+    assert acc > 0.85, acc                                   # case guide (docs/guide.md): 0.937 at S/N 20-50
     families = np.array([c.split("_")[0] for c in CLASSES])
     assert np.mean(families[proba.argmax(1)] == families[d["y"]]) > 0.97    # star / galaxy / QSO
     gal = np.isin(d["y"], [i for i, c in enumerate(CLASSES) if c.startswith("GALAXY")])

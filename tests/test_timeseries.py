@@ -88,7 +88,7 @@ def test_shipped_model_classifies_real_eros_light_curves():
     res = classify_lightcurves([eros["t"][i] for i in idx], [eros["mag"][i] for i in idx],
                                [eros["err"][i] for i in idx], "eros1")
     scores = group_scores(*group_proba(res["proba"]), eros["group"][idx])
-    # trained on simulations only; measured 0.77 on all 729 test stars (README), chance is 0.25-0.6
+    # trained on simulations only; measured 0.77 on all 729 test stars (docs/guide.md), chance is 0.25-0.6
     assert scores["accuracy"] > 0.68, scores
     assert scores["macro_f1"] > 0.6, scores
 
@@ -99,7 +99,7 @@ def test_shipped_s82_model_finds_rr_lyrae_and_their_periods():
     idx = np.arange(0, len(s82["id"]), 4)
     res = classify_lightcurves([s82["t"][i] for i in idx], [s82["mag"][i] for i in idx],
                                [s82["err"][i] for i in idx], "s82")
-    # measured on all 483 (README): 0.76 called RR Lyrae, RRab/RRc 0.98, period within 1% 0.70
+    # measured on all 483 (docs/guide.md): 0.76 called RR Lyrae, RRab/RRc 0.98, period within 1% 0.70
     is_rr = np.isin(res["label"], ["RRab", "RRc"])
     assert is_rr.mean() > 0.62
     rrab = res["proba"][:, 0] > res["proba"][:, 1]
@@ -143,7 +143,7 @@ def test_sn_typer_on_unseen_supernovae():
     best = np.asarray(SN_SUBTYPES)[r["subtype_proba"].argmax(1)]
     assert np.mean(best == d["subtype"][test]) > 0.7
     yi = np.array([SN_SUBTYPES.index(s) for s in d["subtype"][test]])
-    assert expected_calibration_error(r["subtype_proba"], yi) < 0.25   # measured 0.17 (README): under-confident
+    assert expected_calibration_error(r["subtype_proba"], yi) < 0.25   # measured 0.17 (docs/guide.md): under-confident
 
 
 def test_flatten_spectrum_and_bad_inputs():

@@ -33,7 +33,7 @@ def test_mutual_information_of_gaussians_within_error_bars(rho):
 
 
 def test_ksg_equals_scikit_learn_where_both_apply():
-    """The README's claim: our KSG estimator is scikit-learn's on 1-D pairs (same k, to 1e-9),
+    """The case guide's claim: our KSG estimator is scikit-learn's on 1-D pairs (same k, to 1e-9),
     and was written for what scikit-learn's cannot do (vector x and y; tested below)."""
     from sklearn.feature_selection import mutual_info_regression
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from sim2sky.cases.blends.deblender import train_blend_detector, train_fraction_network
-from sim2sky.cases.blends.simulate import simulate_blends
+from sim2sky.cases.blends.forward import simulate_blends
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "sim2sky" / "cases" / "blends" / "models"
 torch.set_num_threads(2)

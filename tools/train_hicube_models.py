@@ -18,7 +18,7 @@ import torch
 
 from sim2sky.cases.hicubes.characterise import train_characteriser
 from sim2sky.cases.hicubes.detector import train_detector, training_cubes
-from sim2sky.cases.hicubes.simulate import source_stamps
+from sim2sky.cases.hicubes.forward import source_stamps
 from sim2sky.infer import save_posterior
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "sim2sky" / "cases" / "hicubes" / "models"

@@ -126,7 +126,7 @@ def _map_block(block_info=None, block_fn=None, partial=None, kwargs=None):
 
 
 def _progress_callback():
-    from dask.callbacks import Callback
+    from dask.callbacks import Callback  # dask (~0.3 s) only for block runs
 
     class RichProgress(Callback):
         """A progress bar over the tasks of a local dask run (one task per block)."""
@@ -153,7 +153,7 @@ def run_blocks(block_fn, shape_yx: tuple[int, int], n_planes: int, partial, bloc
     ``kwargs`` picklable. Local runs use threads (``workers``, default min(2, cores)); block
     functions should pin BLAS/torch to one thread each (:func:`sim2sky.core.pin_threads`).
     """
-    import dask.array as da
+    import dask.array as da  # dask (~0.3 s) only for block runs
 
     ny, nx = shape_yx
     chunks = ((n_planes,), split_sizes(ny, block), split_sizes(nx, block))
@@ -165,7 +165,7 @@ def run_blocks(block_fn, shape_yx: tuple[int, int], n_planes: int, partial, bloc
 def check_scheduler(scheduler: str) -> None:
     """Connect to a dask.distributed ``scheduler`` once, so that a wrong address is refused
     before any work (and before a checkpoint folder is created)."""
-    from distributed import Client
+    from distributed import Client  # distributed (~1 s) only with --scheduler
 
     try:
         Client(scheduler, timeout=10).close()
@@ -175,10 +175,10 @@ def check_scheduler(scheduler: str) -> None:
 
 def _compute(collections: list, scheduler: str | None, progress: bool, workers: int | None) -> list:
     """Compute dask collections on a dask.distributed ``scheduler`` or on local threads."""
-    import dask
+    import dask  # dask (~0.3 s) only for block runs
 
     if scheduler:
-        from distributed import Client
+        from distributed import Client  # distributed (~1 s) only with --scheduler
 
         try:
             client = Client(scheduler, timeout=10)
@@ -225,7 +225,7 @@ def run_tiles(tile_fn, shape, block, halo, partial, scheduler: str | None = None
     resumes. Tiles run as dask delayed tasks: local threads (``workers``, default min(2, cores),
     BLAS/torch pinned to one thread each) or a dask.distributed ``scheduler`` address.
     """
-    import dask
+    import dask  # dask (~0.3 s) only for block runs
 
     tasks = [dask.delayed(_cached_tile, pure=False)(tile_fn, core, ext, str(partial), kwargs)
              for core, ext in tiles(shape, block, halo)]

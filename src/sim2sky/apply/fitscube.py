@@ -18,6 +18,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
 
 from ..core.atomic import atomic_file, write_text
 from ..core.errors import InputError
@@ -128,7 +129,6 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
     file with the variance cube), or none (noise is then estimated; flag FLAG_NO_STAT).
     ``.gz`` files are decompressed into ``workdir`` first so that they can be memory-mapped.
     """
-    from astropy.wcs import WCS, FITSFixedWarning
 
     path = Path(path)
     if not path.is_file():

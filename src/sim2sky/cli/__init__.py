@@ -11,6 +11,7 @@ import typer
 
 from .. import __version__
 from . import data, demo, detect, fields, lit, model, nebulae, npe, spectra, timeseries, transits, understand
+from .cases import alias, case_app
 from .common import out
 
 __all__ = ["app", "main"]
@@ -22,9 +23,9 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-simulate_app = typer.Typer(help="Simulate training sets and mock observations from built-in forward models.",
+simulate_app = typer.Typer(help="Old spellings of '<case> simulate'.",
                            no_args_is_help=True)
-train_app = typer.Typer(help="Retrain the shipped models from their simulations.", no_args_is_help=True)
+train_app = typer.Typer(help="Old spellings of '<case> train'.", no_args_is_help=True)
 
 
 def _version(value: bool):
@@ -39,37 +40,63 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
     """sim2sky: simulation-based inference, calibrated classifiers and cube processing for astronomy."""
 
 
-# sub-apps, one per case or tool
-app.add_typer(npe.app, name="npe")
-app.add_typer(nebulae.app, name="nebulae")
-app.add_typer(nebulae.cube_app, name="cube")
-app.add_typer(spectra.app, name="spectra")
-app.add_typer(lit.app, name="lit")
-app.add_typer(data.app, name="data")
-app.add_typer(model.app, name="model")
-app.add_typer(simulate_app, name="simulate")
-app.add_typer(train_app, name="train")
-app.add_typer(understand.represent_app, name="represent")
-app.add_typer(fields.emulate_app, name="emulate")
-app.add_typer(detect.detect_app, name="detect")
-app.add_typer(timeseries.lightcurves_app, name="lightcurves")
-app.add_typer(transits.transits_app, name="transits")
-spectra.app.command("sntype")(timeseries.sntype)
-app.command("demo")(demo.demo)
-app.command("deblend")(detect.deblend)
-app.command("explain")(understand.explain)
-app.command("tension")(understand.tension)
+# the cases: sim2sky <case> simulate|train|predict|check|calibrate (+ the case's own verbs)
+CASE_APPS = {
+    "nebulae": case_app("nebulae", nebulae.app, {"train": nebulae.train_nebulae, "predict": nebulae.nebulae_classify,
+                         "adapt": nebulae.nebulae_adapt},
+                        hidden={"classify": alias(nebulae.nebulae_classify, "nebulae predict")}),
+    "spectra": case_app("spectra", spectra.app, {"train": spectra.train_spectra, "predict": spectra.spectra_classify,
+                         "stars": spectra.spectra_stars},
+                        hidden={"classify": alias(spectra.spectra_classify, "spectra predict"),
+                                "sntype": alias(timeseries.sntype, "supernovae predict")}),
+    "supernovae": case_app("supernovae", None, {"predict": timeseries.sntype}),
+    "lightcurves": case_app("lightcurves", timeseries.lightcurves_app,
+                            {"simulate": timeseries.simulate, "train": timeseries.train, "predict": timeseries.classify,
+                             "vet": timeseries.vet},
+                            hidden={"classify": alias(timeseries.classify, "lightcurves predict")}),
+    "transits": case_app("transits", transits.transits_app,
+                         {"simulate": transits.simulate, "train": transits.train, "predict": transits.vet_lightcurves},
+                         hidden={"vet": alias(transits.vet_lightcurves, "transits predict")}),
+    "hicubes": case_app("hicubes", None, {"predict": detect.detect_cube}),
+    "blends": case_app("blends", None, {"predict": detect.deblend}),
+    "fields": case_app("fields", None, {"simulate": fields.simulate_fields, "train": fields.emulate_train,
+                                        "predict": fields.emulate_sample, "check": fields.emulate_check}),
+    "sbibm": case_app("sbibm", None, {"simulate": npe.simulate_sbibm, "train": npe.npe_train, "predict": npe.npe_sample,
+                                      "check": npe.npe_check, "sequential": npe.npe_sequential}),
+}
+for _name, _app in CASE_APPS.items():
+    app.add_typer(_app, name=_name, rich_help_panel="Cases")
 
-# simulate / train: one command per case
-simulate_app.command("sbibm")(npe.simulate_sbibm)
-simulate_app.command("nebulae")(nebulae.simulate_nebulae)
-simulate_app.command("cube")(nebulae.simulate_cube)
-simulate_app.command("spectra")(spectra.simulate_spectra)
-simulate_app.command("fields")(fields.simulate_fields)
-simulate_app.command("hicube")(detect.simulate_hicube)
-simulate_app.command("blends")(detect.simulate_blends)
-train_app.command("nebulae")(nebulae.train_nebulae)
-train_app.command("spectra")(spectra.train_spectra)
+# tools that work across cases
+app.add_typer(nebulae.cube_app, name="cube", rich_help_panel="Tools")
+app.add_typer(npe.app, name="npe", rich_help_panel="Tools")
+app.add_typer(fields.emulate_app, name="emulate", rich_help_panel="Tools")
+app.add_typer(understand.represent_app, name="represent", rich_help_panel="Tools")
+app.command("explain", rich_help_panel="Tools")(understand.explain)
+app.command("tension", rich_help_panel="Tools")(understand.tension)
+app.add_typer(lit.app, name="lit", rich_help_panel="Tools")
+app.add_typer(data.app, name="data", rich_help_panel="Tools")
+app.add_typer(model.app, name="model", rich_help_panel="Tools")
+app.command("demo", rich_help_panel="Tools")(demo.demo)
+
+# old spellings, hidden for one release: each prints its new spelling
+app.add_typer(simulate_app, name="simulate", hidden=True)
+app.add_typer(train_app, name="train", hidden=True)
+app.add_typer(detect.detect_app, name="detect", hidden=True)
+detect.detect_app.command("cube", hidden=True)(alias(detect.detect_cube, "hicubes predict"))
+app.command("deblend", hidden=True)(alias(detect.deblend, "blends predict"))
+nebulae.cube_app.command("simulate")(nebulae.simulate_cube)
+for _old, _fn, _new in (("sbibm", npe.simulate_sbibm, "sbibm simulate"),
+                        ("fields", fields.simulate_fields, "fields simulate"),
+                        ("cube", nebulae.simulate_cube, "cube simulate"),
+                        # these three now count objects, not objects per class: the new --n differs
+                        ("nebulae", nebulae.simulate_nebulae, "nebulae simulate --n ROWS"),
+                        ("spectra", spectra.simulate_spectra, "spectra simulate --n SPECTRA"),
+                        ("hicube", detect.simulate_hicube, "hicubes simulate --n SOURCES"),
+                        ("blends", detect.simulate_blends, "blends simulate --n GALAXIES")):
+    simulate_app.command(_old)(alias(_fn, _new))
+train_app.command("nebulae")(alias(nebulae.train_nebulae, "nebulae train"))
+train_app.command("spectra")(alias(spectra.train_spectra, "spectra train"))
 
 
 def main():

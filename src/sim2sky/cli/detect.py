@@ -9,7 +9,7 @@ import typer
 
 from .common import file_out, notice, out, user_errors
 
-__all__ = ["detect_app", "deblend", "simulate_hicube", "simulate_blends"]
+__all__ = ["detect_app", "detect_cube", "deblend", "simulate_hicube", "simulate_blends"]
 
 detect_app = typer.Typer(help="Find sources in 3-D cubes: detection, segmentation, measurement, per-source posteriors.",
                          no_args_is_help=True)
@@ -65,7 +65,6 @@ def simulate_blends(
     out.print(f"wrote {r['out']}" + (f" and {r['truth']}" if "truth" in r else ""))
 
 
-@detect_app.command("cube")
 @user_errors
 def detect_cube(
     cube: Path = typer.Argument(..., help="FITS cube (FREQ or AWAV/WAVE spectral axis; .fits or .fits.gz)."),

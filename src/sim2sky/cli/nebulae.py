@@ -10,7 +10,7 @@ import typer
 
 from .common import OVERWRITE, file_out, model_out, notice, out, user_errors
 
-__all__ = ["app", "cube_app", "simulate_nebulae", "simulate_cube", "train_nebulae"]
+__all__ = ["app", "cube_app", "nebulae_classify", "nebulae_adapt", "simulate_nebulae", "simulate_cube", "train_nebulae"]
 
 CLASS_PRIORS_OPTION = typer.Option(
     None, "--class-priors", help="Expected class fractions in your data, every class named (e.g. "
@@ -24,7 +24,6 @@ cube_app = typer.Typer(help="Data cubes: classify and infer every spaxel, with m
                        no_args_is_help=True)
 
 
-@app.command("classify")
 @user_errors
 def nebulae_classify(
     table: Path = typer.Argument(..., help="Line table (CSV, FITS, Parquet, ECSV): canonical columns HA6563, HB4861, "
@@ -58,7 +57,6 @@ def nebulae_classify(
     out.print(f"classified {res['n']} rows ({counts}) -> {res['out']}")
 
 
-@app.command("adapt")
 @user_errors
 def nebulae_adapt(
     target: Path = typer.Option(..., "--target", help="Unlabelled target: a line table, or a MUSE-format cube (FITS)."),
@@ -89,7 +87,7 @@ def nebulae_adapt(
 @user_errors
 def train_nebulae(
     out_dir: Path = typer.Option(..., "--out", help="Folder for classifier/ and hii_params/."),
-    n_per_class: int = typer.Option(20000, help="Training spectra per class.", min=1),
+    n_per_class: int = typer.Option(20000, "--n", "--n-per-class", help="Training spectra per class.", min=1),
     n_hii: int = typer.Option(40000, help="Simulated HII regions for the parameter posterior.", min=1),
     epochs: int = typer.Option(25, help="Classifier epochs.", min=1),
     seed: int = typer.Option(0, help="Random seed.", min=0),

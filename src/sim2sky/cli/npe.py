@@ -19,7 +19,7 @@ def simulate_sbibm(
     task: str = typer.Argument(..., help="two_moons, gaussian_linear, gaussian_linear_uniform, gaussian_mixture, slcp, "
                                            "bernoulli_glm, sir or lotka_volterra."),
     out_path: Path = typer.Option(..., "--out", help="Output .npz with theta (n, d) and x (n, k)."),
-    num: int = typer.Option(10_000, "--num", help="Number of simulations.", min=1),
+    num: int = typer.Option(10_000, "--n", "--num", help="Number of simulations.", min=1),
     seed: int = typer.Option(0, help="Random seed.", min=0),
     bounds_out: Optional[Path] = typer.Option(None, help="Also write the prior as JSON for 'npe train --bounds' ({low, high} for a box, else {kind, loc, scale})."),
     observations_out: Optional[Path] = typer.Option(None, help="Also write the 10 sbibm reference observations "

@@ -28,7 +28,6 @@ _INPUTS = typer.Argument(..., help="Spectra: SDSS spec-lite, DESI-like or MaNGA-
                                    "(its table extension is passed through), or a table (wavelength, flux[, ivar]).")
 
 
-@app.command("classify")
 @user_errors
 def spectra_classify(
     inputs: list[Path] = _INPUTS,
@@ -52,7 +51,6 @@ def spectra_classify(
     out.print(f"classified {r['n']} spectra ({counts}) -> {r['out']}")
 
 
-@app.command("stars")
 @user_errors
 def spectra_stars(
     inputs: list[Path] = _INPUTS,
@@ -87,7 +85,7 @@ def simulate_spectra(
 @user_errors
 def train_spectra(
     out_dir: Path = typer.Option(..., "--out", help="Folder for classifier/, redshift/ and stars/."),
-    n_per_class: int = typer.Option(8000, help="Training spectra per class.", min=1),
+    n_per_class: int = typer.Option(8000, "--n", "--n-per-class", help="Training spectra per class.", min=1),
     n_stars: int = typer.Option(40000, help="Simulated ATLAS9 stars for the parameter posterior.", min=1),
     epochs: int = typer.Option(20, help="Classifier epochs.", min=1),
     normalise: Normalise = typer.Option(Normalise.mean, help="Stellar-parameter inputs: mean (keep the SED) or "

@@ -9,7 +9,7 @@ import typer
 
 from .common import OVERWRITE, file_out, model_out, out, user_errors
 
-__all__ = ["lightcurves_app", "sntype"]
+__all__ = ["lightcurves_app", "simulate", "train", "classify", "vet", "sntype"]
 
 lightcurves_app = typer.Typer(help="Variable-star light curves and transit candidates: simulate, train on theory, "
                               "classify real surveys, vet Kepler TCEs.", no_args_is_help=True)
@@ -17,7 +17,6 @@ lightcurves_app = typer.Typer(help="Variable-star light curves and transit candi
 _SURVEY_HELP = "Survey cadence and noise: eros1 (EROS-1 LMC, B_E), s82 (SDSS Stripe 82, g) or kepler."
 
 
-@lightcurves_app.command("simulate")
 @user_errors
 def simulate(
     out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits): id, t [d], mag, err, class, period."),
@@ -33,17 +32,16 @@ def simulate(
     out.print(f"wrote {r['out']}: {r['n']} light curves, {r['epochs']} epochs")
 
 
-@lightcurves_app.command("train")
 @user_errors
 def train(
     out_path: Path = typer.Option(..., "--out", help="Model folder to write."),
     survey: str = typer.Option("eros1", help=_SURVEY_HELP),
-    n_per_class: int = typer.Option(2000, "--n-per-class", help="Simulated light curves per class.", min=1),
+    n_per_class: int = typer.Option(2000, "--n", "--n-per-class", help="Simulated light curves per class.", min=1),
     epochs: int = typer.Option(60, help="Training epochs.", min=1),
     n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the feature extraction.", min=1),
     seed: int = typer.Option(0, help="Random seed.", min=0),
     encoder: str = typer.Option("mlp", help="mlp: periodogram/Fourier features; cnn: the same + a 1-D CNN on the "
-                                "folded light curve (see the README for which is better where)."),
+                                "folded light curve (docs/guide.md says which is better where)."),
     overwrite: bool = OVERWRITE,
 ):
     """Train a calibrated light-curve classifier on simulations only (no real labels)."""
@@ -54,7 +52,6 @@ def train(
     out.print(f"wrote {r['out']} (classes {', '.join(r['classes'])}; temperature {r['temperature']:.2f})")
 
 
-@lightcurves_app.command("classify")
 @user_errors
 def classify(
     table: Path = typer.Argument(..., help="Long table of epochs: one row per observation (CSV/ECSV/FITS/Parquet)."),
@@ -74,7 +71,6 @@ def classify(
     out.print(f"wrote {r['out']}: {r['n']} stars ({counts})")
 
 
-@lightcurves_app.command("vet")
 @user_errors
 def vet(
     table: Path = typer.Argument(..., help="TCE table with the DR24 columns (kepid, tce_period, tce_duration, "

@@ -9,14 +9,13 @@ import typer
 
 from .common import OVERWRITE, file_out, model_out, out, user_errors
 
-__all__ = ["transits_app", "vet_lightcurves"]
+__all__ = ["transits_app", "simulate", "train", "vet_lightcurves"]
 
 transits_app = typer.Typer(help="Transit candidates in light curves: simulate Kepler quarters (planets, eclipsing "
                            "binaries, background binaries, systematics), train a vetter on them, search and vet "
                            "your light curves.", no_args_is_help=True)
 
 
-@transits_app.command("simulate")
 @user_errors
 def simulate(
     out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits/.parquet): id, t [d], flux, err, scenario, period."),
@@ -31,11 +30,10 @@ def simulate(
     out.print(f"wrote {r['out']}: {r['n']} light curves, {r['cadences']} cadences")
 
 
-@transits_app.command("train")
 @user_errors
 def train(
     out_path: Path = typer.Option(..., "--out", help="Model folder to write."),
-    n_per_scenario: int = typer.Option(1000, "--n-per-scenario", help="Simulated quarters per scenario.", min=1),
+    n_per_scenario: int = typer.Option(1000, "--n", "--n-per-scenario", help="Simulated quarters per scenario.", min=1),
     epochs: int = typer.Option(40, help="Training epochs.", min=1),
     n_jobs: int = typer.Option(2, "--n-jobs", help="Processes for the transit search.", min=1),
     seed: int = typer.Option(0, help="Random seed.", min=0),
@@ -49,7 +47,6 @@ def train(
     out.print(f"wrote {r['out']} (classes {', '.join(r['classes'])}; temperature {r['temperature']:.2f})")
 
 
-@transits_app.command("vet")
 @user_errors
 def vet_lightcurves(
     table: Path = typer.Argument(..., help="Long table of cadences: one row per flux measurement (CSV/ECSV/FITS/Parquet)."),

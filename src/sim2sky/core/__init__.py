@@ -11,7 +11,7 @@ from .atomic import OutputExistsError, atomic_dir, atomic_file, check_out_dir, o
 from .config import from_dict, to_dict
 from .data import DataError, available, dataset_file, dataset_root, datasets, fetch
 from .errors import InputError, ModelFolderError, suggest
-from .progress import progress, track
+from .progress import progress
 from .tables import read_arrays, read_table, read_table_columns, table_columns, write_table
 from .threads import limit_threads, pin_threads
 
@@ -20,13 +20,13 @@ __all__ = [
     "from_dict", "to_dict",
     "DataError", "available", "dataset_file", "dataset_root", "datasets", "fetch",
     "InputError", "ModelFolderError", "suggest",
-    "read_model_folder", "save_model_folder", "seal_folder", "sha256_arrays", "sha256_file", "verify_folder",
-    "progress", "track",
+    "read_model_folder", "save_model_folder", "seal_folder", "sha256_file", "verify_folder",
+    "progress",
     "read_arrays", "read_table", "read_table_columns", "table_columns", "write_table",
     "limit_threads", "pin_threads",
 ]
 
-_LAZY = {name: "modelio" for name in ("read_model_folder", "save_model_folder", "seal_folder", "sha256_arrays",
+_LAZY = {name: "modelio" for name in ("read_model_folder", "save_model_folder", "seal_folder",
                                        "sha256_file", "verify_folder")}
 
 

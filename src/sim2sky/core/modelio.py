@@ -28,7 +28,7 @@ from .. import __version__
 from .atomic import _umask, atomic_dir, atomic_file
 from .errors import ModelFolderError
 
-__all__ = ["save_model_folder", "read_model_folder", "sha256_arrays", "sha256_file", "seal_folder", "verify_folder",
+__all__ = ["save_model_folder", "read_model_folder", "sha256_file", "seal_folder", "verify_folder",
            "FORMAT_VERSION", "CONFIG", "WEIGHTS", "SEAL"]
 
 FORMAT_VERSION = 1
@@ -87,17 +87,6 @@ def sha256_file(path) -> str:
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
-
-
-def sha256_arrays(*arrays) -> str:
-    """Checksum of the training data (shapes, dtypes and bytes), for provenance."""
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.shape}{a.dtype}".encode())
-        for i in range(0, len(a), 1 << 16):
-            h.update(np.ascontiguousarray(a[i : i + (1 << 16)]).tobytes())
     return h.hexdigest()
 
 

@@ -8,11 +8,9 @@ never branch on ``enabled``.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterable, Iterator, TypeVar
+from typing import Iterator
 
-__all__ = ["progress", "track"]
-
-T = TypeVar("T")
+__all__ = ["progress"]
 
 
 class _NoBar:
@@ -53,15 +51,3 @@ def progress(total: float | None, label: str, enabled: bool = True, fields: dict
     finally:
         bar.stop()
 
-
-def track(items: Iterable[T], label: str, enabled: bool = True, total: int | None = None) -> Iterator[T]:
-    """Iterate ``items`` with a progress bar (``total`` defaults to ``len(items)``)."""
-    if total is None:
-        try:
-            total = len(items)  # type: ignore[arg-type]
-        except TypeError:
-            total = None
-    with progress(total, label, enabled) as bar:
-        for item in items:
-            yield item
-            bar.advance()

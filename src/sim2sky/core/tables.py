@@ -2,6 +2,10 @@
 
 ``.npz`` files carry arrays (``theta`` (n, d) and ``x`` (n, k)); the table formats carry named
 columns chosen with ``theta_cols`` / ``x_cols``. Errors name the file, the column and the fix.
+:func:`qtable` is the one place output tables get a unit on every numeric column.
+
+astropy is imported inside the functions: ``sim2sky.core`` is loaded by ``sim2sky --help``,
+which stays under 1 s without it.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ import numpy as np
 
 from .atomic import atomic_file
 from .errors import InputError, suggest
+from .extras import require
 
-__all__ = ["read_table", "read_long_table", "write_long_table", "read_arrays", "is_array_file", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
+__all__ = ["qtable", "read_table", "read_long_table", "per_object", "long_table", "read_arrays", "is_array_file", "read_table_columns", "table_columns", "write_table", "table_suffix", "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = (".fits", ".fit", ".fits.gz", ".fit.gz", ".parquet", ".pq", ".csv", ".ecsv")
 
@@ -87,7 +92,7 @@ class _Arrays:
             data = np.load(path, allow_pickle=False)
             self.arrays = {k: data[k] for k in data.files}
         elif suffix in (".h5", ".hdf5"):
-            import h5py
+            h5py = require("h5py")
 
             with h5py.File(path, "r") as fh:
                 for k in fh.keys():
@@ -158,23 +163,37 @@ def read_arrays(path, keys: tuple[str, ...], cols: dict[str, list[str] | None]) 
 _WRITE_FORMATS = {".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".fits": "fits"}
 
 
-def read_long_table(path, id_col: str, value_cols: tuple[str, ...], hint: str = "") -> tuple:
+def read_long_table(path, id_col: str, value_cols: tuple[str, ...], hint: str = "", units=None) -> tuple:
     """A long table (one row per epoch/cadence) grouped by ``id_col``: ``(ids, *lists of arrays)``.
 
-    Rows of each id stay in file order; ids come in the order they first appear. ``hint`` is
-    added to the error for missing columns (e.g. the CLI options that rename them).
+    ``path`` is a table file or an astropy Table/QTable. Rows of each id stay in file order; ids
+    come in the order they first appear. ``units`` (one per value column, None for any) converts
+    columns that carry a unit and refuses incompatible ones. ``hint`` is added to the error for
+    missing columns (e.g. the CLI options that rename them).
     """
-    tab = read_table(path)
+    from astropy import units as u
+    from astropy.table import Table
+
+    tab = path if isinstance(path, Table) else read_table(path)
+    name = "data" if isinstance(path, Table) else Path(path).name
     missing = [c for c in (id_col, *value_cols) if c not in tab.colnames]
     if missing:
-        raise InputError(f"{Path(path).name}: columns {missing} not found (has {tab.colnames}){hint}")
+        raise InputError(f"{name}: columns {missing} not found (has {tab.colnames}){hint}")
     ids = np.asarray(tab[id_col]).astype(str)
     cols = []
-    for c in value_cols:
+    for c, unit in zip(value_cols, units or (None,) * len(value_cols)):
+        col = tab[c]
         try:
-            cols.append(np.asarray(tab[c], float))
+            if unit is not None and getattr(col, "unit", None) is not None:
+                values = u.Quantity(col).to_value(unit)
+            else:
+                values = np.asarray(getattr(col, "value", col), float)
+        except u.UnitConversionError:
+            raise InputError(f"{name}: column {c!r} is in {col.unit}, expected {u.Unit(unit)} or a unit "
+                             "convertible to it") from None
         except (TypeError, ValueError):
-            raise InputError(f"{Path(path).name}: column {c!r} is not numeric") from None
+            raise InputError(f"{name}: column {c!r} is not numeric") from None
+        cols.append(np.asarray(values, float))
     uniq, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
     rows = np.argsort(inverse, kind="stable")      # rows of each id together, in file order
     groups = np.split(rows, np.cumsum(np.bincount(inverse, minlength=len(uniq)))[:-1])
@@ -182,23 +201,57 @@ def read_long_table(path, id_col: str, value_cols: tuple[str, ...], hint: str = 
     return uniq[order], *([col[groups[k]] for k in order] for col in cols)
 
 
-def write_long_table(out, ids, series: dict, per_object: dict | None = None, meta: dict | None = None) -> int:
-    """Write objects' time series as a long table (the layout :func:`read_long_table` reads).
+def qtable(columns: dict, units: dict | None = None, meta: dict | None = None):
+    """A ``QTable`` of ``columns`` where every numeric column carries a unit.
+
+    ``units`` maps column names to units (strings or :class:`~astropy.units.Unit`); a numeric
+    column not named there (probabilities, scores, counts, flags as numbers) is dimensionless.
+    Columns that are already :class:`~astropy.units.Quantity` keep theirs, and so do input
+    :class:`~astropy.table.Column` objects passed through (none if they came without). Text and
+    boolean columns carry none.
+    """
+    from astropy import units as u            # astropy stays out of 'sim2sky --help' (module docstring)
+    from astropy.table import Column, QTable
+
+    dimensionless = u.dimensionless_unscaled
+    units = units or {}
+    t = QTable(meta=meta or {})
+    for name, values in columns.items():
+        if isinstance(values, u.Quantity):
+            t[name] = values
+            continue
+        if isinstance(values, Column):          # an input column passed through: its own unit or none
+            t[name] = values.quantity if values.unit is not None else values
+            continue
+        values = np.asarray(values)
+        if values.dtype.kind in "fiuc":
+            unit = u.Unit(units.get(name, dimensionless))
+            # integers stay integers (ids, counts); logarithmic units (dex) make their own quantity class
+            t[name] = values * unit if isinstance(unit, u.FunctionUnitBase) else u.Quantity(values, unit,
+                                                                                             dtype=values.dtype)
+        else:
+            t[name] = values
+    return t
+
+
+def per_object(table, id_col: str, column: str) -> dict:
+    """``{id: value}`` of a per-object ``column`` repeated on every row of a long table (first row wins)."""
+    ids, first = np.unique(np.asarray(table[id_col]).astype(str), return_index=True)
+    return dict(zip(ids, np.asarray(table[column]).astype(str)[first]))
+
+
+def long_table(ids, series: dict, per_object: dict | None = None, meta: dict | None = None, units: dict | None = None):
+    """Objects' time series as one long ``QTable`` (the layout :func:`read_long_table` reads).
 
     ``series``: column name -> list of per-object arrays (same lengths per object);
-    ``per_object``: column name -> one value per object, repeated on its rows. Returns the
-    number of rows written.
+    ``per_object``: column name -> one value per object, repeated on its rows; ``units``: column
+    name -> unit (other numeric columns are dimensionless).
     """
-    from astropy.table import Table
-
     first = next(iter(series.values()))
     rows = np.repeat(np.arange(len(ids)), [len(a) for a in first])
     cols = {"id": np.asarray(ids)[rows], **{k: np.concatenate(v) for k, v in series.items()},
             **{k: np.asarray(v)[rows] for k, v in (per_object or {}).items()}}
-    tab = Table(cols)
-    tab.meta.update(meta or {})
-    write_table(tab, out)
-    return len(rows)
+    return qtable(cols, units, meta)
 
 
 def write_table(table, out, default_format: str | None = None) -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from astropy.table import Table
 
 from ..core.atomic import save_npz
 from ..core.config import from_dict
@@ -105,7 +106,7 @@ def sample_observations(model_dir, x: np.ndarray, num_samples: int, seed: int = 
     Identical results either way (tested). ``posterior``: the already loaded model folder (local runs)."""
     starts = list(range(0, len(x), chunk))
     if scheduler:
-        from distributed import Client
+        from distributed import Client  # distributed (~1 s) only with --scheduler
 
         try:
             client = Client(scheduler, timeout=10)
@@ -155,7 +156,6 @@ def sample_npe_file(model_dir, obs, num_samples: int = 1000, out=None, csv=None,
     rows = [(i, name, *(float(summary[k][i, j]) for k in ("mean", "std", "q16", "q50", "q84")))
             for i in range(len(x)) for j, name in enumerate(post.theta_names)]
     if csv is not None:
-        from astropy.table import Table
 
         write_table(Table(rows=rows, names=("obs", "parameter", "mean", "std", "q16", "q50", "q84")), csv,
                     default_format="ascii.csv")

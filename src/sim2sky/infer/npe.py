@@ -10,18 +10,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from sklearn.base import BaseEstimator
 import torch
 from torch import nn
 
 from .ensemble import NPEEnsemble, build_estimator, merge_histories
 from .estimator import NPEConfig
 from .posterior import Posterior
+from .priors import as_prior
 from .train import NPETrainer, TrainConfig, validate_training_data, validation_loss, validation_rows
 
 __all__ = ["NPE"]
 
 
-class NPE:
+class NPE(BaseEstimator):
     """Amortised posterior estimation in one object (scikit-learn conventions).
 
     Parameters
@@ -58,11 +60,12 @@ class NPE:
     def fit(self, theta, x, theta_names=None, x_names=None, x_target=None) -> "NPE":
         """Train on simulations ``theta`` (n, d), ``x`` (n, *x_shape); ``x_target`` (m, *x_shape):
         optional unlabelled real observations for domain-adversarial training of the embedding."""
-        theta, x = validate_training_data(theta, x, self.prior)
+        prior = as_prior(self.prior)
+        theta, x = validate_training_data(theta, x, prior)
         tcfg = self.train_config or TrainConfig()
         # a passed-in embedding module is one object: it cannot be trained afresh per candidate
         candidates = self.config.candidates(theta.shape[1]) if self.embedding is None else [self.config]
-        fits = [self._fit_one(config, theta, x, x_target, tcfg) for config in candidates]
+        fits = [self._fit_one(config, prior, theta, x, x_target, tcfg) for config in candidates]
         if len(fits) > 1:
             rows = validation_rows(len(theta), tcfg, isinstance(theta, np.memmap))
             losses = [validation_loss(est, theta, x, rows) for est, _ in fits]
@@ -72,13 +75,13 @@ class NPE:
         else:
             self.estimator_, self.history_ = fits[0]
         x_range = (np.nanmin(x, 0), np.nanmax(x, 0)) if x.ndim == 2 and not isinstance(x, np.memmap) else None
-        self.posterior_ = Posterior(self.estimator_, prior=self.prior, theta_names=theta_names, x_names=x_names,
+        self.posterior_ = Posterior(self.estimator_, prior=prior, theta_names=theta_names, x_names=x_names,
                                     x_range=x_range)
         return self
 
-    def _fit_one(self, config, theta, x, x_target, tcfg):
+    def _fit_one(self, config, prior, theta, x, x_target, tcfg):
         torch.manual_seed(tcfg.seed)
-        estimator = build_estimator(theta.shape[1], x.shape[1:], config, self.prior, self.embedding)
+        estimator = build_estimator(theta.shape[1], x.shape[1:], config, prior, self.embedding)
         members = estimator.members if isinstance(estimator, NPEEnsemble) else [estimator]
         histories = []
         for k, member in enumerate(members):

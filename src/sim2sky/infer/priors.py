@@ -16,7 +16,7 @@ from torch import Tensor
 
 from ..core.errors import InputError
 
-__all__ = ["BoxUniform", "Gaussian", "LogNormal", "prior_from_dict"]
+__all__ = ["BoxUniform", "Gaussian", "LogNormal", "prior_from_dict", "as_prior"]
 
 
 class BoxUniform:
@@ -151,6 +151,33 @@ class LogNormal:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "loc": self.loc.tolist(), "scale": self.scale.tolist()}
+
+
+def as_prior(prior):
+    """One of this module's priors from what a user passes: ours, their JSON dict, or a
+    ``torch.distributions`` prior — ``Uniform`` (also inside ``Independent``, as sbi's and zuko's
+    ``BoxUniform`` are), ``Normal``, ``MultivariateNormal`` or ``LogNormal`` (zuko's ``DiagNormal``
+    is an ``Independent(Normal)``). Anything else is refused with one line: the flow needs the
+    support map that only these have."""
+    if prior is None or isinstance(prior, (BoxUniform, Gaussian, LogNormal)):
+        return prior
+    if isinstance(prior, dict):
+        return prior_from_dict(prior)
+    dist = torch.distributions
+    base = prior
+    while isinstance(base, dist.Independent):
+        base = base.base_dist
+    if isinstance(base, dist.Uniform):
+        return BoxUniform(base.low.detach().flatten(), base.high.detach().flatten())
+    if isinstance(base, dist.Normal):
+        return Gaussian(base.loc.detach().flatten(), base.scale.detach().flatten())
+    if isinstance(base, dist.MultivariateNormal):
+        return Gaussian(base.loc.detach().flatten(), covariance=base.covariance_matrix.detach())
+    if isinstance(base, dist.LogNormal):
+        return LogNormal(base.loc.detach().flatten(), base.scale.detach().flatten())
+    raise InputError(f"prior: {type(prior).__name__} is not supported; pass BoxUniform, Gaussian or LogNormal "
+                     "(sim2sky.infer), their JSON, or a torch Uniform, Normal, MultivariateNormal or LogNormal "
+                     "(sbi's and zuko's BoxUniform work)")
 
 
 def prior_from_dict(spec: dict | None):

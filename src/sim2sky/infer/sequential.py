@@ -23,7 +23,7 @@ import torch
 from ..core.errors import InputError
 from .estimator import NPEConfig
 from .npe import NPE
-from .priors import BoxUniform
+from .priors import BoxUniform, as_prior
 from .train import TrainConfig
 
 __all__ = ["TruncatedPrior", "TSNPE"]
@@ -125,9 +125,10 @@ class TSNPE:
         if self.rounds < 1 or not 0 < self.epsilon < 1:
             raise InputError(f"TSNPE: rounds must be >= 1 and 0 < epsilon < 1 (got {self.rounds}, {self.epsilon})")
         x_obs = np.asarray(x_obs, np.float32)
+        prior = as_prior(self.prior)
         gen = torch.Generator().manual_seed(seed)
         tcfg = self.train_config or TrainConfig(seed=seed)
-        proposal, thetas, xs, self.rounds_ = self.prior, [], [], []
+        proposal, thetas, xs, self.rounds_ = prior, [], [], []
         for r in range(self.rounds):
             theta = proposal.sample(self._budget(r), gen)
             record = {"round": r + 1, "acceptance": getattr(proposal, "acceptance", 1.0),
@@ -137,18 +138,18 @@ class TSNPE:
             thetas.append(theta.numpy()[ok])
             xs.append(x[ok])
             t0 = time.time()
-            npe = NPE(self.prior, self.config, tcfg, progress=self.progress).fit(np.concatenate(thetas),
+            npe = NPE(prior, self.config, tcfg, progress=self.progress).fit(np.concatenate(thetas),
                                                                                   np.concatenate(xs))
             post = npe.posterior_
             samples = post.sample(x_obs, self.threshold_samples, seed=seed + r)
             logq = post.log_prob(samples, np.repeat(x_obs[None], len(samples), axis=0))
             threshold = float(np.quantile(logq, self.epsilon))
             low = high = None
-            if isinstance(self.prior, BoxUniform):
+            if isinstance(prior, BoxUniform):
                 lo, hi = torch.as_tensor(samples.min(0)), torch.as_tensor(samples.max(0))
                 pad = 0.5 * (hi - lo)
-                low, high = torch.maximum(lo - pad, self.prior.low), torch.minimum(hi + pad, self.prior.high)
-            proposal = TruncatedPrior(self.prior, post, x_obs, threshold, low, high)
+                low, high = torch.maximum(lo - pad, prior.low), torch.minimum(hi + pad, prior.high)
+            proposal = TruncatedPrior(prior, post, x_obs, threshold, low, high)
             record.update(simulations=int(sum(len(t) for t in thetas)), train_s=time.time() - t0)
             self.rounds_.append(record)
         self.posterior_, self.proposal_, self.estimator_ = post, proposal, npe.estimator_

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch import Tensor
 
 from ..core.errors import InputError
@@ -304,8 +305,9 @@ class NPETrainer:
         elif cfg.lr_schedule == "cosine":
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.max_epochs)
 
-        own = [p for p in estimator.parameters()]
-        ema = [p.detach().clone() for p in own] if cfg.ema > 0 else None
+        # the exponential moving average of the weights is what is validated and kept
+        ema = AveragedModel(estimator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True) \
+            if cfg.ema > 0 else None
         history = {"train_loss": [], "val_loss": [], "lr": []}
         best, best_state, best_epoch, since = math.inf, None, -1, 0
         t0 = time.perf_counter()
@@ -328,26 +330,19 @@ class NPETrainer:
                     torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad_norm)
                     opt.step()
                     if ema is not None:
-                        with torch.no_grad():
-                            torch._foreach_lerp_(ema, [p.detach() for p in own], 1.0 - cfg.ema)
+                        ema.update_parameters(estimator)
                     total += loss.item() * len(tb)
                     count += len(tb)
-                if ema is not None:
-                    with torch.no_grad():
-                        raw = [p.detach().clone() for p in own]
-                        torch._foreach_copy_([p.data for p in own], ema)
-                val = self._validation_loss(estimator, val_t, val_x)
+                kept = ema.module if ema is not None else estimator
+                val = self._validation_loss(kept, val_t, val_x)
                 history["train_loss"].append(total / max(count, 1))
                 history["val_loss"].append(val)
                 history["lr"].append(opt.param_groups[0]["lr"])
                 if val < best - 1e-4:
                     best, best_epoch, since = val, epoch, 0
-                    best_state = copy.deepcopy(estimator.state_dict())
+                    best_state = copy.deepcopy(kept.state_dict())
                 else:
                     since += 1
-                if ema is not None:
-                    with torch.no_grad():
-                        torch._foreach_copy_([p.data for p in own], raw)
                 if sched is not None:
                     sched.step(val) if cfg.lr_schedule == "plateau" else sched.step()
                 bar.advance(val=val)

@@ -14,10 +14,11 @@ from .represent import AutoencoderNet, Representation, RepresentationConfig, aut
 from .segment import Segmenter, SegmenterConfig
 from .splits import group_split
 from .loop import LoopConfig, fit_epochs
+from .metrics import classification_check
 
 __all__ = ["UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet", "expected_calibration_error", "recall_at_precision",
            "fit_temperature", "mlp_classifier", "set_standardization", "DANNConfig", "fit_dann",
            "LoopConfig", "fit_epochs", "classifier_attributions", "integrated_gradients", "shap_attributions",
            "DensityScorer", "cluster", "cluster_report", "latent_tension", "project", "two_sample_test", "mutual_information",
            "AutoencoderNet", "Representation", "RepresentationConfig", "autoencoder_network", "EmulatorConfig", "FieldEmulator", "FlowMatchingConfig", "FlowMatchingEmulator", "Segmenter", "SegmenterConfig",
-           "group_split"]
+           "group_split", "classification_check"]

@@ -16,8 +16,10 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
 import torch
 from torch import nn
+from sklearn.metrics import precision_recall_curve
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
@@ -99,14 +101,13 @@ def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15)
 
 def recall_at_precision(score: np.ndarray, y: np.ndarray, precision: float = 0.99) -> float:
     """Highest recall at which precision >= ``precision`` (y = 1 for positives, score higher = positive)."""
-    from sklearn.metrics import precision_recall_curve
 
     p, r, _ = precision_recall_curve(y, score)
     ok = p >= precision
     return float(r[ok].max()) if ok.any() else 0.0
 
 
-class CalibratedClassifier:
+class CalibratedClassifier(BaseEstimator):
     """Temperature-calibrated classifier with Mahalanobis "unknown" detection.
 
     Parameters

@@ -35,7 +35,7 @@ class DANNConfig:
     batch_size: int = 512
     learning_rate: float = 2e-3
     # final weight of the reversed domain gradient; 3.0 was best of 0.3/1/3/10 on the shifted test
-    # domain (chosen with its labels, so optimistic: see the README)
+    # domain (chosen with its labels, so optimistic: see docs/guide.md)
     domain_weight: float = 3.0
     domain_hidden: int = 128
     seed: int = 0

@@ -8,18 +8,18 @@ folder (kind ``emulator``).
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
 import torch
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
 from ..core.modelio import read_model_folder, save_model_folder
-from ..core.progress import progress as progress_bar
 from ..nn.fieldflow import FieldFlow
+from .loop import LoopConfig, fit_epochs
 
 __all__ = ["EmulatorConfig", "FieldEmulator", "check_fields", "log_floor"]
 
@@ -84,7 +84,7 @@ class EmulatorConfig:
     seed: int = 0
 
 
-class FieldEmulator:
+class FieldEmulator(BaseEstimator):
     """Learn ``p(field | theta)`` from simulated (theta, field) pairs.
 
     Parameters
@@ -104,7 +104,7 @@ class FieldEmulator:
 
     def __init__(self, network: FieldFlow, config: EmulatorConfig = EmulatorConfig(), theta_names=None):
         self.network, self.config = network, config
-        self.theta_names = None if theta_names is None else list(theta_names)
+        self.theta_names = theta_names
 
     def _check(self, theta, fields=None):
         return check_fields(self.network.shape, self.network.theta_dim, theta, fields)
@@ -133,33 +133,22 @@ class FieldEmulator:
             z = ((sub - net.x_loc) / net.x_scale).abs().flatten()
             net.bound = float(max(5.0, 1.2 * torch.quantile(z[:1_000_000], 0.99999)))
         npix = float(np.prod(net.shape))
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-        steps = cfg.epochs * int(np.ceil(len(train) / cfg.batch_size))
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.learning_rate, total_steps=max(steps, 1))
-        history = {"train_loss": [], "val_loss": []}
-        best, best_state, t0 = np.inf, None, time.perf_counter()
-        with progress_bar(cfg.epochs, "training emulator", progress) as bar:
-            for epoch in range(cfg.epochs):
-                net.train()
-                order = rng.permutation(train)
-                total = 0.0
-                for i in range(0, len(order), cfg.batch_size):
-                    idx = torch.as_tensor(order[i:i + cfg.batch_size])
-                    loss = -net.log_prob(x_all[idx], t_all[idx]).mean() / npix
-                    opt.zero_grad()
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-                    opt.step()
-                    sched.step()
-                    total += loss.item() * len(idx)
-                history["train_loss"].append(total / len(train))
-                history["val_loss"].append(self._mean_nll(x_all[val], t_all[val]) / npix)
-                if history["val_loss"][-1] < best:
-                    best, best_state = history["val_loss"][-1], copy.deepcopy(net.state_dict())
-                    history["best_epoch"] = epoch
-                bar.advance()
-        net.load_state_dict(best_state)
-        history["best_val_loss"], history["wall_time_s"] = float(best), time.perf_counter() - t0
+        rows = torch.as_tensor(train)
+
+        def step(idx, _):
+            net.train()
+            return -net.log_prob(x_all[rows[idx]], t_all[rows[idx]]).mean() / npix
+
+        def validate():
+            return self._mean_nll(x_all[val], t_all[val]) / npix
+
+        t0 = time.perf_counter()
+        loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
+                          weight_decay=cfg.weight_decay, seed=cfg.seed)
+        history = fit_epochs(step, len(train), net.parameters(), loop, progress, "training emulator",
+                             clip_grad_norm=5.0, validate=validate, keep=net)
+        history["train_loss"] = history.pop("loss")
+        history["wall_time_s"] = time.perf_counter() - t0
         self.network_, self.history_, self.shape_ = net.eval(), history, tuple(net.shape)
         return self
 
@@ -187,7 +176,7 @@ class FieldEmulator:
         return out
 
     def save(self, out, provenance=None, metrics=None, meta=None):
-        config = {"network": self.network_.spec(), "config": to_dict(self.config), "theta_names": self.theta_names,
+        config = {"network": self.network_.spec(), "config": to_dict(self.config), "theta_names": None if self.theta_names is None else list(self.theta_names),
                   "history": {k: v for k, v in self.history_.items()}, "metrics": metrics or {},
                   "meta": meta or {}, "provenance": dict(provenance or {})}
         return save_model_folder(out, "emulator", self.network_.state_dict(), config)

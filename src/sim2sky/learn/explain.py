@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..core.errors import InputError
+from ..core.extras import require
 
 __all__ = ["integrated_gradients", "classifier_attributions", "shap_attributions"]
 
@@ -105,7 +106,7 @@ def shap_attributions(network: nn.Module, x, target, background, nsamples: int =
     -------
     (n, ...) float64 attributions.
     """
-    import shap   # heavy import (numba), only when asked for
+    shap = require("shap")   # heavy import (numba), only when asked for (an extra)
 
     x = np.asarray(x, np.float32)
     background = np.asarray(background, np.float32)

@@ -15,20 +15,21 @@ flow); Karras et al. 2022, arXiv:2206.00364 (Heun sampler, weight averaging).
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, replace
 
 import numpy as np
+from sklearn.base import BaseEstimator
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
 from ..core.modelio import read_model_folder, save_model_folder
-from ..core.progress import progress as progress_bar
 from ..core.threads import limit_threads
 from ..nn.velocity import ConditionalUNet
 from .emulate import check_fields, log_floor
+from .loop import LoopConfig, fit_epochs
 
 __all__ = ["FlowMatchingConfig", "FlowMatchingEmulator"]
 
@@ -84,7 +85,7 @@ class FlowMatchingConfig:
         return torch.device(self.device)
 
 
-class FlowMatchingEmulator:
+class FlowMatchingEmulator(BaseEstimator):
     """Learn ``p(field | theta)`` by conditional flow matching; sample by integrating the learned ODE.
 
     Parameters
@@ -106,7 +107,7 @@ class FlowMatchingEmulator:
 
     def __init__(self, network: ConditionalUNet, config: FlowMatchingConfig = FlowMatchingConfig(), theta_names=None):
         self.network, self.config = network, config
-        self.theta_names = None if theta_names is None else list(theta_names)
+        self.theta_names = theta_names
 
     def _check(self, theta, fields=None):
         shape = fields.shape[1:] if fields is not None and not hasattr(self, "shape_") else self.shape_
@@ -157,45 +158,30 @@ class FlowMatchingEmulator:
         g = torch.Generator().manual_seed(cfg.seed + 1)     # fixed noise and times for the validation loss
         val_z = torch.randn((n_val, *self.shape_), generator=g).to(dev)
         val_t = torch.rand(n_val, generator=g).to(dev)
-        averaged = copy.deepcopy(net).eval()
-        for p in averaged.parameters():
-            p.requires_grad_(False)
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.learning_rate, weight_decay=0.0)
-        batch = min(cfg.batch_size, len(train))
-        per_epoch = len(train) // batch
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.learning_rate, total_steps=cfg.epochs * per_epoch + 1,
-                                                    pct_start=0.1)
-        history = {"train_loss": [], "val_loss": []}
-        best, best_state, t0, step = np.inf, None, time.perf_counter(), 0
-        with progress_bar(cfg.epochs, "training flow-matching emulator", progress) as bar:
-            for epoch in range(cfg.epochs):
-                net.train()
-                order = torch.as_tensor(rng.permutation(train), device=dev)
-                total = 0.0
-                for i in range(per_epoch):
-                    idx = order[i * batch:(i + 1) * batch]
-                    x1, c = x_all[idx], t_all[idx]
-                    z, t = torch.randn_like(x1), torch.rand(len(idx), device=dev)
-                    tt = t.reshape(-1, *([1] * len(self.shape_)))
-                    loss = ((net((1 - tt) * z + tt * x1, t, c) - (x1 - z)) ** 2).mean()
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-                    opt.step()
-                    sched.step()
-                    step += 1
-                    decay = min(cfg.ema, (1.0 + step) / (10.0 + step))   # warm-up: short runs average less
-                    with torch.no_grad():
-                        torch._foreach_lerp_(list(averaged.parameters()), list(net.parameters()), 1.0 - decay)
-                    total += loss.item()
-                history["train_loss"].append(total / max(per_epoch, 1))
-                history["val_loss"].append(self._velocity_loss(averaged, x_all[val], t_all[val], val_z, val_t))
-                if history["val_loss"][-1] < best:
-                    best, best_state = history["val_loss"][-1], copy.deepcopy(averaged.state_dict())
-                    history["best_epoch"] = epoch
-                bar.advance()
-        net.load_state_dict(best_state)
-        history["best_val_loss"], history["wall_time_s"] = float(best), time.perf_counter() - t0
+        # EMA of the weights with a warm-up (short runs average less): decay = min(ema, (1 + k) / (10 + k)) at step k
+        averaged = AveragedModel(net, avg_fn=lambda avg, new, k: avg.lerp(new, 1.0 - min(cfg.ema, (2.0 + float(k)) /
+                                                                                      (11.0 + float(k)))))
+        rows = torch.as_tensor(train, device=dev)
+
+        def step(idx, _):
+            net.train()
+            x1, c = x_all[rows[idx.to(dev)]], t_all[rows[idx.to(dev)]]
+            z, t = torch.randn_like(x1), torch.rand(len(idx), device=dev)
+            tt = t.reshape(-1, *([1] * len(self.shape_)))
+            return ((net((1 - tt) * z + tt * x1, t, c) - (x1 - z)) ** 2).mean()
+
+        def validate():
+            return self._velocity_loss(averaged.module, x_all[val], t_all[val], val_z, val_t)
+
+        t0 = time.perf_counter()
+        loop = LoopConfig(epochs=cfg.epochs, batch_size=min(cfg.batch_size, len(train)), learning_rate=cfg.learning_rate,
+                          weight_decay=0.0, seed=cfg.seed)
+        history = fit_epochs(step, len(train), net.parameters(), loop, progress, "training flow-matching emulator",
+                             clip_grad_norm=1.0, average=averaged, model=net, validate=validate, keep=averaged.module,
+                             pct_start=0.1, drop_last=True)
+        net.load_state_dict(averaged.module.state_dict())       # the best averaged weights
+        history["train_loss"] = history.pop("loss")
+        history["wall_time_s"] = time.perf_counter() - t0
         history["device"] = str(dev)
         self.network_, self.history_ = net.eval(), history
         return self
@@ -235,7 +221,7 @@ class FlowMatchingEmulator:
         return out
 
     def save(self, out, provenance=None, metrics=None, meta=None):
-        config = {"network": self.network_.spec(), "config": to_dict(self.config), "theta_names": self.theta_names,
+        config = {"network": self.network_.spec(), "config": to_dict(self.config), "theta_names": None if self.theta_names is None else list(self.theta_names),
                   "shape": list(self.shape_), "floor": self.floor_, "x_loc": self.x_loc_, "x_scale": self.x_scale_,
                   "theta_loc": self.theta_loc_, "theta_scale": self.theta_scale_,
                   "history": dict(self.history_), "metrics": metrics or {}, "meta": meta or {},

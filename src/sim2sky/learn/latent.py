@@ -15,9 +15,17 @@ two-sample tests between latent spaces (theory vs data).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import BaseEstimator
 import torch
+from sklearn.cluster import HDBSCAN
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn import metrics
+from scipy.stats import norm
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_score
 
 from ..core.errors import InputError, ModelFolderError
+from ..core.extras import require
 from ..core.modelio import read_model_folder, save_model_folder
 from ..nn.flows import build_flow
 from .loop import LoopConfig, fit_epochs
@@ -43,7 +51,7 @@ def _fit_rows(n: int, max_fit: int | None, rng) -> tuple[np.ndarray, np.ndarray]
 def project(z, n_neighbors: int = 30, min_dist: float = 0.1, seed: int = 0, max_fit: int | None = 100_000) -> np.ndarray:
     """UMAP projection of z (n, d) to 2-D (n, 2); fitted on at most ``max_fit`` random rows, the
     rest transformed."""
-    import umap   # numba compiles on first import (~10 s): only when asked for
+    umap = require("umap")   # numba compiles on first import (~10 s): only when asked for (an extra)
 
     z = _finite_2d(z)
     fit_idx, rest = _fit_rows(len(z), max_fit, np.random.default_rng(seed))
@@ -58,8 +66,6 @@ def project(z, n_neighbors: int = 30, min_dist: float = 0.1, seed: int = 0, max_
 
 def cluster(z, min_cluster_size: int = 50, min_samples: int | None = None, max_fit: int = 30_000, seed: int = 0) -> np.ndarray:
     """HDBSCAN cluster labels (n,) of z (n, d); -1 = noise."""
-    from sklearn.cluster import HDBSCAN
-    from sklearn.neighbors import KNeighborsClassifier
 
     z = _finite_2d(z)
     fit_idx, rest = _fit_rows(len(z), max_fit, np.random.default_rng(seed))
@@ -79,7 +85,6 @@ def cluster_report(labels, truth) -> dict:
     excluded from the numerator), ``clusters`` (majority class, size, purity of each),
     ``noise_fraction``, and scikit-learn's homogeneity / completeness / V-measure / ARI.
     """
-    from sklearn import metrics
 
     labels, truth = np.asarray(labels), np.asarray(truth).astype(str)
     if labels.shape != truth.shape:
@@ -103,7 +108,7 @@ def cluster_report(labels, truth) -> dict:
             "adjusted_rand": float(metrics.adjusted_rand_score(truth[clustered], labels[clustered])) if clustered.any() else 0.0}
 
 
-class DensityScorer:
+class DensityScorer(BaseEstimator):
     """Density of latent vectors with a neural spline flow; ``score(z) = -log p(z)`` ranks anomalies.
 
     Parameters
@@ -198,9 +203,6 @@ def two_sample_test(a, b, max_samples: int = 5000, permutations: int = 200, seed
     p-value of accuracy under 0.5), ``mmd2`` (unbiased squared MMD, median-heuristic bandwidth)
     and ``mmd_p`` (permutation p-value), and ``n`` (rows per sample used).
     """
-    from scipy.stats import norm
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_score
 
     a, b = _finite_2d(a, "a"), _finite_2d(b, "b")
     if a.shape[1] != b.shape[1]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
 import torch
 from torch import nn
 
@@ -87,7 +88,7 @@ class RepresentationConfig:
         return LoopConfig(self.epochs, self.batch_size, self.learning_rate, self.weight_decay, self.seed)
 
 
-class Representation:
+class Representation(BaseEstimator):
     """Learn a low-dimensional representation of feature vectors or spectra (no labels).
 
     Parameters
@@ -110,7 +111,7 @@ class Representation:
                  feature_names=None):
         self.network = network
         self.config = config
-        self.feature_names = None if feature_names is None else list(feature_names)
+        self.feature_names = feature_names
 
     def _check(self, x, name: str = "x") -> np.ndarray:
         x = np.asarray(x, np.float32)
@@ -169,7 +170,7 @@ class Representation:
 
     def save(self, out, provenance=None, metrics=None):
         spec = self.network_.spec()
-        config = {"network": spec, "config": to_dict(self.config), "features": self.feature_names or [],
+        config = {"network": spec, "config": to_dict(self.config), "features": list(self.feature_names or []),
                   "metrics": metrics or {}, "provenance": dict(provenance or {})}
         return save_model_folder(out, "representation", self.network_.state_dict(), config)
 

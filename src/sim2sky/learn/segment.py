@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import BaseEstimator
 import torch
 import torch.nn.functional as F
 
@@ -41,7 +42,7 @@ class SegmenterConfig(LoopConfig):
     dice: float = 0.0
 
 
-class Segmenter:
+class Segmenter(BaseEstimator):
     """Per-pixel probabilities from a dense network (scikit-learn conventions).
 
     Parameters

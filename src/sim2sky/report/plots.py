@@ -8,6 +8,7 @@ matplotlib.use("Agg")  # files only; never needs a display
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from scipy.stats import binom
 
 __all__ = ["pair_plot", "coverage_plot", "rank_histograms", "loss_plot"]
 
@@ -65,7 +66,6 @@ def coverage_plot(curves: dict, path=None, title: str = "Expected coverage"):
 
 def rank_histograms(ranks: np.ndarray, num_samples: int, names, path=None, bins: int = 20):
     """SBC rank histograms per parameter with the 99% band of a uniform histogram."""
-    from scipy.stats import binom
 
     d = ranks.shape[1]
     fig, axes = plt.subplots(1, d, figsize=(2.4 * d + 0.5, 2.4), squeeze=False)

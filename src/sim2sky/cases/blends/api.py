@@ -11,18 +11,22 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.table import QTable
+from astropy.table import Table
+from astropy.wcs import WCS, FITSFixedWarning
 
 from ...core.atomic import atomic_file, save_npz, write_text
 from ...core.errors import InputError
+from ...core.contract import qtable, sky_positions
 from ...core.tables import write_table
 from ...core.units import parse_unit
 from ...learn import Segmenter
 from .deblender import deblend_image
 from .measure import adaptive_shapes
 from .schema import SURVEY
-from .simulate import simulate_blends, simulate_field
+from .forward import simulate_blends, simulate_field
 
-__all__ = ["load_models", "simulate_blends_file", "read_image", "deblend", "deblend_image_file"]
+__all__ = ["load_models", "simulate_blends_file", "read_image", "deblend", "catalogue_table", "deblend_image_file"]
 
 
 @lru_cache(maxsize=4)
@@ -37,7 +41,6 @@ def simulate_blends_file(out, n: int = 1000, seed: int = 0, n_galaxies: int = 10
     """``.npz``: ``n`` blend stamps (images, isolated, truth arrays); ``.fits``: a ``size``^2 survey
     field with ``n_galaxies`` (half in close pairs) and its truth table (``truth_out``, default
     ``<stem>_truth.csv``)."""
-    from astropy.table import Table
 
     out = Path(out)
     suffix = out.suffix.lower()
@@ -111,10 +114,19 @@ def deblend(image, noise=None, models=None, threshold: float = 0.8, zero_point=N
     return {"catalogue": cat, "segmentation": res["segmentation"], "noise": res["noise"]}
 
 
+def catalogue_table(cat: dict, wcs=None) -> QTable:
+    """A deblended catalogue (dict of (n,) arrays from :func:`deblend`) as a QTable: ``id``, ``x``,
+    ``y`` [pix], ``flux``, ``flux_err`` [count], ``e1``, ``e2``, ``score``, ``mag`` [mag] when a
+    zero point was given, and ``ra``/``dec`` [deg] from the image's celestial ``wcs`` (NaN without)."""
+    n = len(cat["x"])
+    cols = {"id": np.arange(1, n + 1), **{k: np.asarray(v, float) for k, v in cat.items()}}
+    cols["ra"], cols["dec"] = sky_positions(wcs, cols["x"], cols["y"])
+    return qtable(cols, {"x": "pix", "y": "pix", "flux": "count", "flux_err": "count", "mag": "mag", "ra": "deg",
+                         "dec": "deg"})
+
+
 def deblend_image_file(image, out_dir, hdu=None, noise: float | None = None, threshold: float = 0.8) -> dict:
     """Deblend a FITS image; write ``catalogue.fits``/``.csv``, ``segmentation.fits`` (WCS kept), ``summary.json``."""
-    from astropy.table import Table
-    from astropy.wcs import WCS, FITSFixedWarning
 
     t0 = time.perf_counter()
     data, header = read_image(image, hdu)
@@ -139,14 +151,7 @@ def deblend_image_file(image, out_dir, hdu=None, noise: float | None = None, thr
     res = deblend(data, noise, threshold=threshold, zero_point=float(zp) if zp is not None else None)
     cat = res["catalogue"]
     n = len(cat["x"])
-    table = Table()
-    table["id"] = np.arange(1, n + 1)
-    for k, v in cat.items():
-        table[k] = np.asarray(v, float)
-    if wcs.has_celestial and n:
-        table["ra"], table["dec"] = wcs.wcs_pix2world(cat["x"], cat["y"], 0)
-    else:
-        table["ra"], table["dec"] = np.full(n, np.nan), np.full(n, np.nan)
+    table = catalogue_table(cat, wcs if wcs.has_celestial else None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_table(table, out_dir / "catalogue.fits")

@@ -9,12 +9,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-__all__ = ["adaptive_shapes", "match_positions", "binned_bias"]
+from ...core.extras import require
+
+__all__ = ["adaptive_shapes", "match_positions"]
 
 
 def adaptive_shapes(stamps: np.ndarray) -> np.ndarray:
     """Observed reduced shears (g1, g2) of each stamp (n, h, w): (n, 2), NaN where HSM fails."""
-    import galsim
+    galsim = require("galsim")
 
     out = np.full((len(stamps), 2), np.nan)
     for k, s in enumerate(stamps):
@@ -44,15 +46,3 @@ def match_positions(x_true, y_true, x_det, y_det, max_distance: float = 3.0) -> 
     det_of_true[rows[ok]], true_of_det[cols[ok]] = cols[ok], rows[ok]
     return det_of_true, true_of_det
 
-
-def binned_bias(values: np.ndarray, estimate: np.ndarray, truth: np.ndarray, edges) -> list[dict]:
-    """Median relative bias and robust scatter (1.4826 MAD) of ``estimate / truth - 1`` in bins of ``values``."""
-    rel = np.asarray(estimate) / np.asarray(truth) - 1
-    rows = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (values >= lo) & (values < hi) & np.isfinite(rel)
-        r = rel[m]
-        rows.append({"lo": float(lo), "hi": float(hi), "n": int(m.sum()),
-                     "median_bias": float(np.median(r)) if len(r) else float("nan"),
-                     "scatter": float(1.4826 * np.median(np.abs(r - np.median(r)))) if len(r) else float("nan")})
-    return rows

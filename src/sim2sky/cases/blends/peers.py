@@ -10,6 +10,7 @@ is not among the peers.
 from __future__ import annotations
 
 import numpy as np
+from astropy.convolution import convolve
 
 from .schema import SURVEY, Survey
 
@@ -18,8 +19,7 @@ __all__ = ["photutils_deblend", "sep_deblend"]
 
 def photutils_deblend(image: np.ndarray, noise: float, survey: Survey = SURVEY, n_sigma: float = 1.5) -> dict:
     """photutils ``detect_sources`` + ``deblend_sources``: ``x, y, flux, segmentation``."""
-    from astropy.convolution import convolve
-    from photutils.segmentation import SourceCatalog, deblend_sources, detect_sources, make_2dgaussian_kernel
+    from photutils.segmentation import SourceCatalog, deblend_sources, detect_sources, make_2dgaussian_kernel  # peers: test/bench extras
 
     fwhm_px = survey.psf_fwhm_arcsec / survey.pixel_arcsec
     kernel = make_2dgaussian_kernel(fwhm_px, size=int(2 * round(1.5 * fwhm_px) + 1))
@@ -37,7 +37,7 @@ def photutils_deblend(image: np.ndarray, noise: float, survey: Survey = SURVEY, 
 
 def sep_deblend(image: np.ndarray, noise: float, n_sigma: float = 1.5) -> dict:
     """SEP ``extract`` with its default matched filter and deblending: ``x, y, flux, segmentation``."""
-    import sep
+    import sep  # a peer: test/bench extra
 
     data = np.ascontiguousarray(image, np.float64)
     objects, segmap = sep.extract(data, n_sigma, err=noise, minarea=5, deblend_nthresh=32, deblend_cont=0.005,

@@ -12,13 +12,16 @@ import json
 from pathlib import Path
 
 import numpy as np
+from astropy.io import fits
+from astropy.table import Table
 
 from ...core.atomic import atomic_file, save_npz
 from ...core.errors import InputError
+from ...core.extras import require
 from ...core.progress import progress as progress_bar
 from ...core.tables import read_arrays, table_suffix
 from .schema import kind_spec
-from .simulate import gaussian_fields, lognormal_fields, reion21cm_fields
+from .forward import gaussian_fields, lognormal_fields, reion21cm_fields
 
 __all__ = ["simulate_fields", "simulate_block", "write_fields", "read_fields", "simulate_fields_file", "FIELD_SUFFIXES"]
 
@@ -75,7 +78,7 @@ def simulate_fields(kind: str, n: int, size: int | None = None, dim: int | None 
     starts = list(range(0, len(theta), _BLOCK))
     args = (size, dim, box, depth, noise, wedge, seed)
     if scheduler:
-        from distributed import Client
+        from distributed import Client  # distributed (~1 s) only with --scheduler
 
         try:
             client = Client(scheduler, timeout=10)
@@ -110,7 +113,7 @@ def write_fields(out, result: dict) -> Path:
         return save_npz(out, theta=result["theta"], x=result["x"], theta_names=names, meta=np.array(meta))
     with atomic_file(out, suffix=suffix) as tmp:
         if suffix in (".h5", ".hdf5"):
-            import h5py
+            h5py = require("h5py")
 
             with h5py.File(tmp, "w") as fh:
                 fh.create_dataset("theta", data=result["theta"])
@@ -118,8 +121,6 @@ def write_fields(out, result: dict) -> Path:
                 fh.create_dataset("theta_names", data=names.astype("S"))
                 fh.attrs["meta"] = meta
         else:
-            from astropy.io import fits
-            from astropy.table import Table
 
             image = fits.ImageHDU(result["x"], name="X")
             m = result["meta"]

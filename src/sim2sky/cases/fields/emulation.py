@@ -9,6 +9,7 @@ import numpy as np
 
 from ...core.atomic import write_text
 from ...core.errors import InputError
+from ...core.extras import require
 from ...core.modelio import sha256_file
 from ...core.tables import read_arrays
 from ...learn.emulate import EmulatorConfig, FieldEmulator
@@ -32,7 +33,7 @@ def _meta(path) -> dict:
             arrays = np.load(path, allow_pickle=False)
             return json.loads(str(arrays["meta"])) if "meta" in arrays.files else {}
         if str(path).endswith((".h5", ".hdf5")):
-            import h5py
+            h5py = require("h5py")
 
             with h5py.File(path, "r") as fh:
                 return json.loads(fh.attrs.get("meta", "{}"))

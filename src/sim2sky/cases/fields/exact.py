@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .power import linear_power
-from .simulate import grid_wavenumbers
+from .forward import grid_wavenumbers
 
 __all__ = ["gaussian_log_likelihood", "gaussian_posterior_samples"]
 

@@ -1,7 +1,7 @@
 """Case: HI source finding in 3-D radio cubes — mock SKA-like cubes, a 3-D U-Net finder with NPE
 characterisation, and the SoFiA smooth-and-clip peer.
 
-:mod:`.simulate` makes cubes with a truth catalogue; :mod:`.finder` is the classical peer;
+:mod:`.forward` makes cubes with a truth catalogue; :mod:`.finder` is the classical peer;
 :mod:`.detector` the U-Net; :mod:`.characterise` the per-source posteriors; :mod:`.measure`
 the moment measurements and truth matching; :mod:`.pipeline` runs them on FITS cubes in tiles.
 """
@@ -13,9 +13,11 @@ from .finder import channel_noise, link_sources, normalise_cube, reliability, sm
 from .measure import match_catalogue, measure_sources
 from .pipeline import METHODS, DetectConfig, cube_instrument, detect_cube_file, find_sources, load_models
 from .schema import CATALOGUE_COLUMNS, INSTRUMENT, UNITS, Instrument
-from .simulate import STAMP_SHAPE, cube_header, draw_population, render_source, simulate_cube, source_stamps
+from .forward import STAMP_SHAPE, cube_header, draw_population, render_source, simulate_cube, source_stamps
 
-__all__ = ["simulate_hicube_file", "truth_table", "PARAMETER_NAMES", "characterise", "cut_stamps", "train_characteriser",
+from .case import HICubesCase, load, simulate, train
+
+__all__ = ["simulate", "train", "load", "HICubesCase", "simulate_hicube_file", "truth_table", "PARAMETER_NAMES", "characterise", "cut_stamps", "train_characteriser",
            "detect", "network_input", "train_detector", "training_cubes", "channel_noise", "link_sources",
            "normalise_cube", "reliability", "smooth_and_clip", "sofia_find", "match_catalogue", "measure_sources",
            "METHODS", "DetectConfig", "cube_instrument", "detect_cube_file", "find_sources", "load_models",

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from astropy.table import Table
 
 from ...core.atomic import atomic_file
 from ...core.errors import InputError
 from ...core.tables import write_table
 from .schema import INSTRUMENT, UNITS
-from .simulate import simulate_cube
+from .forward import simulate_cube
 
 __all__ = ["simulate_hicube_file", "truth_table"]
 
 
 def truth_table(truth: dict):
     """The truth catalogue as an astropy Table with units in the column metadata."""
-    from astropy.table import Table
 
     table = Table({k: np.asarray(v) for k, v in truth.items()})
     for k, unit in UNITS.items():

@@ -14,7 +14,7 @@ import torch
 
 from ...infer import NPE, BoxUniform, NPEConfig, TrainConfig
 from .schema import INSTRUMENT, Instrument
-from .simulate import _STAMP_BIN, STAMP_SHAPE, beam_noise
+from .forward import _STAMP_BIN, STAMP_SHAPE, beam_noise
 
 __all__ = ["PARAMETER_NAMES", "properties_to_theta", "theta_to_properties", "train_characteriser", "cut_stamps",
            "characterise"]

@@ -17,7 +17,7 @@ from ...learn import Segmenter, SegmenterConfig
 from ...nn import UNet
 from .finder import compress_labels, link_sources, normalise_cube
 from .schema import INSTRUMENT, Instrument
-from .simulate import simulate_cube
+from .forward import simulate_cube
 
 __all__ = ["network_input", "training_cubes", "train_detector", "detect", "DETECTOR_CHANNELS"]
 

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
+from scipy import ndimage
+from astropy.wcs import WCS
+from astropy.table import Table
 
 from ...apply.blocks import file_identity, folder_identity, prepare_partial, run_tiles
 from ...apply.fitscube import (CubeSpec, celestial_header, create_empty_fits, header_number, open_cube,
@@ -87,10 +90,11 @@ def load_models(detector: str | None = None, characteriser: str | None = None):
     return seg, post
 
 
-@lru_cache(maxsize=1)
-def width_scale() -> dict:
-    """Calibration factors of the shipped characteriser's posterior widths (empty if not shipped)."""
-    path = _models_dir() / "characteriser_calibration.json"
+@lru_cache(maxsize=4)
+def width_scale(root=None) -> dict:
+    """Calibration factors of the characteriser's posterior widths in model folder ``root``
+    (the shipped one when None); empty when the folder has none."""
+    path = Path(root or _models_dir()) / "characteriser_calibration.json"
     if not path.exists():
         return {}
     verify_folder(path.parent)          # the factors widen every posterior: they must be the ones shipped
@@ -105,13 +109,15 @@ def _matches_training(inst: Instrument) -> bool:
 
 
 def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: DetectConfig = DetectConfig(),
-                 noise: np.ndarray | None = None, freq0_hz: float | None = None, offset=(0, 0, 0), models=None):
+                 noise: np.ndarray | None = None, freq0_hz: float | None = None, offset=(0, 0, 0), models=None,
+                 widths: dict | None = None):
     """Detect, segment, measure (and characterise) the sources of a (c, y, x) cube in Jy/beam.
 
     Returns ``(labels int32 (c, y, x), catalogue dict of (n,) arrays)``; the catalogue has the
     moment measurements, a ``score`` (U-Net peak probability or SoFiA reliability) and, when
     characterised, ``<property>_npe`` and ``<property>_npe_err`` posterior medians and widths.
-    NaN voxels are treated as empty and flag the sources touching them.
+    NaN voxels are treated as empty and flag the sources touching them. ``models``
+    (detector, characteriser) replace the shipped ones, with ``widths`` their posterior-width factors.
     """
     if config.method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {config.method!r}")
@@ -133,7 +139,7 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
         # seeded by the tile's origin: the same samples whichever worker runs the tile, in any order
         tile_seed = int(np.random.SeedSequence([0, *(int(o) for o in offset)]).generate_state(1)[0])
         props = characterise(post, snr, centres, config.num_samples, seed=tile_seed,
-                             width_scale=None if models else width_scale())
+                             width_scale=widths if models else width_scale())
         for k, v in props.items():
             cat[k.replace("_err", "") + "_npe" + ("_err" if k.endswith("_err") else "")] = np.asarray(v, float)
     return labels, cat
@@ -141,7 +147,6 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
 
 def subtract_continuum(cube: np.ndarray, window: int) -> np.ndarray:
     """Cube minus a running median of ``window`` channels along the spectral axis (NaN kept)."""
-    from scipy import ndimage
 
     filled = np.where(np.isfinite(cube), cube, np.nanmedian(cube, axis=0, keepdims=True))
     filled = np.nan_to_num(filled)
@@ -150,7 +155,6 @@ def subtract_continuum(cube: np.ndarray, window: int) -> np.ndarray:
 
 def cube_instrument(spec: CubeSpec) -> tuple[Instrument, list[str]]:
     """The pixel, beam and channel sizes of a cube from its header (with notes on what was assumed)."""
-    from astropy.wcs import WCS
 
     notes = []
     pix = float(abs(WCS(celestial_header(spec)).proj_plane_pixel_scales()[1].to_value("arcsec")))
@@ -260,8 +264,6 @@ def _detect_cube_file(cube, out_dir: Path, config: DetectConfig, scheduler, prog
 
 
 def _assemble(results: list[dict], spec: CubeSpec, kind: str, out_dir: Path):
-    from astropy.table import Table
-    from astropy.wcs import WCS
 
     keys = [k for k in results[0] if k.startswith("cat_")] if results else []
     cat = {k[4:]: np.concatenate([r[k] for r in results]) for k in keys}

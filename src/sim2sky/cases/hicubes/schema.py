@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Instrument", "INSTRUMENT", "HI_REST_HZ", "C_KMS", "CATALOGUE_COLUMNS", "UNITS", "CHARACTERISED",
+__all__ = ["Instrument", "INSTRUMENT", "HI_REST_HZ", "C_KMS", "CATALOGUE_COLUMNS", "UNITS",
            "POPULATION", "FLAG_NAN", "FLAG_EDGE"]
 
 HI_REST_HZ = 1420.405751e6
@@ -57,9 +57,6 @@ CATALOGUE_COLUMNS = ("id", "ra", "dec", "x", "y", "z", "central_freq", "line_flu
                      "pa", "i", "snr", "flag")
 UNITS = {"ra": "deg", "dec": "deg", "x": "pix", "y": "pix", "z": "chan", "central_freq": "Hz",
          "line_flux_integral": "Jy km/s", "w20": "km/s", "hi_size": "arcsec", "pa": "deg", "i": "deg"}
-
-#: Properties the characterisation network infers, and the transform it works in.
-CHARACTERISED = {"line_flux_integral": "log10", "w20": "log10", "hi_size": "log10", "i": "cos", "pa": "angle"}
 
 FLAG_NAN = 1        # the source touches NaN (blanked) voxels
 FLAG_EDGE = 2       # the source touches the cube's edge

@@ -26,7 +26,10 @@ from .training import (DOMAINS, HII_FAMILIES, Domain, evaluate_classifier, shift
                        simulate_set, source_domain, theory_domain, write_line_table)
 from .fit import train_nebulae
 
+from .case import NebulaeCase, load, simulate, train
+
 __all__ = [
+    "simulate", "train", "load", "NebulaeCase",
     "STRONG_LINES", "EmpiricalLINER", "EmpiricalSeyfert", "bpt_coverage_figure", "leave_one_grid_out",
     "theory_line_table", "MappingsIVKappaHII", "MappingsVHII", "pyqz_grid", "parse_class_priors",
     "CLASS_PRIOR_PRESETS", "FIELD_PRIORS", "HII_FAMILIES",

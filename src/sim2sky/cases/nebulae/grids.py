@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy.interpolate import RegularGridInterpolator
 
 from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets, helium_from_abundance, siii_from_excitation
 from .lines import LINE_NAMES, atomic, data_file
@@ -67,7 +68,6 @@ def _grid_log_ratios(grid: dict) -> np.ndarray:
 
 def _regular_interpolator(grid: dict, axes, fixed: dict):
     """Linear interpolation of log flux ratios over ``axes`` at fixed values of the other axes."""
-    from scipy.interpolate import RegularGridInterpolator
 
     params = grid["params"]
     keep = np.ones(len(params), bool)
@@ -246,7 +246,6 @@ class _PyqzHII(NebulaModel):
     ew_halpha = (20.0, 1500.0)
 
     def _interpolators(self):
-        from scipy.interpolate import RegularGridInterpolator
 
         if getattr(self, "_interp", None) is None:
             g = pyqz_grid(self.family)

@@ -15,12 +15,9 @@ from importlib import resources
 import numpy as np
 
 __all__ = ["Line", "LINES", "LINE_NAMES", "line_index", "AtomicCache", "atomic", "build_atomic_cache",
-           "ccm89_k", "muse_lsf_fwhm", "MUSE_WAVE_RANGE", "C_KMS", "data_file"]
+           "ccm89_k", "muse_lsf_fwhm", "C_KMS", "data_file"]
 
 C_KMS = 299792.458
-MUSE_WAVE_RANGE = (4749.9, 9350.0)   # Angstrom, nominal WFM range (air)
-
-
 @dataclass(frozen=True)
 class Line:
     name: str          # column name used in tables and FITS maps
@@ -77,7 +74,7 @@ _QUANTITIES = {
 
 def build_atomic_cache(path=None) -> dict:
     """Evaluate the PyNeb ratios on the (T_e, n_e) grid; write them to ``path`` if given."""
-    import pyneb as pn
+    import pyneb as pn  # the 'grids' extra: rebuilding the atomic cache only
 
     T, n = _T_GRID, 10 ** _LOGN_GRID
     atoms = {"S2": pn.Atom("S", 2), "O3": pn.Atom("O", 3), "N2": pn.Atom("N", 2), "O1": pn.Atom("O", 1),

@@ -28,6 +28,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.table import Table
+import yaml
 
 from ...core.errors import InputError, suggest
 from ...core.tables import read_table
@@ -128,7 +129,6 @@ def parse_column_map(spec) -> dict:
                 if path.suffix.lower() == ".json":
                     pairs = json.loads(path.read_text())
                 else:
-                    import yaml
 
                     pairs = yaml.safe_load(path.read_text())
             except Exception as exc:  # JSON and YAML parsers raise their own types

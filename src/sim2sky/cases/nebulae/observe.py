@@ -19,7 +19,7 @@ from scipy.special import erf
 
 from .lines import C_KMS, LINE_WAVES, ccm89_k, data_file, line_index, muse_lsf_fwhm
 
-__all__ = ["ObservationModel", "muse_wave", "noise_library", "render_spectra", "render_lines", "gaussian_lines"]
+__all__ = ["ObservationModel", "noise_library", "render_spectra", "render_lines", "gaussian_lines"]
 
 _HA = line_index("HA6563")
 _HB = line_index("HB4861")
@@ -32,10 +32,6 @@ def noise_library() -> tuple[np.ndarray, np.ndarray]:
         wave, var = np.asarray(data["wave"], float), 10 ** np.asarray(data["log10_var"], np.float32)
     wave.flags.writeable = var.flags.writeable = False      # cached: shared by every caller
     return wave, var
-
-
-def muse_wave() -> np.ndarray:
-    return noise_library()[0]
 
 
 @dataclass(frozen=True)

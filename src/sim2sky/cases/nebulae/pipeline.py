@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from astropy.table import Table
+from astropy.table import QTable
 
 from ...core.atomic import atomic_dir
+from ...core.contract import qtable
 from ...core.modelio import seal_folder
 from ...core.errors import InputError
 from ...core.tables import write_table
@@ -25,10 +26,10 @@ from ...learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_clas
 from ...learn.dann import DANNConfig, fit_dann
 from .features import FEATURE_NAMES, line_features
 from .linetable import read_line_table
-from .schema import CLASS_PRIOR_PRESETS, CLASSES, DETECTION_SNR, HII_KEYS, HII_LABELS, TABLE_POSTERIOR_SAMPLES, UNKNOWN
+from .schema import CLASS_PRIOR_PRESETS, CLASSES, DETECTION_SNR, HII_KEYS, HII_LABELS, HII_UNITS, TABLE_POSTERIOR_SAMPLES, UNKNOWN
 from .training import simulate_set, theory_domain
 
-__all__ = ["NebulaPipeline", "parse_class_priors", "classify_table", "table_features", "adapt_to_target", "DEFAULT_MODEL_DIR",
+__all__ = ["NebulaPipeline", "parse_class_priors", "predict_table", "classify_table", "table_features", "adapt_to_target", "DEFAULT_MODEL_DIR",
            "output_columns"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -157,6 +158,30 @@ def output_columns(pipe: NebulaPipeline) -> list[str]:
     return cols
 
 
+def predict_table(pipe: NebulaPipeline, lt, seed: int = 0) -> tuple[QTable, dict]:
+    """The output table of a read line table ``lt`` (:class:`~.linetable.LineTable`): pass-through
+    columns, ``p_<class>``, ``class``, ``flag``, ``ood_distance`` and, for HII rows, the posterior
+    ``<KEY>_mean``/``<KEY>_std`` in their units (dex, dex(K cm-3), mag); and :meth:`NebulaPipeline.predict`'s dict."""
+    res = pipe.predict(lt.lines, lt.n, seed=seed)
+    produced = output_columns(pipe)
+    cols, units = {}, {}
+    for name, values in lt.passthrough.items():
+        cols[f"in_{name}" if name in produced else name] = values
+    for k, c in enumerate(pipe.classes):
+        cols[f"p_{c}"] = np.round(res["proba"][:, k], 5)
+    cols["class"] = res["label"].astype(str)
+    cols["flag"] = res["flag"].astype(str)
+    cols["ood_distance"] = np.round(res["distance"], 3)
+    param_units = dict(zip(HII_LABELS, HII_UNITS))
+    for j, name in enumerate(pipe.param_names):
+        key, unit = _param_key(name), param_units.get(name, "")
+        cols[f"{key}_mean"] = np.round(res["param_mean"][:, j], 4)
+        cols[f"{key}_std"] = np.round(res["param_std"][:, j], 4)
+        # a spread of a logarithm is a plain dex: dex(K cm-3) is for the value only
+        units[f"{key}_mean"], units[f"{key}_std"] = unit, "dex" if unit.startswith("dex") else unit
+    return qtable(cols, units), res
+
+
 def classify_table(path, out, model_dir=None, seed: int = 0, columns=None, preset: str | None = None,
                    allow_negative: bool = False, class_priors=None, allow_empty: bool = False) -> dict:
     """Classify every row of a line table; write ``out`` (CSV, FITS or ECSV) atomically.
@@ -177,20 +202,8 @@ def classify_table(path, out, model_dir=None, seed: int = 0, columns=None, prese
                          "the lines needed for a class); check the columns and units, or pass --allow-empty to "
                          "write the rows as unclassified")
     pipe = NebulaPipeline(model_dir, class_priors=class_priors)
-    res = pipe.predict(lt.lines, lt.n, seed=seed)
-    produced = output_columns(pipe)
-    cols = {}
-    for name, values in lt.passthrough.items():
-        cols[f"in_{name}" if name in produced else name] = values
-    for k, c in enumerate(pipe.classes):
-        cols[f"p_{c}"] = np.round(res["proba"][:, k], 5)
-    cols["class"] = res["label"].astype(str)
-    cols["flag"] = res["flag"].astype(str)
-    cols["ood_distance"] = np.round(res["distance"], 3)
-    for j, name in enumerate(pipe.param_names):
-        cols[f"{_param_key(name)}_mean"] = np.round(res["param_mean"][:, j], 4)
-        cols[f"{_param_key(name)}_std"] = np.round(res["param_std"][:, j], 4)
-    write_table(Table(cols), out)
+    table, res = predict_table(pipe, lt, seed=seed)
+    write_table(table, out)
     counts = {c: int((res["label"] == c).sum()) for c in (*pipe.classes, UNKNOWN)}
     return {"n": lt.n, "counts": counts, "out": str(out), "notices": lt.notices}
 

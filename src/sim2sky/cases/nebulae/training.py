@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import astropy.units as u
 import numpy as np
 from astropy.table import Table
 from sklearn.metrics import confusion_matrix, f1_score
@@ -26,7 +27,7 @@ from .schema import CLASSES, HII_LABELS, UNKNOWN
 from .theory import (Bond3MdBHII, DiffuseIonisedGas, MappingsHII, MappingsIVKappaHII, MappingsNLR, MappingsVHII, PNe3MdB,
                      ShockSNR)
 
-__all__ = ["HII_FAMILIES", "fit_classifier", "Domain", "theory_domain", "source_domain", "shifted_domain", "simulate_set", "simulate_noise", "simulate_agn", "write_line_table",
+__all__ = ["HII_FAMILIES", "fit_classifier", "Domain", "theory_domain", "source_domain", "shifted_domain", "simulate_set", "simulate_noise", "simulate_agn", "line_table", "write_line_table",
            "evaluate_classifier", "DOMAINS"]
 
 
@@ -146,8 +147,8 @@ def simulate_agn(n: int, seed: int = 0, obs: ObservationModel = ObservationModel
     return simulate_set(Domain("agn", {"AGN": (MappingsNLR(),)}, obs), n, seed, augment=False, classes=("AGN",))
 
 
-def write_line_table(out, n_per_class: int, sn_halpha=None, domain: str = "theory", seed: int = 0) -> int:
-    """Write measured line fluxes of simulated nebulae as a table (the ``nebulae classify`` input).
+def line_table(n_per_class: int, sn_halpha=None, domain: str = "theory", seed: int = 0) -> Table:
+    """Measured line fluxes of simulated nebulae as a table with units (the ``nebulae predict`` input).
 
     Fluxes are in units of 10^-17 erg/s/cm2 for an Hα flux of 100; measured negative fluxes of
     undetected lines are written as 0 with their error. Columns TRUE_CLASS and TRUE_SN hold the truth.
@@ -155,16 +156,23 @@ def write_line_table(out, n_per_class: int, sn_halpha=None, domain: str = "theor
     if domain not in DOMAINS:
         raise InputError(f"--domain: unknown domain {domain!r}{suggest(domain, DOMAINS)}; choose from {', '.join(DOMAINS)}")
     d = simulate_set(DOMAINS[domain](), n_per_class, seed, augment=False, sn_halpha=sn_halpha, keep_measurements=True)
-    cols = {"ID": np.arange(len(d["y"]))}
+    flux = u.Unit("1e-17 erg / (s cm2)")
+    t = Table({"ID": np.arange(len(d["y"]))})
     for i, name in enumerate(LINE_NAMES):
-        cols[name] = np.round(np.maximum(d["flux"][:, i], 0) * 100, 4)
-        cols[f"{name}_ERR"] = np.round(d["err"][:, i] * 100, 4)
-    cols["SIGMA"] = np.round(d["sigma"], 1)
-    cols["EW_HA6563"] = np.round(np.where(d["ew"] > 0, d["ew"], np.nan), 2)
-    cols["TRUE_CLASS"] = np.asarray(CLASSES)[d["y"]]
-    cols["TRUE_SN"] = np.round(d["sn"], 2)
-    write_table(Table(cols), out, default_format="ascii.csv")
-    return len(d["y"])
+        t[name] = np.round(np.maximum(d["flux"][:, i], 0) * 100, 4) * flux
+        t[f"{name}_ERR"] = np.round(d["err"][:, i] * 100, 4) * flux
+    t["SIGMA"] = np.round(d["sigma"], 1) * u.km / u.s
+    t["EW_HA6563"] = np.round(np.where(d["ew"] > 0, d["ew"], np.nan), 2) * u.AA
+    t["TRUE_CLASS"] = np.asarray(CLASSES)[d["y"]]
+    t["TRUE_SN"] = np.round(d["sn"], 2)
+    return t
+
+
+def write_line_table(out, n_per_class: int, sn_halpha=None, domain: str = "theory", seed: int = 0) -> int:
+    """Write :func:`line_table` to ``out`` atomically (CSV by default); returns the number of rows."""
+    t = line_table(n_per_class, sn_halpha, domain, seed)
+    write_table(t, out, default_format="ascii.csv")
+    return len(t)
 
 
 def evaluate_classifier(clf, data: dict) -> dict:

@@ -6,5 +6,7 @@ from .reference import importance_reference
 from .sequential import run_tsnpe_task, truncated_prior_coverage
 from .tasks import TASKS, Task, gaussian_linear_task, get_task, load_reference, simulate_task_file
 
-__all__ = ["run_npe_demo", "importance_reference", "run_tsnpe_task", "truncated_prior_coverage", "TASKS", "Task", "gaussian_linear_task", "get_task", "load_reference",
+from .case import SbibmCase, load, simulate, train
+
+__all__ = ["simulate", "train", "load", "SbibmCase", "run_npe_demo", "importance_reference", "run_tsnpe_task", "truncated_prior_coverage", "TASKS", "Task", "gaussian_linear_task", "get_task", "load_reference",
            "simulate_task_file"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.mixture import GaussianMixture
 
 from ...core.errors import InputError
 
@@ -34,7 +35,6 @@ def importance_reference(task, x_obs, pilot: np.ndarray, n: int = 10_000, draws:
 
 
 def _one_pass(task, x_obs, pilot, n, draws, components, inflate, seed):
-    from sklearn.mixture import GaussianMixture
 
     rng = np.random.default_rng(seed)
     gmm = GaussianMixture(min(components, len(pilot) // 50 or 1), covariance_type="full", random_state=seed,

@@ -29,13 +29,15 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
+from astropy.nddata import InverseVariance
+from astropy.table import Table
 from astropy.wcs import WCS
 
 from ...core.errors import InputError, reading
 from ...core.units import parse_unit, spectral_scale
 from ...core.tables import read_table, table_suffix
 
-__all__ = ["SpectrumSet", "read_spectra", "iter_spectra", "estimate_ivar"]
+__all__ = ["SpectrumSet", "read_spectra", "spectrum_set", "iter_spectra", "estimate_ivar"]
 
 _WAVE_COLS = ("WAVE", "WAVELENGTH", "LAMBDA", "LAM", "LOGLAM", "LOGLAMBDA")
 
@@ -96,6 +98,9 @@ def _check(wave: np.ndarray, flux: np.ndarray, what: str) -> None:
     d = np.diff(wave)
     if not (np.all(d > 0) or np.all(d < 0)):
         raise InputError(f"{what}: the wavelength axis is not monotonic (it must increase or decrease throughout)")
+    if np.shape(flux)[-1] != len(wave):
+        raise InputError(f"{what}: flux has {np.shape(flux)[-1]} pixels per spectrum but the wavelength axis "
+                         f"{len(wave)}; expected the same")
     if not np.isfinite(flux).any():
         raise InputError(f"{what}: every flux value is NaN/inf")
 
@@ -271,17 +276,30 @@ def _from_extensions(hdul, path: Path) -> SpectrumSet:
 
 
 def _from_table(path: Path) -> SpectrumSet:
-    t = read_table(path)
+    return _table_spectra(read_table(path), path)
+
+
+def _table_spectra(t, path: Path) -> SpectrumSet:
+    """One spectrum per table (1-D columns) or one per row (array columns ``wave``, ``flux``...,
+    as :func:`sim2sky.cases.spectra.simulate` writes them; other 1-D columns pass through)."""
     upper = {c.upper(): c for c in t.colnames}
     wcol = next((upper[c] for c in _WAVE_COLS if c in upper), None)
     if wcol is None or "FLUX" not in upper:
         raise InputError(f"{path.name}: no wavelength axis: a table needs a wavelength column ({', '.join(_WAVE_COLS)}) "
                          f"and a flux column; found {', '.join(t.colnames)}")
     try:
-        wave = np.asarray(t[wcol], float)
-        flux = np.asarray(t[upper["FLUX"]], float)[None]
+        wave = np.asarray(getattr(t[wcol], "value", t[wcol]), float)
+        flux = np.asarray(getattr(t[upper["FLUX"]], "value", t[upper["FLUX"]]), float)
     except (TypeError, ValueError):
         raise InputError(f"{path.name}: wavelength and flux columns must be numeric") from None
+    per_row = flux.ndim == 2
+    if per_row and wave.ndim == 2:
+        if not np.allclose(wave, wave[:1], rtol=1e-9, atol=0):
+            raise InputError(f"{path.name}: the rows' wavelength grids differ; expected one shared grid "
+                             "(resample the spectra first, or write one file per grid)")
+        wave = wave[0]
+    if not per_row:
+        flux = flux[None]
     if wcol.upper().startswith("LOG"):
         wave = 10**wave
     unit = str(getattr(t[wcol], "unit", "") or "").strip()
@@ -290,11 +308,57 @@ def _from_table(path: Path) -> SpectrumSet:
     ivar = None
     for name, kind in (("IVAR", "ivar"), ("ERR", "err"), ("ERROR", "err"), ("SIGMA", "err"), ("FLUX_ERR", "err")):
         if name in upper:
-            a = np.asarray(t[upper[name]], float)[None]
+            a = np.asarray(getattr(t[upper[name]], "value", t[upper[name]]), float)
+            a = a if per_row else a[None]
             with np.errstate(divide="ignore"):
                 ivar = a if kind == "ivar" else np.sign(a) / a**2
             break
-    return _finish(path, wave, flux, ivar, False, {})
+    used = {wcol, upper["FLUX"]} | {upper[k] for k in ("IVAR", "ERR", "ERROR", "SIGMA", "FLUX_ERR") if k in upper}
+    meta = {c: np.asarray(t[c]) for c in t.colnames if per_row and c not in used and np.ndim(t[c]) == 1}
+    return _finish(path, wave, flux, ivar, False, meta)
+
+
+def spectrum_set(data, name: str = "data") -> SpectrumSet:
+    """A :class:`SpectrumSet` from what a user holds in memory or on disk.
+
+    Accepted: a :class:`SpectrumSet`; a path (:func:`read_spectra`); an astropy Table/QTable
+    with a wavelength and a flux column, 1-D (one spectrum) or 2-D (one spectrum per row, as
+    :func:`sim2sky.cases.spectra.simulate` returns); a ``(wave, flux)`` or ``(wave, flux, ivar)``
+    tuple where ``wave`` is a :class:`~astropy.units.Quantity` in any spectral unit (frequency
+    and energy are converted) and ``flux`` is (L,) or (n, L); a ``specutils.Spectrum``
+    (``spectral_axis``, ``flux``, optional uncertainty), 1-D or with rows sharing one axis.
+    Flux units are kept as given: the classifier normalises every spectrum.
+    """
+    if isinstance(data, SpectrumSet):
+        return data
+    if isinstance(data, (str, Path)):
+        return read_spectra(data)
+    if isinstance(data, Table):
+        return _table_spectra(data, Path(name))
+    if hasattr(data, "spectral_axis") and hasattr(data, "flux"):          # specutils Spectrum / Spectrum1D
+        wave, flux, ivar = data.spectral_axis, data.flux, None
+        unc = getattr(data, "uncertainty", None)
+        if unc is not None:
+            ivar = unc.represent_as(InverseVariance).array if hasattr(unc, "represent_as") else None
+        return _arrays_spectra(wave, flux, ivar, name)
+    if isinstance(data, tuple) and len(data) in (2, 3):
+        return _arrays_spectra(*data, *([None] * (3 - len(data))), name=name)
+    raise InputError(f"{name}: expected a spectrum file, an astropy Table, a (wave, flux[, ivar]) tuple of "
+                     f"Quantities or a specutils Spectrum; got {type(data).__name__}")
+
+
+def _arrays_spectra(wave, flux, ivar=None, name: str = "data") -> SpectrumSet:
+    if not isinstance(wave, u.Quantity):
+        raise InputError(f"{name}: the wavelength axis needs a unit (an astropy Quantity such as wave * u.AA)")
+    try:
+        wave = wave.to_value(u.AA, equivalencies=u.spectral())
+    except u.UnitConversionError:
+        raise InputError(f"{name}: the spectral axis is in {wave.unit}, which is not a wavelength, frequency "
+                         "or energy") from None
+    flux = np.atleast_2d(np.asarray(getattr(flux, "value", flux), float))
+    if ivar is not None:
+        ivar = np.broadcast_to(np.atleast_2d(np.asarray(getattr(ivar, "value", ivar), float)), flux.shape)
+    return _finish(Path(name), np.asarray(wave, float), flux, ivar, False, {})
 
 
 def read_spectra(path) -> SpectrumSet:

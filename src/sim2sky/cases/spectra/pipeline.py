@@ -26,7 +26,7 @@ from .schema import (CLASSES, FLAG_COVERAGE, FLAG_LOW_SNR, FLAG_UNKNOWN, MIN_SNR
                      UNKNOWN, WAVE_MAX, WAVE_MIN, model_wave)
 from .stars import star_inputs, star_wave
 
-__all__ = ["SpectraPipeline", "DEFAULT_MODEL_DIR", "model_inputs", "star_grid_inputs", "classify_files", "stars_files"]
+__all__ = ["classify_set", "SpectraPipeline", "DEFAULT_MODEL_DIR", "model_inputs", "star_grid_inputs", "classify_files", "stars_files"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
 
@@ -140,6 +140,30 @@ def _collect(parts: list[dict]) -> Table:
     return Table(cols)
 
 
+def classify_set(pipe: SpectraPipeline, s: SpectrumSet, redshift: float | None = None, seed: int = 0) -> dict:
+    """Output columns (dict of (n,) arrays) for one :class:`SpectrumSet`: its pass-through columns,
+    ``source``, ``row``, ``p_<CLASS>``, ``class``, the redshift summaries, ``snr``, ``coverage``,
+    ``flag``, ``ood_distance``."""
+    x, scale, snr, cov = model_inputs(s)
+    r = pipe.classify(x, snr, cov, redshift=redshift, seed=seed)
+    cols = dict(s.meta)
+    cols["source"] = np.full(len(s), s.source)
+    cols["row"] = np.arange(len(s))
+    for k, c in enumerate(pipe.classifier.classes):
+        cols[f"p_{c}"] = np.round(r["proba"][:, k].astype(np.float64), 5)
+    cols["class"] = r["label"].astype(str)
+    for key in ("z_mean", "z_median", "z_std", "z_q16", "z_q84"):
+        if key in r:
+            cols[key] = np.round(np.asarray(r[key], np.float64), 5)
+    cols["snr"], cols["coverage"] = np.round(snr.astype(np.float64), 2), np.round(cov.astype(np.float64), 3)
+    flag = r["flag"]
+    if s.noise_estimated:
+        flag = np.where(flag == "ok", "noise_estimated", flag)
+    cols["flag"] = flag.astype(str)
+    cols["ood_distance"] = np.round(r["distance"], 3)
+    return cols
+
+
 def classify_files(inputs, out, redshift: float | None = None, model_dir=None, seed: int = 0, chunk: int = 8192,
                    progress: bool = False, z_posterior: bool = True) -> dict:
     """Classify every spectrum of ``inputs`` (paths); write ``out`` (.csv/.fits/.ecsv) atomically.
@@ -160,23 +184,8 @@ def classify_files(inputs, out, redshift: float | None = None, model_dir=None, s
     with progress_bar(None, "spectra", progress) as bar:
         for path in inputs:
             for s in iter_spectra(path, chunk):
-                x, scale, snr, cov = model_inputs(s)
-                r = pipe.classify(x, snr, cov, redshift=redshift, seed=seed)
-                cols = dict(s.meta)
-                cols["source"] = np.full(len(s), s.source)
+                cols = classify_set(pipe, s, redshift=redshift, seed=seed)
                 cols["row"] = np.arange(len(s)) + sum(len(p["row"]) for p in parts if p["source"][0] == s.source)
-                for k, c in enumerate(pipe.classifier.classes):
-                    cols[f"p_{c}"] = np.round(r["proba"][:, k].astype(np.float64), 5)
-                cols["class"] = r["label"].astype(str)
-                for key in ("z_mean", "z_median", "z_std", "z_q16", "z_q84"):
-                    if key in r:
-                        cols[key] = np.round(np.asarray(r[key], np.float64), 5)
-                cols["snr"], cols["coverage"] = np.round(snr.astype(np.float64), 2), np.round(cov.astype(np.float64), 3)
-                flag = r["flag"]
-                if s.noise_estimated:
-                    flag = np.where(flag == "ok", "noise_estimated", flag)
-                cols["flag"] = flag.astype(str)
-                cols["ood_distance"] = np.round(r["distance"], 3)
                 parts.append(cols)
                 bar.advance(len(s))
     table = _collect(parts)

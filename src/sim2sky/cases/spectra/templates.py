@@ -20,10 +20,8 @@ import numpy as np
 
 from .grid import air_to_vacuum
 
-__all__ = ["templates", "STAR_TYPES", "star_spectra", "qso_spectra", "ssp_library", "atlas9_grid", "sky_variance",
+__all__ = ["templates", "star_spectra", "qso_spectra", "ssp_library", "atlas9_grid", "sky_variance",
            "GALAXY_LINES_AIR", "galaxy_line_waves"]
-
-STAR_TYPES = ("B", "A", "F", "G", "K", "M", "WD")
 
 #: Air wavelengths [Å] of the optical lines of the MAPPINGS grids (NebulaBayes line list), plus the
 #: weak doublet members whose ratio atomic physics fixes.

@@ -32,7 +32,7 @@ from ...learn.classifier import CalibratedClassifier, ClassifierConfig, Classifi
 from ...nn.encoders import CNN1d, ResNet1d
 from .grid import INPUT_CHANNELS, to_inputs
 from .schema import CLASSES, N_PIX, STAR_PARAMETERS, model_wave
-from .simulate import SurveyConditions, simulate_spectra
+from .forward import SurveyConditions, simulate_spectra
 from .stars import STAR_PRIOR, StarObservation, simulate_stars, star_inputs, star_wave
 
 __all__ = ["classifier_network", "redshift_embedding", "stars_embedding", "train_classifier", "train_redshift",

@@ -1,7 +1,7 @@
 """Light-curve transit vetter trained on simulated TCEs: training set, network, scoring, vetting.
 
 A TCE is what :func:`~.search.search_tce` finds in a simulated Kepler quarter
-(:mod:`.simulate`); the vetter is the engine's :class:`~sim2sky.learn.CalibratedClassifier`
+(:mod:`.forward`); the vetter is the engine's :class:`~sim2sky.learn.CalibratedClassifier`
 on a two-view network (:class:`~sim2sky.nn.Branches`: an MLP on the scalar diagnostics, a 1-D
 CNN on the global view, a 1-D CNN on the four local views as channels) predicting the scenario
 (planet, EB, BEB, systematic); P(planet) is the vetting score. Shipped model:
@@ -16,13 +16,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
 from ...core.errors import InputError
 from ...learn import CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error, recall_at_precision
 from ...nn import Branches
 from .schema import GLOBAL_BINS, LOCAL_BINS, LOCAL_CHANNELS, N_INPUTS, PLANET, SCALAR_NAMES, SCENARIOS
 from .search import search_tce, tce_inputs, tce_views
-from .simulate import simulate_scenario
+from .forward import simulate_scenario
 
 __all__ = ["TransitTraining", "simulate_tce_set", "vetter_network", "train_transit_vetter", "load_transit_vetter",
            "vet_lightcurves", "vetting_scores", "tce_label", "INPUT_NAMES"]
@@ -93,7 +95,6 @@ def simulate_tce_set(n: int, seed: int = 0, window: float = 0.02, n_jobs: int = 
     (:func:`tce_label`), ``injected`` (m,) the simulated scenario, ``period`` (m,) found and
     ``true_period`` (m,) days, ``snr`` (m,), ``index`` (m,) of the light curve, ``n_simulated``.
     """
-    from joblib import Parallel, delayed   # noqa: PLC0415  (process pool only when asked for)
 
     jobs = [delayed(_one_tce)(SCENARIOS[k % len(SCENARIOS)], seed, k, window) for k in range(n)]
     res = Parallel(n_jobs=n_jobs, batch_size=8)(jobs) if n_jobs > 1 else [j[0](*j[1]) for j in jobs]
@@ -149,7 +150,6 @@ def load_transit_vetter(path=None) -> CalibratedClassifier:
 
 def vetting_scores(proba: np.ndarray, y: np.ndarray) -> dict:
     """Planet-vs-rest AUC, average precision, recall at 99%/90% precision; scenario accuracy, ECE, confusion."""
-    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
     planet = (np.asarray(y) == SCENARIOS.index(PLANET)).astype(int)
     score = proba[:, SCENARIOS.index(PLANET)]
@@ -177,7 +177,6 @@ def vet_lightcurves(t_list, flux_list, err_list, model=None, n_jobs: int = 1) ->
     ``snr`` (NaN without a TCE), ``proba`` (n, 4) over SCENARIOS, ``p_planet`` (n,), ``label``
     (scenario, ``unknown``, or ``no_tce`` / ``flagged``) and ``note`` (why no TCE).
     """
-    from joblib import Parallel, delayed   # noqa: PLC0415
 
     clf = model if isinstance(model, CalibratedClassifier) else load_transit_vetter(model)
     items = list(zip(t_list, flux_list, err_list))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import median_filter
+from astropy.timeseries import BoxLeastSquares
 
 from ...core.errors import InputError
 from .schema import (BIN_CADENCES, CADENCE_DAYS, GLOBAL_BINS, LOCAL_BINS, LOCAL_DURATIONS, MAX_PERIOD, MIN_PERIOD,
@@ -70,7 +71,6 @@ def search_tce(t, flux, err, windows=None) -> dict | None:
     0.5-30 d range (same grid density; used to detect injected signals cheaply in training
     sets). None is returned when the best peak's S/N is below ``SNR_THRESHOLD``.
     """
-    from astropy.timeseries import BoxLeastSquares   # noqa: PLC0415  (astropy.timeseries is slow to import)
 
     t, flux, err = check_flux(t, flux, err)
     resid, noise = detrend(t, flux)

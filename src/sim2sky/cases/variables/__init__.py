@@ -25,7 +25,9 @@ from .surveys import read_eros, read_s82
 from .vetting import (TCE_FEATURES, labelled_tces, load_vetter, read_tces, recall_at_precision, split_by_star,
                       tce_features, train_vetter)
 
-__all__ = ["SURVEYS", "Survey", "get_survey", "classify_lightcurves_file", "read_lightcurve_table",
+from .case import LightCurvesCase, load, simulate, train
+
+__all__ = ["simulate", "train", "load", "LightCurvesCase", "SURVEYS", "Survey", "get_survey", "classify_lightcurves_file", "read_lightcurve_table",
            "simulate_lightcurves_file", "train_lightcurves_file", "vet_tces_file", "best_period", "features_table",
            "gls_power", "lightcurve_features", "folded_curve", "FEATURE_COLUMNS", "FOLDED_COLUMNS", "sequence_network", "LightCurveTraining", "classify_lightcurves",
            "group_proba", "group_scores", "load_lightcurve_model", "simulate_features", "train_lightcurve_classifier",

@@ -8,30 +8,42 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import astropy.units as u
 import numpy as np
+from astropy.table import QTable
+from astropy.table import Table
 
-from ...core.tables import read_long_table, write_long_table, write_table
+from ...core.contract import qtable
+from ...core.tables import long_table, read_long_table, write_table
 from .lcpipeline import LightCurveTraining, classify_lightcurves, train_lightcurve_classifier
 from .lcsim import simulate_lightcurves
 from .vetting import load_vetter, read_tces, tce_features
 
-__all__ = ["read_lightcurve_table", "simulate_lightcurves_file", "train_lightcurves_file", "classify_lightcurves_file",
+__all__ = ["read_lightcurve_table", "lightcurve_table", "classify_lightcurve_table", "simulate_lightcurves_file", "train_lightcurves_file", "classify_lightcurves_file",
            "vet_tces_file"]
 
 
 def read_lightcurve_table(path, id_col: str = "id", t_col: str = "t", mag_col: str = "mag", err_col: str = "err"):
-    """``(ids, t_list, mag_list, err_list)`` from a long table, one light curve per distinct id."""
+    """``(ids, t_list, mag_list, err_list)`` from a long table (file or astropy Table), one light curve
+    per distinct id; ``t`` in days and ``mag``/``err`` in mag, converted when the columns carry units."""
     return read_long_table(path, id_col, (t_col, mag_col, err_col),
-                           "; name them with --id-col/--t-col/--mag-col/--err-col")
+                           "; name them with --id-col/--t-col/--mag-col/--err-col", units=("d", "mag", "mag"))
+
+
+def lightcurve_table(n: int, survey: str = "eros1", seed: int = 0) -> QTable:
+    """``n`` simulated light curves (classes cycled) as a long table: ``id``, ``t`` [d], ``mag``,
+    ``err`` [mag] and the truth ``class`` and ``period`` [d]."""
+    sims = simulate_lightcurves(n, survey, seed=seed)
+    return long_table([f"sim{k:06d}" for k in range(n)], {c: sims[c] for c in ("t", "mag", "err")},
+                      {"class": np.asarray(sims["classes"])[sims["label"]], "period": sims["period"]},
+                      meta={"survey": survey}, units={"t": u.d, "mag": u.mag, "err": u.mag, "period": u.d})
 
 
 def simulate_lightcurves_file(out, n: int, survey: str = "eros1", seed: int = 0) -> dict:
-    """Simulate ``n`` light curves (classes cycled) into a long table with truth columns."""
-    sims = simulate_lightcurves(n, survey, seed=seed)
-    epochs = write_long_table(out, [f"sim{k:06d}" for k in range(n)], {c: sims[c] for c in ("t", "mag", "err")},
-                              {"class": np.asarray(sims["classes"])[sims["label"]], "period": sims["period"]},
-                              meta={"survey": survey})
-    return {"out": Path(out), "n": n, "epochs": epochs}
+    """Write :func:`lightcurve_table` to ``out`` atomically."""
+    tab = lightcurve_table(n, survey, seed)
+    write_table(tab, out)
+    return {"out": Path(out), "n": n, "epochs": len(tab)}
 
 
 def train_lightcurves_file(out, survey: str = "eros1", n_per_class: int = 2000, epochs: int = 60, seed: int = 0,
@@ -45,24 +57,28 @@ def train_lightcurves_file(out, survey: str = "eros1", n_per_class: int = 2000, 
     return {"out": Path(out), "classes": clf.classes, "temperature": clf.temperature_}
 
 
+def classify_lightcurve_table(data, model="eros1", n_jobs: int = 1, **cols) -> tuple[QTable, dict]:
+    """One row per star of a long table (file or Table): ``id``, ``class``, ``period`` [d],
+    ``distance``, ``flag``, ``p_<class>``; and :func:`classify_lightcurves`' dict."""
+    ids, t, mag, err = read_lightcurve_table(data, **cols)
+    res = classify_lightcurves(t, mag, err, model, n_jobs=n_jobs)
+    columns = {"id": ids, "class": res["label"].astype(str), "period": res["period"], "distance": res["distance"],
+               "flag": res["flag"]}
+    for j, c in enumerate(res["classes"]):
+        columns[f"p_{c}"] = res["proba"][:, j]
+    return qtable(columns, {"period": u.d}), res
+
+
 def classify_lightcurves_file(path, out, model: str = "eros1", n_jobs: int = 1, **cols) -> dict:
     """Classify every light curve of a long table; write one row per star (class, P(class), period, flag)."""
-    from astropy.table import Table
-
-    ids, t, mag, err = read_lightcurve_table(path, **cols)
-    res = classify_lightcurves(t, mag, err, model, n_jobs=n_jobs)
-    tab = Table({"id": ids, "class": res["label"].astype(str), "period": res["period"],
-                 "distance": res["distance"], "flag": res["flag"]})
-    for j, c in enumerate(res["classes"]):
-        tab[f"p_{c}"] = res["proba"][:, j]
+    tab, res = classify_lightcurve_table(path, model, n_jobs, **cols)
     write_table(tab, out)
     counts = {c: int(np.sum(res["label"] == c)) for c in (*res["classes"], "unknown", "flagged")}
-    return {"out": Path(out), "n": len(ids), "counts": counts}
+    return {"out": Path(out), "n": len(tab), "counts": counts}
 
 
 def vet_tces_file(path, out, model=None) -> dict:
     """Score TCEs of a DR24-like table with P(planet candidate); write kepid, planet number, score."""
-    from astropy.table import Table
 
     tces = read_tces(path)
     clf = load_vetter(model)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import stats
+from joblib import Parallel, delayed
 
 from ...core.errors import InputError
+from ...core.extras import require
 from .schema import LC_FEATURE_NAMES, N_HARMONICS, N_PHASE_BINS
 
 __all__ = ["gls_power", "best_period", "fourier_fit", "lightcurve_features", "folded_curve", "features_table",
@@ -67,7 +69,7 @@ def _power(z, yz, z2, yy):
 
 def gls_power(t, y, err, df: float, n_freq: int) -> np.ndarray:
     """Generalised Lomb-Scargle power (n_freq,) at frequencies ``df * (1 .. n_freq)`` (1 / day)."""
-    import finufft   # noqa: PLC0415  (compiled extension, loaded on first use)
+    finufft = require("finufft")   # compiled extension, loaded on first use (an extra)
 
     w, yc, yy = _centred(y, err)
     x = np.mod(2 * np.pi * df * (t - t[0]) + np.pi, 2 * np.pi) - np.pi
@@ -214,7 +216,6 @@ def features_table(t_list, mag_list, err_list, n_jobs: int = 1, folded_bins: int
     ``folded_bins`` > 0 appends :func:`folded_curve` (both channels, flattened) to each row.
     ``n_jobs`` processes share the work (joblib).
     """
-    from joblib import Parallel, delayed   # noqa: PLC0415  (process pool only when asked for)
 
     items = [(t, m, e, folded_bins) for t, m, e in zip(t_list, mag_list, err_list)]
     if n_jobs > 1 and len(items) > 200:

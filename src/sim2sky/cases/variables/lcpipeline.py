@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score
 
 from ...core.errors import InputError
 from ...learn import CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error, mlp_classifier
@@ -29,7 +30,7 @@ __all__ = ["LightCurveTraining", "simulate_features", "sequence_network", "train
 FEATURE_COLUMNS = tuple(LC_FEATURE_NAMES) + tuple(f"template_{k:02d}" for k in range(N_PHASE_BINS))
 #: the raw folded curve (magnitude channel, then epoch-count channel) read by the sequence encoder
 FOLDED_COLUMNS = tuple(f"folded_{c}_{k:02d}" for c in ("mag", "count") for k in range(FOLDED_BINS))
-#: "mlp": features only; "cnn": features + a 1-D CNN on the folded curve (measured in the README)
+#: "mlp": features only; "cnn": features + a 1-D CNN on the folded curve (measured in docs/guide.md)
 ENCODERS = ("mlp", "cnn")
 
 
@@ -124,7 +125,6 @@ def group_proba(proba: np.ndarray, classes=LC_CLASSES, groups=REAL_GROUPS) -> tu
 
 def group_scores(proba_groups: np.ndarray, names, truth) -> dict:
     """Accuracy, macro-F1 over the true groups present, ECE and the confusion matrix."""
-    from sklearn.metrics import confusion_matrix, f1_score
 
     truth = np.asarray(truth)
     if not set(truth) <= set(names):

@@ -9,8 +9,10 @@ arXiv:1905.01324 train on such pairs). GalSim: Rowe et al. 2015, arXiv:1407.7676
 from __future__ import annotations
 
 import numpy as np
+from astropy.io import fits
 
 from ...core.errors import InputError
+from ...core.extras import require
 from .schema import POPULATION, SERSIC_N, STAMP, SURVEY, Survey
 
 __all__ = ["draw_galaxies", "render_galaxy", "simulate_blends", "simulate_field", "field_header"]
@@ -32,7 +34,7 @@ def draw_galaxies(n: int, rng: np.random.Generator, survey: Survey = SURVEY, pop
 
 def render_galaxy(props: dict, k: int, shape, x: float, y: float, survey: Survey = SURVEY) -> np.ndarray:
     """Noiseless PSF-convolved image (counts/pixel) of galaxy ``k`` centred at pixel (x, y) (0-based)."""
-    import galsim
+    galsim = require("galsim")
 
     ny, nx = shape
     gsp = galsim.GSParams(maximum_fft_size=16384)
@@ -83,7 +85,6 @@ def simulate_blends(n: int, size: int = STAMP, seed: int = 0, survey: Survey = S
 
 def field_header(shape, survey: Survey = SURVEY, ra0: float = 150.0, dec0: float = 2.2):
     """FITS header of a (y, x) image with a TAN WCS."""
-    from astropy.io import fits
 
     ny, nx = shape
     h = fits.Header()

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage, optimize, special
+from astropy.cosmology import Planck18
+from astropy.io import fits
+from astropy.wcs import WCS
 
 from ...core.errors import InputError
 from .measure import w20_edges
@@ -31,7 +34,6 @@ _OVERSAMPLE = 3
 
 
 def _distances(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from astropy.cosmology import Planck18
 
     return Planck18.luminosity_distance(z).value, Planck18.angular_diameter_distance(z).value
 
@@ -123,7 +125,6 @@ def beam_noise(shape, inst: Instrument, rng: np.random.Generator) -> np.ndarray:
 
 def cube_header(shape, inst: Instrument = INSTRUMENT):
     """FITS header of a (c, y, x) cube: RA---SIN/DEC--SIN, FREQ [Hz], beam, Jy/beam."""
-    from astropy.io import fits
 
     c, ny, nx = shape
     h = fits.Header()
@@ -206,7 +207,6 @@ def simulate_cube(n_sources: int, shape=(128, 128, 128), inst: Instrument = INST
     cube += beam_noise(shape, inst, rng) * noise_scale[:, None, None]
     s = inst.beam_sigma_px
     snr = sums / (inst.noise_jy * np.sqrt(np.maximum(n_vox, 1) * 4 * np.pi * s * s))
-    from astropy.wcs import WCS
 
     ra, dec = WCS(header).celestial.wcs_pix2world(xs, ys, 0)
     truth = {"id": np.arange(1, n_sources + 1), "ra": ra, "dec": dec, "x": xs, "y": ys, "z": chan,

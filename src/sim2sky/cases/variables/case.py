@@ -1,0 +1,78 @@
+"""The light-curve case under the case contract (:mod:`sim2sky.core.contract`).
+
+``simulate`` gives light curves of physics and OGLE-III shapes at a survey's cadence as a long
+table; ``train`` fits the calibrated classifier on simulations only; ``load(model).predict(data)``
+classifies long tables (file or Table, ``t`` in days, ``mag``/``err`` in mag); ``check`` scores
+labelled light curves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from astropy.table import QTable
+
+from ...core.atomic import check_out_dir
+from ...core.contract import CasePipeline, as_table, train_settings
+from ...core.errors import InputError
+from ...core.tables import per_object
+from ...learn.metrics import classification_check
+from .lcapi import classify_lightcurve_table, lightcurve_table, train_lightcurves_file
+from .lcpipeline import load_lightcurve_model
+
+__all__ = ["simulate", "train", "load", "LightCurvesCase"]
+
+
+def simulate(n: int, *, seed: int = 0, survey: str = "eros1") -> QTable:
+    """``n`` light curves (classes cycled) at ``survey``'s cadence (``eros1``, ``s82``...): a long
+    table ``id``, ``t`` [d], ``mag``, ``err`` [mag] with the truth ``class`` and ``period`` [d]."""
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    return lightcurve_table(n, survey, seed)
+
+
+def train(data_or_config=None, out=None, *, overwrite: bool = False, **config) -> Path:
+    """Train a classifier on simulations at a survey's cadence; write the model folder ``out``.
+
+    ``data_or_config``: None or a dict of :func:`~.lcapi.train_lightcurves_file` settings
+    (``survey``, ``n_per_class``, ``epochs``, ``seed``, ``n_jobs``, ``encoder``), also keywords.
+    """
+    settings = train_settings(data_or_config, config, "lightcurves", train_lightcurves_file)
+    out = check_out_dir(out, overwrite=overwrite, kind="classifier")
+    train_lightcurves_file(out, **settings)
+    return out
+
+
+def load(model="eros1") -> "LightCurvesCase":
+    """A shipped classifier by survey (``eros1``, ``s82``) or a model folder."""
+    return LightCurvesCase(model)
+
+
+class LightCurvesCase(CasePipeline):
+    """Calibrated variable-star classes (with "unknown") and periods of light curves."""
+
+    case = "lightcurves"
+
+    def __init__(self, model="eros1"):
+        self.model = "eros1" if model is None else model
+        self.classifier_ = load_lightcurve_model(self.model)
+
+    def predict(self, data, *, n_jobs: int = 1, **columns) -> QTable:
+        """One row per star: ``id``, ``class``, ``period`` [d], ``distance``, ``flag``, ``p_<class>``.
+        ``columns`` renames the inputs (``id_col``, ``t_col``, ``mag_col``, ``err_col``)."""
+        return classify_lightcurve_table(data, self.classifier_, n_jobs, **columns)[0]
+
+    def check(self, data=None, *, n: int = 400, seed: int = 1, truth: str = "class", id_col: str = "id") -> dict:
+        """Classification diagnostics on labelled light curves (a long table with a per-star
+        ``truth`` column); on ``n`` fresh simulations at the model's survey when None."""
+        survey = (getattr(self.classifier_, "provenance_", None) or {}).get("survey", "eros1")
+        data = simulate(n, seed=seed, survey=survey) if data is None else as_table(data, "data")
+        if truth not in data.colnames:
+            raise InputError(f"data: no truth column {truth!r}")
+        pred = self.predict(data)
+        true = per_object(data, id_col, truth)
+        classes = self.classifier_.classes
+        proba = np.stack([np.asarray(pred[f"p_{c}"]) for c in classes], 1)
+        label = np.where(np.asarray(pred["class"]) == "flagged", "unknown", np.asarray(pred["class"]))
+        return classification_check([true[i] for i in pred["id"]], label, proba, classes)
