@@ -35,7 +35,7 @@ UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(LoopConfig):
     """Training settings. ``hidden`` is kept for model folders written by sim2sky 0.1."""
 
     epochs: int = 40
@@ -47,8 +47,6 @@ class ClassifierConfig:
     num_threads: int = 1
     hidden: tuple[int, ...] = ()
 
-    def loop(self) -> LoopConfig:
-        return LoopConfig(self.epochs, self.batch_size, self.learning_rate, self.weight_decay, self.seed)
 
 
 class ClassifierNet(nn.Module):

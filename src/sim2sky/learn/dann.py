@@ -30,10 +30,11 @@ __all__ = ["DANNConfig", "fit_dann"]
 
 
 @dataclass(frozen=True)
-class DANNConfig:
+class DANNConfig(LoopConfig):
     epochs: int = 40
     batch_size: int = 512
     learning_rate: float = 2e-3
+    weight_decay: float = 1e-4
     # final weight of the reversed domain gradient; 3.0 was best of 0.3/1/3/10 on the shifted test
     # domain (chosen with its labels, so optimistic: see docs/guide.md)
     domain_weight: float = 3.0
@@ -81,7 +82,7 @@ def fit_dann(clf: CalibratedClassifier, x_src, y_src, x_tgt, x_cal, y_cal,
             d = nn.functional.binary_cross_entropy_with_logits(logits, labels)
             return c + d, {"class_loss": c.item(), "domain_loss": d.item()}
 
-        loop = LoopConfig(config.epochs, config.batch_size, config.learning_rate, 1e-4, config.seed)
+        loop = config.loop()
         clf.history_ = fit_epochs(step, len(xs), list(net.parameters()) + list(disc.parameters()), loop, progress,
                                   "DANN training")
         net.eval()

@@ -67,7 +67,7 @@ def log_floor(fields: np.ndarray, transform: str = "auto") -> float | None:
 
 
 @dataclass(frozen=True)
-class EmulatorConfig:
+class EmulatorConfig(LoopConfig):
     """Training settings of :class:`FieldEmulator`.
 
     ``transform``: ``"log"`` models ``log(x - floor)`` (floor just below the training minimum),
@@ -143,8 +143,7 @@ class FieldEmulator(BaseEstimator):
             return self._mean_nll(x_all[val], t_all[val]) / npix
 
         t0 = time.perf_counter()
-        loop = LoopConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, learning_rate=cfg.learning_rate,
-                          weight_decay=cfg.weight_decay, seed=cfg.seed)
+        loop = cfg.loop()
         history = fit_epochs(step, len(train), net.parameters(), loop, progress, "training emulator",
                              clip_grad_norm=5.0, validate=validate, keep=net)
         history["train_loss"] = history.pop("loss")

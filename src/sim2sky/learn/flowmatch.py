@@ -35,7 +35,7 @@ __all__ = ["FlowMatchingConfig", "FlowMatchingEmulator"]
 
 
 @dataclass(frozen=True)
-class FlowMatchingConfig:
+class FlowMatchingConfig(LoopConfig):
     """Training and sampling settings of :class:`FlowMatchingEmulator`.
 
     Attributes
@@ -64,6 +64,7 @@ class FlowMatchingConfig:
     epochs: int = 40
     batch_size: int = 64
     learning_rate: float = 2e-3
+    weight_decay: float = 0.0
     ema: float = 0.999
     steps: int = 24
     validation_fraction: float = 0.05
@@ -174,8 +175,7 @@ class FlowMatchingEmulator(BaseEstimator):
             return self._velocity_loss(averaged.module, x_all[val], t_all[val], val_z, val_t)
 
         t0 = time.perf_counter()
-        loop = LoopConfig(epochs=cfg.epochs, batch_size=min(cfg.batch_size, len(train)), learning_rate=cfg.learning_rate,
-                          weight_decay=0.0, seed=cfg.seed)
+        loop = replace(cfg.loop(), batch_size=min(cfg.batch_size, len(train)))
         history = fit_epochs(step, len(train), net.parameters(), loop, progress, "training flow-matching emulator",
                              clip_grad_norm=1.0, average=averaged, model=net, validate=validate, keep=averaged.module,
                              pct_start=0.1, drop_last=True)

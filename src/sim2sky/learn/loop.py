@@ -25,11 +25,18 @@ __all__ = ["LoopConfig", "fit_epochs"]
 
 @dataclass(frozen=True)
 class LoopConfig:
+    """The settings every learner shares (their configs subclass it, with their own defaults):
+    epochs, mini-batch size, the one-cycle peak AdamW learning rate, weight decay, seed."""
+
     epochs: int = 40
     batch_size: int = 512
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
+
+    def loop(self) -> "LoopConfig":
+        """Just the shared settings (what :func:`fit_epochs` reads)."""
+        return LoopConfig(self.epochs, self.batch_size, self.learning_rate, self.weight_decay, self.seed)
 
 
 def fit_epochs(step, n: int, params, config: LoopConfig, progress: bool = False, label: str = "training", *,

@@ -76,7 +76,7 @@ def autoencoder_network(in_features: int, latent_dim: int = 8, kind: str = "mlp"
 
 
 @dataclass(frozen=True)
-class RepresentationConfig:
+class RepresentationConfig(LoopConfig):
     beta: float = 1.0          # KL weight; 0 = deterministic autoencoder
     epochs: int = 60
     batch_size: int = 512
@@ -84,8 +84,6 @@ class RepresentationConfig:
     weight_decay: float = 1e-5
     seed: int = 0
 
-    def loop(self) -> LoopConfig:
-        return LoopConfig(self.epochs, self.batch_size, self.learning_rate, self.weight_decay, self.seed)
 
 
 class Representation(BaseEstimator):
