@@ -23,7 +23,8 @@ def sntype_columns(wave, flux, z, models=None) -> dict:
     flux = np.atleast_2d(np.asarray(flux, float))
     if flux.shape[1] != len(np.ravel(wave)):
         raise InputError(f"flux: {flux.shape[1]} pixels per spectrum but {len(np.ravel(wave))} wavelengths")
-    z = np.broadcast_to(np.asarray(z, float), (len(flux),)) if np.ndim(z) <= 1 else np.asarray(z)
+    z = np.asarray(z, float)
+    z = np.full(len(flux), z) if z.ndim == 0 else z
     if z.shape != (len(flux),):
         raise InputError(f"z: expected one redshift or one per spectrum ({len(flux)}), got shape {z.shape}")
     x = np.stack([flatten_spectrum(wave, f, zi) for f, zi in zip(flux, z)])
