@@ -39,7 +39,8 @@ nb_execution_show_tb = True
 # tutorials on registry datasets are shown unexecuted where the data is missing (not a build error)
 from sim2sky.core.data import available  # noqa: E402
 
-nb_execution_excludepatterns = [] if available("sn-templates") else ["tutorials/supernovae.md"]
+nb_execution_excludepatterns = ([] if available("sn-templates") else ["tutorials/supernovae.md"]) + \
+    ([] if available("miles") else ["tutorials/trust.md"])
 suppress_warnings = ["myst.header"]
 
 

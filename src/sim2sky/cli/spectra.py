@@ -91,6 +91,9 @@ def train_spectra(
     normalise: Normalise = typer.Option(Normalise.mean, help="Stellar-parameter inputs: mean (keep the SED) or "
                                                              "continuum."),
     seed: int = typer.Option(0, help="Random seed.", min=0),
+    model_error: str = typer.Option("miles", "--model-error", help="ATLAS9's error drawn into the stellar training "
+                                    "spectra: 'miles' (fitted on the calibration half of MILES, as shipped; needs "
+                                    "the miles dataset), 'none' (theory only) or an error-model JSON file."),
     overwrite: bool = OVERWRITE,
 ):
     """Reproduce the shipped spectra models from theory (~45 min on 2 cores)."""
@@ -98,6 +101,6 @@ def train_spectra(
     from ..cases.spectra import train_spectra as train
 
     m = train(out_dir, n_per_class=n_per_class, n_stars=n_stars, epochs=epochs, seed=seed, normalise=normalise.value,
-              progress=True, log=out.print)
+              model_error=model_error, progress=True, log=out.print)
     c = m["classifier"]
     out.print(f"theory test: accuracy {c['accuracy']:.3f}, macro-F1 {c['macro_f1']:.3f}, ECE {c['ece']:.3f}")

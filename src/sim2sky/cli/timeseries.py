@@ -98,16 +98,22 @@ def sntype(
     spectrum: Path = typer.Argument(..., help="Spectrum file (FITS image/table, SDSS spec, CSV with wave/flux)."),
     z: float = typer.Option(..., "--z", help="Redshift (the spectrum is moved to the rest frame).", min=0.0),
     out_path: Optional[Path] = typer.Option(None, "--out", help="Table (.csv/.ecsv/.fits) with one row per spectrum."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: shipped), e.g. one written "
+                                         "by 'supernovae calibrate' (adds the conformal subtype_set)."),
 ):
     """Type a supernova spectrum: subtype, broad type and age bin with calibrated probabilities."""
     file_out(out_path)
-    from ..cases.spectra import read_spectra
-    from ..cases.supernovae import sntype_table
+    from ..cases.supernovae import load
+    from ..core.tables import write_table
 
-    spectra = read_spectra(spectrum)
-    tab = sntype_table(spectra.wave, spectra.flux, z, out_path)
+    pred = load(model).predict(spectrum, z=z)
+    keep = [c for c in ("subtype", "p_subtype", "subtype_set", "set_size", "broad_type", "p_broad", "age_bin", "p_age",
+                        "distance") if c in pred.colnames]
+    tab = pred[keep]
     for row in tab:
-        out.print(f"{row['subtype']} (P={row['p_subtype']:.2f}; broad {row['broad_type']} P={row['p_broad']:.2f}), "
-                  f"age {row['age_bin']} (P={row['p_age']:.2f})")
+        sets = f"; set {row['subtype_set']}" if "subtype_set" in tab.colnames else ""
+        out.print(f"{row['subtype']} (P={float(row['p_subtype']):.2f}{sets}; broad {row['broad_type']} "
+                  f"P={float(row['p_broad']):.2f}), age {row['age_bin']} (P={float(row['p_age']):.2f})")
     if out_path:
+        write_table(tab, out_path)
         out.print(f"wrote {out_path}")

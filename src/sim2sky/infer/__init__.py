@@ -1,9 +1,12 @@
-"""Engine: neural posterior estimation (NPE) — estimator, trainer, posterior, diagnostics, model folders."""
+"""Engine: neural posterior estimation (NPE) — estimator, trainer, posterior, diagnostics, model folders,
+model error of simulators and interval calibration on real labels."""
 
 from ..core.lazy import lazy_exports
 
 _EXPORTS = {
     "api": ("check_npe_file", "sample_npe_file", "train_npe_file"),
+    "calibrate": ("IntervalCalibration", "interval_coverage"),
+    "model_error": ("ResidualErrorModel", "remove_smooth"),
     "checks": ("run_checks",),
     "diagnostics": ("c2st", "coverage_error", "expected_coverage", "sbc_ranks", "tarp"),
     "io": ("load_posterior", "save_posterior"),

@@ -109,6 +109,16 @@ class Posterior:
         return out
 
     @torch.inference_mode()
+    def embed(self, x, batch: int = 8192) -> np.ndarray:
+        """The flow's context for observations x (m, *x_shape): array (m, e), the embedding the
+        misspecification score (:class:`~sim2sky.learn.trust.TrustScore`) works in; for an
+        ensemble, all members' embeddings side by side."""
+        x = self.check_x(x, allow_out_of_range=True)
+        members = getattr(self.estimator, "members", [self.estimator])
+        return np.concatenate([np.concatenate([m.embed(torch.from_numpy(x[i:i + batch])).numpy() for m in members], 1)
+                               for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, 0), np.float32)
+
+    @torch.inference_mode()
     def log_prob(self, theta, x) -> np.ndarray:
         """log q(theta | x); theta (..., d) broadcast against x (..., k)."""
         t = torch.as_tensor(np.asarray(theta, np.float32))

@@ -1,12 +1,12 @@
 """Engine: learners that take any backbone — calibrated classifier with "unknown", DANN, the shared loop,
-attributions, mutual information, representations, the latent-space toolkit and field emulators (Fourier flow,
-flow matching)."""
+attributions, mutual information, representations, the latent-space toolkit, field emulators (Fourier flow,
+flow matching), probability calibration and conformal sets on real labels, and the per-object trust score."""
 
 from ..core.lazy import lazy_exports
 
 _EXPORTS = {
     "classifier": ("UNKNOWN", "CalibratedClassifier", "ClassifierConfig", "ClassifierNet",
-                   "expected_calibration_error", "fit_temperature", "mlp_classifier", "recall_at_precision",
+                   "fit_temperature", "mlp_classifier", "recall_at_precision",
                    "set_standardization"),
     "dann": ("DANNConfig", "fit_dann"),
     "emulate": ("EmulatorConfig", "FieldEmulator"),
@@ -19,6 +19,9 @@ _EXPORTS = {
     "splits": ("group_split",),
     "loop": ("LoopConfig", "fit_epochs"),
     "metrics": ("classification_check",),
+    "calibrate": ("ClassCalibration", "ConformalSets", "ProbabilityScaling", "calibrate_classes", "check_proba",
+                  "expected_calibration_error"),
+    "trust": ("FLAG_UNLIKE_TRAINING", "StatisticTrust", "TrustScore"),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -28,7 +28,7 @@ from ..core.threads import limit_threads
 from ..nn.encoders import MLP, build_encoder
 from .loop import LoopConfig, fit_epochs
 
-__all__ = ["ClassifierConfig", "ClassifierNet", "CalibratedClassifier", "expected_calibration_error",
+__all__ = ["ClassifierConfig", "ClassifierNet", "CalibratedClassifier",
            "mlp_classifier", "recall_at_precision", "set_standardization", "fit_temperature", "UNKNOWN"]
 
 UNKNOWN = "unknown"
@@ -83,18 +83,6 @@ def mlp_classifier(x_dim: int, n_classes: int, hidden=(256, 256, 128), seed: int
     """The default tabular network: an MLP backbone with SiLU activations, seeded initialisation."""
     torch.manual_seed(seed)
     return ClassifierNet(MLP(x_dim, hidden=hidden, activation="silu"), n_classes, (x_dim,))
-
-
-def expected_calibration_error(proba: np.ndarray, y: np.ndarray, bins: int = 15) -> float:
-    """Top-label ECE with equal-width confidence bins (Guo et al. 2017)."""
-    conf, pred = proba.max(1), proba.argmax(1)
-    edges = np.linspace(0, 1, bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        m = (conf > lo) & (conf <= hi)
-        if m.any():
-            ece += m.mean() * abs((pred[m] == y[m]).mean() - conf[m].mean())
-    return float(ece)
 
 
 def recall_at_precision(score: np.ndarray, y: np.ndarray, precision: float = 0.99) -> float:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import confusion_matrix, f1_score
 
-from .classifier import UNKNOWN, expected_calibration_error
+from .calibrate import expected_calibration_error
+from .classifier import UNKNOWN
 
 __all__ = ["classification_check"]
 

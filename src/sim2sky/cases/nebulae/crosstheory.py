@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from .base import NebulaModel, argon_from_sulphur, fill_doublets, helium_from_abundance
-from ...learn.classifier import expected_calibration_error, fit_temperature
+from ...learn.calibrate import expected_calibration_error
+from ...learn.classifier import fit_temperature
 from .features import line_features
 from .lines import LINE_NAMES, atomic
 from .schema import CLASSES

@@ -18,7 +18,8 @@ from sklearn.metrics import confusion_matrix, f1_score
 
 from ...core.errors import InputError, suggest
 from ...core.tables import write_table
-from ...learn.classifier import CalibratedClassifier, ClassifierConfig, expected_calibration_error, mlp_classifier
+from ...learn.calibrate import expected_calibration_error
+from ...learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
 from .features import FEATURE_NAMES, augment_table, line_features, measured_to_table
 from .lines import LINE_NAMES
 from .measure import LineFitConfig, measure_lines

@@ -18,10 +18,11 @@ from ...core.atomic import check_out_dir
 from ...core.contract import CasePipeline, qtable, train_settings
 from ...core.errors import InputError
 from ...learn.metrics import classification_check
+from .calibration import calibrate_stars
 from .forward import simulate_spectra
 from .io import spectrum_set
-from .pipeline import SpectraPipeline, classify_set
-from .schema import CLASSES
+from .pipeline import SpectraPipeline, classify_set, star_columns
+from .schema import CLASSES, STAR_KEYS
 from .training import train_spectra
 
 __all__ = ["simulate", "train", "load", "SpectraCase"]
@@ -85,6 +86,26 @@ class SpectraCase(CasePipeline):
             raise InputError(f"redshift: {redshift} is outside -0.01..7")
         cols = classify_set(self.pipeline_, spectrum_set(data), redshift=redshift, seed=seed)
         return qtable(cols)
+
+    def stars(self, data, *, seed: int = 0, calibrated: bool = True) -> QTable:
+        """Stellar parameters of every spectrum of ``data`` (:func:`~.pipeline.star_columns`):
+        T_eff [K], log g and [Fe/H] [dex] posterior means, standard deviations, 68% and 95%
+        intervals; calibrated, with a ``trust`` score and the ``unlike_training`` flag, when the
+        model folder was calibrated on real stars (``calibrate``; ``calibrated=False`` gives the
+        network's own posterior)."""
+        cols = star_columns(self.pipeline_, spectrum_set(data), seed, calibrated)
+        units = {k: (u.K if k.startswith("TEFF_") else u.dex) for k in cols
+                 if k.split("_")[0] in STAR_KEYS and k.split("_", 1)[-1] in ("mean", "std", "q16", "q84", "q025", "q975")}
+        return qtable(cols, units)
+
+    def calibrate(self, data, out, *, method: str = "scale", reference: int = 4000, seed: int = 0,
+                  overwrite: bool = False) -> dict:
+        """Calibrate the stellar-parameter posterior on real stars with catalogue ``TEFF``, ``LOGG``,
+        ``FEH`` (:func:`~.calibration.calibrate_stars`): per-parameter shift and conformal width
+        (``method="scale"``) or CQR (``"cqr"``) at 68% and 95%, plus the ``unlike_training`` trust
+        score. Writes the new model folder ``out``; returns the calibration record."""
+        return calibrate_stars(data, out, self.model, method=method, reference=reference, seed=seed,
+                               overwrite=overwrite)
 
     def check(self, data=None, *, n: int = 1300, seed: int = 1, truth: str = "TRUE_CLASS") -> dict:
         """Accuracy, macro-F1, recall, ECE, unknown rate, confusion and redshift error

@@ -23,7 +23,7 @@ Without inverse variances the noise is estimated from the scatter of neighbourin
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import astropy.units as u
@@ -57,6 +57,13 @@ class SpectrumSet:
 
     def __len__(self) -> int:
         return len(self.flux)
+
+    def __getitem__(self, rows) -> "SpectrumSet":
+        """The spectra at ``rows`` (indices, a boolean mask or a slice) with their meta rows."""
+        if isinstance(rows, (int, np.integer)):
+            rows = [rows]
+        meta = {k: np.asarray(v)[rows] for k, v in self.meta.items()}
+        return replace(self, flux=self.flux[rows], ivar=self.ivar[rows], meta=meta)
 
 
 def estimate_ivar(flux: np.ndarray) -> np.ndarray:

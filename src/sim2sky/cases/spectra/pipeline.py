@@ -18,15 +18,18 @@ from astropy.table import Table
 from ...core.errors import InputError
 from ...core.progress import progress as progress_bar
 from ...core.tables import write_table
+from ...core.calibration import read_calibration
+from ...infer.calibrate import IntervalCalibration
 from ...infer.io import load_posterior
 from ...learn.classifier import CalibratedClassifier
+from ...learn.trust import FLAG_UNLIKE_TRAINING, StatisticTrust
 from .grid import air_to_vacuum, resample, resample_matrix, to_inputs, vacuum_to_air
 from .io import SpectrumSet, iter_spectra
 from .schema import (CLASSES, FLAG_COVERAGE, FLAG_LOW_SNR, FLAG_UNKNOWN, MIN_SNR, STAR_CLASSES, STAR_PARAMETERS,
                      UNKNOWN, WAVE_MAX, WAVE_MIN, model_wave)
-from .stars import star_inputs, star_wave
+from .stars import posterior_mismatch, star_inputs, star_wave
 
-__all__ = ["classify_set", "SpectraPipeline", "DEFAULT_MODEL_DIR", "model_inputs", "star_grid_inputs", "classify_files", "stars_files"]
+__all__ = ["classify_set", "SpectraPipeline", "DEFAULT_MODEL_DIR", "model_inputs", "star_grid_inputs", "classify_files", "stars_files", "star_columns"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
 
@@ -77,6 +80,12 @@ class SpectraPipeline:
         self.redshift = load_posterior(self.model_dir / "redshift") if (self.model_dir / "redshift").is_dir() else None
         self.stars = load_posterior(self.model_dir / "stars") if (self.model_dir / "stars").is_dir() else None
         self.z_samples, self.star_samples = z_samples, star_samples
+        record, arrays = read_calibration(self.model_dir)      # written by `sim2sky spectra calibrate`
+        self.calibration = record
+        self.star_calibration = self.star_trust = None
+        if record is not None and record.get("model") == "stars":
+            self.star_calibration = IntervalCalibration.from_dict(record["fitted"]["intervals"])
+            self.star_trust = StatisticTrust.from_arrays(record["fitted"]["trust"], arrays)
 
     @property
     def star_normalise(self) -> str:
@@ -105,18 +114,40 @@ class SpectraPipeline:
             out.update(z_mean=s.mean(1), z_median=q50, z_std=s.std(1), z_q16=q16, z_q84=q84)
         return out
 
-    def star_parameters(self, x, seed: int = 0) -> dict:
-        """Posterior summaries of T_eff [K], log g, [Fe/H] for stellar-grid inputs x (n, 2, L)."""
+    def star_samples_raw(self, x, seed: int = 0) -> np.ndarray:
+        """Uncalibrated posterior draws (n, star_samples, 3) in the model's space: log10 T_eff, log g, [Fe/H]."""
         if self.stars is None:
             raise InputError(f"model folder {self.model_dir} has no stars/ model")
         g = torch.Generator().manual_seed(seed)
-        s = self.stars.sample_batched(x, self.star_samples, generator=g, max_rows=1 << 16)
+        return self.stars.sample_batched(x, self.star_samples, generator=g, max_rows=1 << 16)
+
+    def star_parameters(self, x, seed: int = 0, calibrated: bool = True) -> dict:
+        """Posterior summaries of T_eff [K], log g, [Fe/H] for stellar-grid inputs x (n, 2, L):
+        ``<KEY>_mean``, ``_std``, ``_q16``/``_q84`` (68%) and ``_q025``/``_q975`` (95%); calibrated
+        (and with a ``trust`` score) when the model folder was calibrated on real stars, unless
+        ``calibrated`` is False."""
+        s = self.star_samples_raw(x, seed)
+        trust = None
+        if self.star_trust is not None and calibrated:
+            trust = self.star_trust.score(posterior_mismatch(x, s))
+        if self.star_calibration is not None and calibrated:
+            iv = self.star_calibration.intervals(s)
+            s = self.star_calibration.transform_samples(s)
+        else:
+            iv = {}
+            for c in (68, 95):
+                iv[f"lo{c}"], iv[f"hi{c}"] = np.quantile(s, [(1 - c / 100) / 2, (1 + c / 100) / 2], axis=1)
         s[..., 0] = 10 ** s[..., 0]
+        for k in iv:
+            iv[k][:, 0] = 10 ** iv[k][:, 0]
         out = {}
         for j, p in enumerate(STAR_PARAMETERS):
             v = s[..., j]
             out[f"{p.key}_mean"], out[f"{p.key}_std"] = v.mean(1), v.std(1)
-            out[f"{p.key}_q16"], out[f"{p.key}_q84"] = np.quantile(v, [0.16, 0.84], axis=1)
+            out[f"{p.key}_q16"], out[f"{p.key}_q84"] = iv["lo68"][:, j], iv["hi68"][:, j]
+            out[f"{p.key}_q025"], out[f"{p.key}_q975"] = iv["lo95"][:, j], iv["hi95"][:, j]
+        if trust is not None:
+            out["trust"] = trust
         return out
 
 
@@ -195,8 +226,32 @@ def classify_files(inputs, out, redshift: float | None = None, model_dir=None, s
     return {"n": len(table), "counts": counts, "out": str(out)}
 
 
+def star_columns(pipe: SpectraPipeline, s: SpectrumSet, seed: int = 0, calibrated: bool = True) -> dict:
+    """Stellar parameters, class and flag of every spectrum of ``s`` (the columns of ``spectra stars``):
+    pass-through columns, ``source``, ``row``, ``<KEY>_mean|_std|_q16|_q84|_q025|_q975`` for
+    TEFF [K], LOGG and FEH [dex], ``trust`` (calibrated folders), ``class``, ``flag``."""
+    xs, cov_s = star_grid_inputs(s, pipe.star_normalise)
+    params = pipe.star_parameters(xs, seed=seed, calibrated=calibrated)
+    x, _, snr, cov = model_inputs(s)
+    cls = pipe.classify(x, snr, cov, redshift=0.0, seed=seed)
+    cols = dict(s.meta)
+    cols["source"] = np.full(len(s), s.source)
+    cols["row"] = np.arange(len(s))
+    trust = params.pop("trust", None)
+    for k, v in params.items():
+        cols[k] = np.round(np.asarray(v, np.float64), 4 if not k.startswith("TEFF") else 1)
+    cols["class"] = cls["label"].astype(str)
+    flag = np.where(np.isin(cls["label"], STAR_CLASSES), cls["flag"], "not_a_star")
+    if trust is not None:
+        cols["trust"] = np.round(trust, 3)
+        flag = np.where((flag == "ok") & (trust > pipe.star_trust.threshold_), FLAG_UNLIKE_TRAINING, flag)
+    flag = np.where(cov_s < 0.5, FLAG_COVERAGE, flag)
+    cols["flag"] = flag.astype(str)
+    return cols
+
+
 def stars_files(inputs, out, model_dir=None, seed: int = 0, chunk: int = 8192, progress: bool = False) -> dict:
-    """Stellar parameters (T_eff [K], log g, [Fe/H] [dex]: mean, std, 16/84th percentiles) for every
+    """Stellar parameters (T_eff [K], log g, [Fe/H] [dex]: mean, std, 68% and 95% intervals) for every
     spectrum of ``inputs``, with its class and a flag; written atomically to ``out``."""
     out = Path(out)
     _out_format(out)
@@ -205,20 +260,7 @@ def stars_files(inputs, out, model_dir=None, seed: int = 0, chunk: int = 8192, p
     with progress_bar(None, "stars", progress) as bar:
         for path in [Path(p) for p in inputs]:
             for s in iter_spectra(path, chunk):
-                xs, cov_s = star_grid_inputs(s, pipe.star_normalise)
-                params = pipe.star_parameters(xs, seed=seed)
-                x, _, snr, cov = model_inputs(s)
-                cls = pipe.classify(x, snr, cov, redshift=0.0, seed=seed)
-                cols = dict(s.meta)
-                cols["source"] = np.full(len(s), s.source)
-                cols["row"] = np.arange(len(s))
-                for k, v in params.items():
-                    cols[k] = np.round(np.asarray(v, np.float64), 4 if not k.startswith("TEFF") else 1)
-                cols["class"] = cls["label"].astype(str)
-                flag = np.where(np.isin(cls["label"], STAR_CLASSES), cls["flag"], "not_a_star")
-                flag = np.where(cov_s < 0.5, FLAG_COVERAGE, flag)
-                cols["flag"] = flag.astype(str)
-                parts.append(cols)
+                parts.append(star_columns(pipe, s, seed))
                 bar.advance(len(s))
     table = _collect(parts)
     write_table(table, out)

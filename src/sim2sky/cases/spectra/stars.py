@@ -24,12 +24,13 @@ import numpy as np
 from scipy.interpolate import LinearNDInterpolator
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
+from ...infer.model_error import remove_smooth
 from ..nebulae import ccm89_k
 from .schema import STAR_GRID_MAX, STAR_GRID_MIN
 from .templates import atlas9_grid
 
 __all__ = ["star_wave", "StarObservation", "simulate_stars", "star_inputs", "continuum_normalise", "STAR_PRIOR",
-           "emulate_atlas9"]
+           "emulate_atlas9", "theory_mismatch", "posterior_mismatch"]
 
 #: Prior of the stellar-parameter model: T_eff [K] (log-uniform), log g [dex], [Fe/H] [dex].
 STAR_PRIOR = {"TEFF": (3500.0, 30000.0), "LOGG": (0.0, 5.0), "FEH": (-2.5, 0.5)}
@@ -80,13 +81,24 @@ class StarObservation:
         self.ebv, self.snr, self.calibration, self.coverage_probability = ebv, snr, calibration, coverage_probability
 
 
-def simulate_stars(n: int, seed: int = 0, obs: StarObservation = StarObservation()) -> dict:
+def simulate_stars(n: int, seed: int = 0, obs: StarObservation = StarObservation(), model_error=None,
+                   augment_noise: float = 0.0) -> dict:
     """``n`` mock stars: ``theta`` (n, 3) = T_eff [K], log g, [Fe/H]; ``flux``, ``ivar`` (n, L) on
-    :func:`star_wave`; ``ebv``, ``snr``."""
+    :func:`star_wave`; ``ebv``, ``snr``.
+
+    ``model_error``: a :class:`~sim2sky.infer.model_error.ResidualErrorModel` in ln flux,
+    conditioned on log T_eff; one draw multiplies every theory spectrum. ``augment_noise``:
+    instead (or as well), independent ln-flux noise of this rms per pixel (plain augmentation,
+    the comparison in the stars table).
+    """
     rng = np.random.default_rng(seed)
     theta, logf = _draw_parameters(n, rng)
     wave = star_wave()
     flux = 10 ** (logf - logf.mean(1, keepdims=True))
+    if model_error is not None:
+        flux *= np.exp(model_error.sample(np.log10(theta[:, 0]), np.random.default_rng([seed, 1])))
+    if augment_noise > 0:
+        flux *= np.exp(augment_noise * np.random.default_rng([seed, 2]).standard_normal(flux.shape))
     ebv = rng.uniform(*obs.ebv, n)
     flux *= 10 ** (-0.4 * ccm89_k(wave)[None, :] * ebv[:, None])
     x = np.linspace(-1, 1, len(wave))
@@ -145,3 +157,25 @@ def star_inputs(flux: np.ndarray, ivar: np.ndarray, normalise: str = "mean") -> 
     if normalise == "continuum":
         x[:, 1] = np.where(good, np.minimum(np.abs(flux) / np.where(good, sig, 1.0), 500.0) / 500.0, 0.0)
     return x
+
+
+def theory_mismatch(x: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Posterior-predictive residual (n,): rms of ln(data / ATLAS9 at ``params``) over the measured
+    bins of mean-normalised stellar-grid inputs ``x`` (n, 2, L), after a cubic Legendre term per
+    star (dust, flux calibration) is removed. ``params`` (n, 3): T_eff [K], log g, [Fe/H].
+    Inf where the parameters fall outside the ATLAS9 grid."""
+    theory = emulate_atlas9(params)
+    inside = np.isfinite(theory).all(1)
+    f = 10 ** (np.where(inside[:, None], theory, 0.0) - np.where(inside[:, None], theory, 0.0).mean(1, keepdims=True))
+    f /= f.mean(1, keepdims=True)
+    good = x[:, 1] > 0
+    r = remove_smooth(np.where(good, np.log(np.clip(x[:, 0], 1e-3, None) / f), 0.0), 3, good.astype(float))
+    rms = np.sqrt((r**2 * good).sum(1) / np.maximum(good.sum(1), 1))
+    return np.where(inside, rms, np.inf)
+
+
+def posterior_mismatch(x: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """:func:`theory_mismatch` at the posterior median of ``draws`` (n, S, 3), model space."""
+    p = np.median(draws, axis=1)
+    p[:, 0] = 10 ** p[:, 0]
+    return theory_mismatch(x, p)

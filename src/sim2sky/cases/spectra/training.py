@@ -12,6 +12,8 @@ Three model folders (written by :func:`train_spectra`, shipped under ``models/``
 
 from __future__ import annotations
 
+import json
+
 import time
 from pathlib import Path
 
@@ -24,18 +26,22 @@ from ...core.atomic import atomic_dir, atomic_file
 from ...core.modelio import seal_folder
 from ...core.errors import InputError
 from ...infer.estimator import NPEConfig
+from ...infer.model_error import ResidualErrorModel
 from ...infer.io import save_posterior
 from ...infer.npe import NPE
 from ...infer.priors import BoxUniform
 from ...infer.train import TrainConfig
-from ...learn.classifier import CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error
+from ...learn.calibrate import expected_calibration_error
+from ...learn.classifier import CalibratedClassifier, ClassifierConfig, ClassifierNet
 from ...nn.encoders import CNN1d, ResNet1d
 from .grid import INPUT_CHANNELS, to_inputs
 from .schema import CLASSES, N_PIX, STAR_PARAMETERS, model_wave
+from .evaluate import miles
 from .forward import SurveyConditions, simulate_spectra
+from .realstars import fit_star_model_error, miles_split
 from .stars import STAR_PRIOR, StarObservation, simulate_stars, star_inputs, star_wave
 
-__all__ = ["classifier_network", "redshift_embedding", "stars_embedding", "train_classifier", "train_redshift",
+__all__ = ["star_model_error", "classifier_network", "redshift_embedding", "stars_embedding", "train_classifier", "train_redshift",
            "train_stars", "train_spectra", "evaluate_classifier", "write_simulated", "Z_PRIOR"]
 
 #: prior of the redshift model, in ln(1 + z)
@@ -98,8 +104,11 @@ def train_redshift(train: dict, seed: int = 0, max_epochs: int = 60, progress: b
 
 
 def train_stars(n: int = 40000, seed: int = 0, normalise: str = "mean", max_epochs: int = 60,
-                progress: bool = False) -> tuple[NPE, dict]:
-    sims = simulate_stars(n, seed=seed, obs=StarObservation())
+                progress: bool = False, model_error=None, augment_noise: float = 0.0,
+                x_target=None) -> tuple[NPE, dict]:
+    """The stellar-parameter NPE on ``n`` ATLAS9 stars (optionally with ``model_error`` draws or
+    ``augment_noise``, see :func:`~.stars.simulate_stars`; DANN towards unlabelled ``x_target``)."""
+    sims = simulate_stars(n, seed=seed, obs=StarObservation(), model_error=model_error, augment_noise=augment_noise)
     x = star_inputs(sims["flux"], sims["ivar"], normalise)
     theta = sims["theta"].astype(np.float32)
     theta[:, 0] = np.log10(theta[:, 0])                      # the flow works in log T_eff
@@ -108,18 +117,41 @@ def train_stars(n: int = 40000, seed: int = 0, normalise: str = "mean", max_epoc
     npe = NPE(prior=BoxUniform(lo, hi), config=NPEConfig(flow="maf", ensemble=3),    # the shipped model's recipe
               train_config=TrainConfig(batch_size=256, max_epochs=max_epochs, seed=seed, num_threads=2),
               embedding=stars_embedding(), progress=progress)
-    npe.fit(theta, x, theta_names=["log10 T_eff", "log g", "[Fe/H]"])
+    npe.fit(theta, x, theta_names=["log10 T_eff", "log g", "[Fe/H]"], x_target=x_target)
     npe.posterior_.theta_units = ["dex(K)", "dex", "dex"]
     return npe, sims
 
 
+def star_model_error(model_error: str | None):
+    """The :class:`~sim2sky.infer.model_error.ResidualErrorModel` for ``train_spectra``'s setting:
+    None (theory only), ``"miles"`` (fitted on the calibration half of the MILES development
+    set: the shipped model) or a JSON file written by ``ResidualErrorModel.to_dict``."""
+    if model_error is None or model_error == "none":
+        return None
+    if model_error == "miles":
+        s = miles()
+        return fit_star_model_error(s[miles_split(len(s))[0]])
+    path = Path(model_error)
+    if not path.is_file():
+        raise InputError(f"model_error: expected none, miles or a JSON file of an error model, got {model_error!r}")
+    try:
+        return ResidualErrorModel.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"model_error: {path.name} is not an error model written by ResidualErrorModel.to_dict ({exc})")
+
+
 def train_spectra(out, n_per_class: int = 8000, n_stars: int = 40000, epochs: int = 20, seed: int = 0,
-                  normalise: str = "mean", conditions: SurveyConditions = SurveyConditions(),
-                  progress: bool = False, log=print) -> dict:
-    """Simulate from theory and train the three models; write them under ``out``; return metrics."""
+                  normalise: str = "mean", model_error: str | None = "miles",
+                  conditions: SurveyConditions = SurveyConditions(), progress: bool = False, log=print) -> dict:
+    """Simulate from theory and train the three models; write them under ``out``; return metrics.
+
+    ``model_error``: ATLAS9's error drawn into the stellar training spectra (see
+    :func:`star_model_error`; ``"miles"`` reproduces the shipped model and needs the ``miles`` dataset).
+    """
     out = Path(out)
     if normalise not in ("mean", "continuum"):          # checked before minutes of training, not after
         raise InputError(f"--normalise: expected mean or continuum, got {normalise!r}")
+    error_model = star_model_error(model_error)
     t0 = time.perf_counter()
     log(f"simulating {len(CLASSES) * n_per_class} training spectra ({len(CLASSES)} classes)...")
     train = simulate_spectra(n_per_class, seed=seed, conditions=conditions)
@@ -144,12 +176,14 @@ def train_spectra(out, n_per_class: int = 8000, n_stars: int = 40000, epochs: in
     log(f"  redshift: median |dz|/(1+z) {metrics['redshift']['median_abs_dz_over_1pz']:.4f}, "
         f"outliers {metrics['redshift']['outlier_fraction']:.3f}, 68% coverage {metrics['redshift']['coverage68']:.3f}")
     log(f"training the stellar-parameter posterior on {n_stars} ATLAS9 stars ({normalise} normalisation)...")
-    snpe, _ = train_stars(n_stars, seed=seed, normalise=normalise, progress=progress)
+    snpe, _ = train_stars(n_stars, seed=seed, normalise=normalise, progress=progress, model_error=error_model)
     with atomic_dir(out) as tmp:             # the three models or none; a user's folder is never replaced
         clf.save(tmp / "classifier", provenance=prov, metrics=m)
         save_posterior(znpe.posterior_, tmp / "redshift", history=znpe.history_, provenance=prov)
         save_posterior(snpe.posterior_, tmp / "stars", history=snpe.history_,
                        provenance={**prov, "n_stars": n_stars, "normalise": normalise,
+                                   "model_error": None if error_model is None else error_model.to_dict(),
+                                   "model_error_source": model_error,
                                    "theory": "ATLAS9 (Castelli & Kurucz 2004)",
                                    "parameters": [p.key for p in STAR_PARAMETERS]})
         seal_folder(tmp)

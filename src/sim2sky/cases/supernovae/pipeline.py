@@ -24,7 +24,7 @@ from ...nn.encoders import CNN1d
 from .schema import AGE_LABELS, BROAD_TYPE, N_BINS, SN_SUBTYPES, age_bin, log_wave_grid
 from .templates import flatten_spectrum, normalise
 
-__all__ = ["SNTraining", "supernova_key", "split_by_supernova", "augment", "train_sn_typer", "load_sn_typer",
+__all__ = ["DEFAULT_MODEL_DIR", "SNTraining", "supernova_key", "split_by_supernova", "augment", "train_sn_typer", "load_sn_typer",
            "type_spectra", "type_spectrum"]
 
 
@@ -97,9 +97,13 @@ def train_sn_typer(templates: dict, train: np.ndarray, cal: np.ndarray, settings
     return models[0], models[1]
 
 
+#: the shipped subtype and age classifiers
+DEFAULT_MODEL_DIR = Path(str(resources.files(__package__).joinpath("models")))
+
+
 def load_sn_typer(path=None) -> tuple[CalibratedClassifier, CalibratedClassifier]:
     """The shipped subtype and age classifiers (or those saved under ``path``/type and ``path``/age)."""
-    root = Path(path) if path is not None else Path(str(resources.files(__package__).joinpath("models")))
+    root = Path(path) if path is not None else DEFAULT_MODEL_DIR
     if not (root / "type").is_dir() or not (root / "age").is_dir():
         raise InputError(f"model: {root} must hold 'type' and 'age' classifier folders")
     return CalibratedClassifier.load(root / "type"), CalibratedClassifier.load(root / "age")

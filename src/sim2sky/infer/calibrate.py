@@ -1,0 +1,235 @@
+"""Posterior intervals calibrated on real labels: shift-and-scale, and conformalised quantiles.
+
+A posterior trained on theory can be biased and too narrow on real objects (MILES stars: T_eff
+68% intervals held 5% of the truths). Given posterior samples for a labelled real calibration
+set, :class:`IntervalCalibration` fits per parameter
+
+* ``method="scale"`` (ours): a shift (the median residual) and, per credible level, a
+  conformal width factor on the shifted central interval, so intervals grow where the
+  posterior is wide (heteroscedastic, like the posterior itself);
+* ``method="cqr"``: conformalised quantile regression (Romano et al. 2019): the central
+  interval widened by a constant margin.
+
+Both thresholds are split-conformal quantiles, so for exchangeable calibration and test
+objects the calibrated interval at level c covers the truth with probability >= c (the
+shift is fitted on the same set; :meth:`IntervalCalibration.cross_validate` measures the
+coverage reached on held-out folds).
+
+References
+----------
+Romano, Y., Patterson, E. & Candès, E. (2019), "Conformalized quantile regression", arXiv:1905.03222.
+Angelopoulos, A. & Bates, S. (2021), "A gentle introduction to conformal prediction", arXiv:2107.07511.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+from scipy.special import ndtri
+from sklearn.base import BaseEstimator
+
+from ..core.calibration import conformal_quantile
+from ..core.errors import InputError
+
+__all__ = ["IntervalCalibration", "interval_coverage"]
+
+
+def interval_coverage(truth, lo, hi) -> np.ndarray:
+    """Fraction of truths inside [lo, hi] per parameter; inputs (n, d), NaN truths ignored."""
+    t = np.asarray(truth, float)
+    inside = (t >= lo) & (t <= hi)
+    ok = np.isfinite(t)
+    return np.array([inside[ok[:, j], j].mean() if ok[:, j].any() else np.nan for j in range(t.shape[1])])
+
+
+class IntervalCalibration(BaseEstimator):
+    """Per-parameter interval calibration of posterior samples on labelled real objects.
+
+    Parameters
+    ----------
+    levels : tuple of float
+        Credible levels to calibrate (central intervals).
+    method : {"scale", "cqr"}
+    shift : bool
+        Correct the median by the calibration set's median residual (``scale`` only).
+    floor : bool
+        ``scale`` only: first fit a model-error floor tau per parameter (maximum likelihood of
+        the residuals under N(0, sd_posterior^2 + tau^2)) and add it in quadrature to every
+        half-width, so that precise posteriors are not trusted beyond what theory allows; the
+        conformal factor is then fitted on top. Measured on MILES FGK stars (the theory-only
+        posterior, groups by T_eff, calibration and report halves and their halves): T_eff 68%
+        coverage 0.52-0.71 on three splits without the floor, 0.57-0.73 on four with it.
+    group_by : (int, sequence of float), optional
+        Mondrian (group-conditional) calibration: objects are grouped by the posterior median of
+        parameter ``group_by[0]`` cut at the edges ``group_by[1]``, and each group gets its own
+        shift and widths, so coverage holds within each group, not only on average. A group with
+        fewer than ``min_group`` calibration objects uses the pooled fit.
+    min_group : int
+
+    Attributes
+    ----------
+    shift_ : ndarray (G, d)       added to every sample's parameter (G groups; 1 without ``group_by``)
+    floor_ : ndarray (G, d)       model-error floor tau (``scale``, ``floor=True``)
+    factor_ : ndarray (G, L, d)   ``scale``: interval half-widths multiplied by this
+    margin_ : ndarray (G, L, d)   ``cqr``: interval ends moved out by this
+    n_cal_ : ndarray (G, d)       calibration objects with a truth, per group and parameter
+    """
+
+    def __init__(self, levels=(0.68, 0.95), method: str = "scale", shift: bool = True, floor: bool = True,
+                 group_by=None, min_group: int = 30):
+        self.levels, self.method, self.shift, self.floor = tuple(levels), method, shift, floor
+        self.group_by, self.min_group = group_by, min_group
+
+    def _groups(self, s: np.ndarray) -> np.ndarray:
+        if self.group_by is None:
+            return np.zeros(len(s), int)
+        j, edges = self.group_by
+        return np.searchsorted(np.asarray(edges, float), np.median(s[:, :, j], axis=1))
+
+    @staticmethod
+    def _check(samples, truth=None):
+        s = np.asarray(samples, float)
+        if s.ndim != 3:
+            raise InputError(f"samples: expected (n objects, n samples, d parameters), got shape {s.shape}")
+        if truth is None:
+            return s, None
+        t = np.asarray(truth, float)
+        if t.shape != (s.shape[0], s.shape[2]):
+            raise InputError(f"truth: expected shape {(s.shape[0], s.shape[2])}, got {t.shape}")
+        return s, t
+
+    def _raw(self, s: np.ndarray, level: float):
+        lo, med, hi = np.quantile(s, [(1 - level) / 2, 0.5, (1 + level) / 2], axis=1)
+        return lo, med, hi
+
+    def fit(self, samples, truth) -> "IntervalCalibration":
+        """``samples`` (n, S, d) posterior draws of the calibration objects; ``truth`` (n, d), NaN = unknown."""
+        if self.method not in ("scale", "cqr"):
+            raise InputError(f"method: expected scale or cqr, got {self.method!r}")
+        if not all(0 < c < 1 for c in self.levels):
+            raise InputError(f"levels: expected values in (0, 1), got {self.levels}")
+        s, t = self._check(samples, truth)
+        ok = np.isfinite(t)
+        if (ok.sum(0) < 10).any():
+            raise InputError(f"truth: at least 10 labelled objects per parameter are needed, got {ok.sum(0).tolist()}")
+        pooled = self._fit_one(s, t)
+        g = self._groups(s)
+        n_groups = 1 if self.group_by is None else len(self.group_by[1]) + 1
+        fits = []
+        for k in range(n_groups):
+            m = g == k
+            enough = (np.isfinite(t[m]).sum(0) >= self.min_group).all()
+            fits.append(self._fit_one(s[m], t[m]) if enough else pooled)
+        self.shift_, self.floor_, self.factor_, self.margin_, self.n_cal_ = (np.stack([f[i] for f in fits])
+                                                                              for i in range(5))
+        self.pooled_groups_ = [bool(f is pooled) for f in fits] if self.group_by is not None else [False]
+        return self
+
+    def _fit_one(self, s: np.ndarray, t: np.ndarray):
+        d = s.shape[2]
+        ok = np.isfinite(t)
+        med = np.median(s, axis=1)
+        shift = np.array([np.median((t - med)[ok[:, j], j]) for j in range(d)]) \
+            if self.shift and self.method == "scale" else np.zeros(d)
+        floor = np.zeros(d)
+        if self.floor and self.method == "scale":
+            sd = s.std(axis=1)
+            for j in range(d):
+                r, v = (t - med - shift)[ok[:, j], j], sd[ok[:, j], j] ** 2
+                floor[j] = minimize_scalar(lambda tau: np.sum(np.log(v + tau**2) + r**2 / (v + tau**2)),
+                                           bounds=(0.0, 10 * np.std(r) + 1e-12), method="bounded").x
+        factor = np.ones((len(self.levels), d))
+        margin = np.zeros((len(self.levels), d))
+        for i, c in enumerate(self.levels):
+            lo, m, hi = self._raw(s, c)
+            w_lo, w_hi = self._widths(m - lo, hi - m, floor, c)
+            for j in range(d):
+                k = ok[:, j]
+                y = t[k, j]
+                if self.method == "cqr":
+                    margin[i, j] = conformal_quantile(np.maximum(lo[k, j] - y, y - hi[k, j]), 1 - c)
+                else:
+                    mm = m[k, j] + shift[j]
+                    tiny = 1e-9 * (np.abs(mm) + 1)
+                    score = np.maximum((mm - y) / np.maximum(w_lo[k, j], tiny), (y - mm) / np.maximum(w_hi[k, j], tiny))
+                    factor[i, j] = max(conformal_quantile(score, 1 - c), 0.0)
+        return shift, floor, factor, margin, ok.sum(0)
+
+    @staticmethod
+    def _widths(w_lo, w_hi, floor, level):
+        """Half-widths with the model-error floor added in quadrature (at the level's Gaussian z)."""
+        z = ndtri((1 + level) / 2)
+        return np.sqrt(w_lo**2 + (z * floor) ** 2), np.sqrt(w_hi**2 + (z * floor) ** 2)
+
+    def intervals(self, samples) -> dict:
+        """Calibrated ``median`` (n, d) and, per level c, ``lo{c}``/``hi{c}`` (n, d) (c in percent)."""
+        s, _ = self._check(samples)
+        g = self._groups(s)
+        med = np.median(s, axis=1) + self.shift_[g]
+        out = {"median": med}
+        for i, c in enumerate(self.levels):
+            lo, m, hi = self._raw(s, c)
+            if self.method == "cqr":
+                lo, hi = lo - self.margin_[g, i], hi + self.margin_[g, i]
+            else:
+                w_lo, w_hi = self._widths(m - lo, hi - m, self.floor_[g], c)
+                lo, hi = med - self.factor_[g, i] * w_lo, med + self.factor_[g, i] * w_hi
+            out[f"lo{round(100 * c)}"], out[f"hi{round(100 * c)}"] = lo, hi
+        return out
+
+    def transform_samples(self, samples) -> np.ndarray:
+        """Samples shifted and scaled about their median by the first level's factor (``scale``),
+        so that means and standard deviations computed from them are calibrated too."""
+        s, _ = self._check(samples)
+        g = self._groups(s)
+        med = np.median(s, axis=1, keepdims=True)
+        if self.method == "scale":
+            lo, m, hi = self._raw(s, self.levels[0])
+            w = np.maximum((hi - lo) / 2, 1e-12)
+            f = self.factor_[g, 0] * np.sqrt(w**2 + (ndtri((1 + self.levels[0]) / 2) * self.floor_[g]) ** 2) / w
+        else:
+            f = np.ones((len(s), s.shape[2]))
+        return med + self.shift_[g][:, None, :] + f[:, None, :] * (s - med)
+
+    def cross_validate(self, samples, truth, folds: int = 5, seed: int = 0) -> dict:
+        """Coverage per level and parameter on held-out folds, before and after calibration."""
+        s, t = self._check(samples, truth)
+        idx = np.random.default_rng(seed).permutation(len(s))
+        before = {c: [] for c in self.levels}
+        after = {c: [] for c in self.levels}
+        for k in range(folds):
+            test = idx[k::folds]
+            train = np.setdiff1d(idx, test)
+            cal = IntervalCalibration(self.levels, self.method, self.shift, self.floor, self.group_by,
+                                      self.min_group).fit(s[train], t[train])
+            iv = cal.intervals(s[test])
+            for c in self.levels:
+                lo, _, hi = self._raw(s[test], c)
+                before[c].append((interval_coverage(t[test], lo, hi), len(test)))
+                after[c].append((interval_coverage(t[test], iv[f"lo{round(100 * c)}"], iv[f"hi{round(100 * c)}"]), len(test)))
+
+        def avg(parts):
+            v = np.array([p for p, _ in parts])
+            w = np.array([n for _, n in parts], float)
+            return np.nansum(v * w[:, None], 0) / np.sum(w[:, None] * np.isfinite(v), 0)
+
+        return {"folds": folds, "levels": list(self.levels),
+                "coverage_before": {f"{c:g}": avg(before[c]).tolist() for c in self.levels},
+                "coverage_after": {f"{c:g}": avg(after[c]).tolist() for c in self.levels}}
+
+    def to_dict(self) -> dict:
+        gb = None if self.group_by is None else [int(self.group_by[0]), [float(e) for e in self.group_by[1]]]
+        return {"levels": list(self.levels), "method": self.method, "shift": self.shift, "floor": self.floor,
+                "group_by": gb, "floor_": self.floor_.tolist(),
+                "min_group": self.min_group, "pooled_groups": self.pooled_groups_,
+                "shift_": self.shift_.tolist(), "factor": self.factor_.tolist(), "margin": self.margin_.tolist(),
+                "n_cal": self.n_cal_.tolist()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "IntervalCalibration":
+        m = cls(tuple(d["levels"]), d["method"], d["shift"], d["floor"], d.get("group_by"), d.get("min_group", 30))
+        m.floor_ = np.asarray(d["floor_"], float)
+        m.pooled_groups_ = d.get("pooled_groups", [False])
+        m.shift_, m.factor_, m.margin_ = (np.asarray(d[k], float) for k in ("shift_", "factor", "margin"))
+        m.n_cal_ = np.asarray(d["n_cal"])
+        return m
