@@ -22,6 +22,7 @@ largest errors (AUC).
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 
 from ...core.calibration import data_digest, write_calibrated
 from ...core.errors import InputError
@@ -55,14 +56,11 @@ def star_truth(meta: dict) -> np.ndarray:
 
 
 def rank_auc(score: np.ndarray, positive: np.ndarray) -> float:
-    """Area under the ROC curve of ``score`` for the boolean ``positive`` (Mann-Whitney U); NaN if one class is empty."""
-    from scipy.stats import rankdata
-
+    """Area under the ROC curve of ``score`` for the boolean ``positive``; NaN if one class is empty."""
     pos = np.asarray(positive, bool)
     if pos.all() or not pos.any():
         return float("nan")
-    r = rankdata(score)
-    return float((r[pos].sum() - pos.sum() * (pos.sum() + 1) / 2) / (pos.sum() * (~pos).sum()))
+    return float(roc_auc_score(pos, np.nan_to_num(np.asarray(score, float), posinf=np.finfo(float).max)))
 
 
 def reference_mismatch(pipe, n: int, seed: int) -> np.ndarray:

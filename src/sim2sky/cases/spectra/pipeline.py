@@ -81,7 +81,6 @@ class SpectraPipeline:
         self.stars = load_posterior(self.model_dir / "stars") if (self.model_dir / "stars").is_dir() else None
         self.z_samples, self.star_samples = z_samples, star_samples
         record, arrays = read_calibration(self.model_dir)      # written by `sim2sky spectra calibrate`
-        self.calibration = record
         self.star_calibration = self.star_trust = None
         if record is not None and record.get("model") == "stars":
             self.star_calibration = IntervalCalibration.from_dict(record["fitted"]["intervals"])

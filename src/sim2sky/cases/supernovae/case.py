@@ -25,7 +25,7 @@ from ...learn.classifier import UNKNOWN
 from ...learn.metrics import classification_check
 from ..spectra import spectrum_set
 from .api import sntype_columns
-from .pipeline import DEFAULT_MODEL_DIR, SNTraining, load_sn_typer, split_by_supernova, train_sn_typer
+from .pipeline import BROAD_NAMES, DEFAULT_MODEL_DIR, SNTraining, broad_proba, load_sn_typer, split_by_supernova, train_sn_typer
 from .schema import AGE_LABELS, BROAD_TYPE, age_bin, log_wave_grid
 from .templates import read_sn_templates
 
@@ -144,9 +144,8 @@ class SupernovaeCase(CasePipeline):
         unknown = np.asarray(cols["subtype"]) == UNKNOWN          # the out-of-distribution test still decides
         cols["subtype"] = np.where(unknown, UNKNOWN, np.asarray(classes)[p.argmax(1)])
         cols["p_subtype"] = p.max(1)
-        broads = sorted(set(BROAD_TYPE[c] for c in classes))
-        pb = np.stack([p[:, [j for j, c in enumerate(classes) if BROAD_TYPE[c] == b]].sum(1) for b in broads], 1)
-        cols["broad_type"], cols["p_broad"] = np.asarray(broads)[pb.argmax(1)], pb.max(1)
+        pb = broad_proba(p, classes)
+        cols["broad_type"], cols["p_broad"] = np.asarray(BROAD_NAMES)[pb.argmax(1)], pb.max(1)
         cols["subtype_set"], cols["set_size"] = self.calibration_.set_labels(sets), sets.sum(1)
 
     def calibrate(self, data, out, *, kind: str = "temperature", alpha: float = 0.1, method: str = "aps",

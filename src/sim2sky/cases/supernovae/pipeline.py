@@ -24,7 +24,7 @@ from ...nn.encoders import CNN1d
 from .schema import AGE_LABELS, BROAD_TYPE, N_BINS, SN_SUBTYPES, age_bin, log_wave_grid
 from .templates import flatten_spectrum, normalise
 
-__all__ = ["DEFAULT_MODEL_DIR", "SNTraining", "supernova_key", "split_by_supernova", "augment", "train_sn_typer", "load_sn_typer",
+__all__ = ["DEFAULT_MODEL_DIR", "BROAD_NAMES", "broad_proba", "SNTraining", "supernova_key", "split_by_supernova", "augment", "train_sn_typer", "load_sn_typer",
            "type_spectra", "type_spectrum"]
 
 
@@ -109,6 +109,19 @@ def load_sn_typer(path=None) -> tuple[CalibratedClassifier, CalibratedClassifier
     return CalibratedClassifier.load(root / "type"), CalibratedClassifier.load(root / "age")
 
 
+#: the broad types, in the column order of :func:`broad_proba`
+BROAD_NAMES = ("Ia", "Ib", "Ic", "II")
+
+
+def broad_proba(subtype_proba: np.ndarray, classes) -> np.ndarray:
+    """Broad-type probabilities (n, 4) in :data:`BROAD_NAMES` order: the subtype probabilities
+    (n, len(classes)) summed within each broad type."""
+    broad = np.zeros((len(subtype_proba), len(BROAD_NAMES)))
+    for j, s in enumerate(classes):
+        broad[:, BROAD_NAMES.index(BROAD_TYPE[s])] += subtype_proba[:, j]
+    return broad
+
+
 def type_spectra(flux: np.ndarray, models=None) -> dict:
     """Type flattened spectra (n, 1024) on the template grid.
 
@@ -120,11 +133,8 @@ def type_spectra(flux: np.ndarray, models=None) -> dict:
         raise InputError(f"flux: expected (n, {N_BINS}) spectra on the SNID grid, got {flux.shape}")
     typer, ager = models or load_sn_typer()
     t, a = typer.predict_all(flux), ager.predict_all(flux)
-    broad_names = ("Ia", "Ib", "Ic", "II")
-    broad = np.zeros((len(flux), 4))
-    for j, s in enumerate(typer.classes):
-        broad[:, broad_names.index(BROAD_TYPE[s])] += t["proba"][:, j]
-    return {"subtype": t["label"], "subtype_proba": t["proba"], "broad_type": np.array(broad_names)[broad.argmax(1)],
+    broad = broad_proba(t["proba"], typer.classes)
+    return {"subtype": t["label"], "subtype_proba": t["proba"], "broad_type": np.array(BROAD_NAMES)[broad.argmax(1)],
             "broad_proba": broad, "age_bin": np.asarray(ager.classes)[a["proba"].argmax(1)], "age_proba": a["proba"],
             "distance": t["distance"]}
 
