@@ -126,7 +126,9 @@ def main():
                         ("model_error", "+ model error (shipped)"), ("noise", "+ noise augmentation"),
                         ("dann", "+ DANN")):
         if (Path(args.variants) / name).is_dir():
-            posts[label] = load_posterior(Path(args.variants) / name)
+            post = load_posterior(Path(args.variants) / name)
+            n_train = (post.provenance or {}).get("n_stars", 40000)
+            posts[label if n_train == 40000 else f"{label} ({n_train:,} training stars)"] = post
     keep = {}
     for label, post in posts.items():
         raw, calib, cal, iv, sd, d_rep = npe_rows(post, x_cal, t_cal, x_rep, rep_lin, sel)

@@ -74,8 +74,8 @@ def test_bad_setting_and_unavailable_calibration_are_one_line_errors(tmp_path):
     assert r.exit_code == 2 and "did you mean 'domain'" in r.output and "Traceback" not in r.output
     r = runner.invoke(app, ["nebulae", "simulate", "--n", "5", "--set", "nokey", "--out", str(tmp_path / "a.csv")])
     assert r.exit_code == 2 and "KEY=VALUE" in r.output
-    Table({"HA6563": [1.0]}).write(tmp_path / "t.csv")
-    r = runner.invoke(app, ["nebulae", "calibrate", "shipped", str(tmp_path / "t.csv"), "--out", str(tmp_path / "m")])
+    Table({"period": [1.0]}).write(tmp_path / "t.csv")
+    r = runner.invoke(app, ["transits", "calibrate", "shipped", str(tmp_path / "t.csv"), "--out", str(tmp_path / "m")])
     assert r.exit_code == 2 and "not available" in r.output
     r = runner.invoke(app, ["spectra", "simulate", "--n", "3", "--out", str(tmp_path / "s.csv")])
     assert r.exit_code == 2 and ".fits or .ecsv" in r.output

@@ -89,7 +89,8 @@ def test_calibrated_widths_cover_truths_of_detections_in_a_held_out_cube():
     m, t = d2t > 0, d2t[d2t > 0] - 1
     assert m.sum() >= 50
     for k in ("line_flux_integral", "hi_size", "w20"):
-        covered = np.abs(cat[k + "_npe"][m] - truth[k][t]) <= cat[k + "_npe_err"][m]
+        # the shipped folder's calibration (hicubes calibrate) gives the 68% interval ends
+        covered = (cat[k + "_npe_q16"][m] <= truth[k][t]) & (truth[k][t] <= cat[k + "_npe_q84"][m])
         assert 0.55 <= covered.mean() <= 0.85, (k, covered.mean())
         bias = np.median(np.log10(cat[k + "_npe"][m] / truth[k][t]))
         assert abs(bias) < 0.1, (k, bias)

@@ -178,9 +178,23 @@ def _check(name: str):
 
 #: What ``<case> calibrate`` fits and reads (cases without an entry say "not available yet").
 CALIBRATE_HELP = {
-    "spectra": ("the stellar-parameter posterior: per-T_eff-group shift, model-error floor and conformal "
-                "widths at 68%/95%, and the unlike_training trust score. DATA: spectra of stars with catalogue "
-                "TEFF, LOGG, FEH (e.g. one half of MILES). Settings: method=scale|cqr, reference=N, seed=N."),
+    "spectra": ("a posterior. target=stars (default): the stellar-parameter posterior, per-T_eff-group shift, "
+                "model-error floor and conformal widths at 68%/95%, and the unlike_training trust score; DATA: "
+                "spectra of stars with catalogue TEFF, LOGG, FEH (e.g. one half of MILES). target=redshift: the "
+                "redshift posterior, shift and conformal widths per S/N group; DATA: spectra with TRUE_Z or z "
+                "(e.g. 'spectra simulate' with another seed). Settings: target=stars|redshift, method=scale|cqr, "
+                "reference=N, seed=N."),
+    "lightcurves": ("the class probabilities (temperature or vector scaling) and conformal sets, at the level the "
+                    "labels give: survey groups (EB/Cep/RRL/LPV) or model classes. DATA: a long table (id, t, mag, "
+                    "err) with a per-star truth column (e.g. the EROS-1 train split). Settings: kind=vector|"
+                    "temperature, alpha=0.1, method=aps|raps|lac, truth=COLUMN, n_jobs=N."),
+    "nebulae": ("the class probabilities for one kind of line table (temperature or vector scaling, conformal "
+                "sets), applied to rows with the same measured lines. DATA: a labelled line table with TRUE_CLASS "
+                "(e.g. 5-line tables of theory grids, or regions of known class). Settings: kind=temperature|vector, "
+                "alpha=0.1, method=aps|raps|lac, truth=COLUMN, preset=NAME."),
+    "hicubes": ("the per-source HI posteriors (shift and conformal widths at 68%/95% per property). DATA: a FITS "
+                "cube with <stem>_truth.csv beside it, or a folder of them (as 'hicubes simulate' writes). "
+                "Settings: method=scale|cqr, floor=true|false, samples=N, seed=N."),
     "supernovae": ("the subtype probabilities (temperature or vector scaling) and conformal class sets. DATA: "
                    "spectra with TRUE_SUBTYPE (and SN, to keep each supernova in one fold). Settings: "
                    "kind=temperature|vector, alpha=0.1, method=aps|raps|lac, truth=COLUMN."),

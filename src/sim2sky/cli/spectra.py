@@ -41,7 +41,7 @@ def spectra_classify(
     progress: bool = typer.Option(True, help="Show progress."),
 ):
     """Classify every spectrum: p_<CLASS> for 13 classes, class (or unknown), z_mean, z_median, z_std, z_q16,
-    z_q84, snr, coverage, flag, ood_distance."""
+    z_q84 (68%), z_q025, z_q975 (95%; calibrated per S/N in the shipped model), snr, coverage, flag, ood_distance."""
     file_out(out_path)
     from ..cases.spectra import classify_files
 

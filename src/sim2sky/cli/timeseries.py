@@ -56,12 +56,14 @@ def train(
 def classify(
     table: Path = typer.Argument(..., help="Long table of epochs: one row per observation (CSV/ECSV/FITS/Parquet)."),
     out_path: Path = typer.Option(..., "--out", help="Per-star table (.csv/.ecsv/.fits): class, p_<class>, period, flag."),
-    model: str = typer.Option("eros1", help="Shipped model (eros1, s82) or a model folder from 'lightcurves train'."),
+    model: str = typer.Option("eros1", help="Shipped model (eros1, s82; both calibrated on real development "
+                              "labels) or a model folder from 'lightcurves train' or 'lightcurves calibrate'."),
     id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time [days]."),
     mag_col: str = typer.Option("mag", "--mag-col"), err_col: str = typer.Option("err", "--err-col"),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the feature extraction.", min=1),
 ):
-    """Classify light curves: period (Lomb-Scargle), class probabilities and 'unknown'."""
+    """Classify light curves: period (Lomb-Scargle), class probabilities and 'unknown'; with a model calibrated on
+    survey groups (the shipped eros1), also group, p_group, p_group_<G> and the conformal group_set."""
     file_out(out_path)
     from ..cases.variables import classify_lightcurves_file
 

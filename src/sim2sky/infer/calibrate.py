@@ -59,11 +59,12 @@ class IntervalCalibration(BaseEstimator):
         conformal factor is then fitted on top. Measured on MILES FGK stars (the theory-only
         posterior, groups by T_eff, calibration and report halves and their halves): T_eff 68%
         coverage 0.52-0.71 on three splits without the floor, 0.57-0.73 on four with it.
-    group_by : (int, sequence of float), optional
+    group_by : (int or "covariate", sequence of float), optional
         Mondrian (group-conditional) calibration: objects are grouped by the posterior median of
-        parameter ``group_by[0]`` cut at the edges ``group_by[1]``, and each group gets its own
-        shift and widths, so coverage holds within each group, not only on average. A group with
-        fewer than ``min_group`` calibration objects uses the pooled fit.
+        parameter ``group_by[0]`` (or, with ``"covariate"``, by the per-object ``covariate`` passed
+        to every method, e.g. the spectrum's S/N) cut at the edges ``group_by[1]``, and each group
+        gets its own shift and widths, so coverage holds within each group, not only on average.
+        A group with fewer than ``min_group`` calibration objects uses the pooled fit.
     min_group : int
 
     Attributes
@@ -80,11 +81,19 @@ class IntervalCalibration(BaseEstimator):
         self.levels, self.method, self.shift, self.floor = tuple(levels), method, shift, floor
         self.group_by, self.min_group = group_by, min_group
 
-    def _groups(self, s: np.ndarray) -> np.ndarray:
+    def _groups(self, s: np.ndarray, covariate=None) -> np.ndarray:
         if self.group_by is None:
             return np.zeros(len(s), int)
         j, edges = self.group_by
-        return np.searchsorted(np.asarray(edges, float), np.median(s[:, :, j], axis=1))
+        if j == "covariate":
+            if covariate is None:
+                raise InputError("covariate: this calibration groups objects by a covariate (e.g. S/N); pass it")
+            v = np.asarray(covariate, float)
+            if v.shape != (len(s),) or not np.isfinite(v).all():
+                raise InputError(f"covariate: expected {len(s)} finite values, got shape {v.shape}")
+        else:
+            v = np.median(s[:, :, j], axis=1)
+        return np.searchsorted(np.asarray(edges, float), v)
 
     @staticmethod
     def _check(samples, truth=None):
@@ -102,8 +111,9 @@ class IntervalCalibration(BaseEstimator):
         lo, med, hi = np.quantile(s, [(1 - level) / 2, 0.5, (1 + level) / 2], axis=1)
         return lo, med, hi
 
-    def fit(self, samples, truth) -> "IntervalCalibration":
-        """``samples`` (n, S, d) posterior draws of the calibration objects; ``truth`` (n, d), NaN = unknown."""
+    def fit(self, samples, truth, covariate=None) -> "IntervalCalibration":
+        """``samples`` (n, S, d) posterior draws of the calibration objects; ``truth`` (n, d), NaN =
+        unknown; ``covariate`` (n,) with ``group_by=("covariate", edges)``."""
         if self.method not in ("scale", "cqr"):
             raise InputError(f"method: expected scale or cqr, got {self.method!r}")
         if not all(0 < c < 1 for c in self.levels):
@@ -113,7 +123,7 @@ class IntervalCalibration(BaseEstimator):
         if (ok.sum(0) < 10).any():
             raise InputError(f"truth: at least 10 labelled objects per parameter are needed, got {ok.sum(0).tolist()}")
         pooled = self._fit_one(s, t)
-        g = self._groups(s)
+        g = self._groups(s, covariate)
         n_groups = 1 if self.group_by is None else len(self.group_by[1]) + 1
         fits = []
         for k in range(n_groups):
@@ -161,10 +171,10 @@ class IntervalCalibration(BaseEstimator):
         z = ndtri((1 + level) / 2)
         return np.sqrt(w_lo**2 + (z * floor) ** 2), np.sqrt(w_hi**2 + (z * floor) ** 2)
 
-    def intervals(self, samples) -> dict:
+    def intervals(self, samples, covariate=None) -> dict:
         """Calibrated ``median`` (n, d) and, per level c, ``lo{c}``/``hi{c}`` (n, d) (c in percent)."""
         s, _ = self._check(samples)
-        g = self._groups(s)
+        g = self._groups(s, covariate)
         med = np.median(s, axis=1) + self.shift_[g]
         out = {"median": med}
         for i, c in enumerate(self.levels):
@@ -177,11 +187,11 @@ class IntervalCalibration(BaseEstimator):
             out[f"lo{round(100 * c)}"], out[f"hi{round(100 * c)}"] = lo, hi
         return out
 
-    def transform_samples(self, samples) -> np.ndarray:
+    def transform_samples(self, samples, covariate=None) -> np.ndarray:
         """Samples shifted and scaled about their median by the first level's factor (``scale``),
         so that means and standard deviations computed from them are calibrated too."""
         s, _ = self._check(samples)
-        g = self._groups(s)
+        g = self._groups(s, covariate)
         med = np.median(s, axis=1, keepdims=True)
         if self.method == "scale":
             lo, m, hi = self._raw(s, self.levels[0])
@@ -191,9 +201,10 @@ class IntervalCalibration(BaseEstimator):
             f = np.ones((len(s), s.shape[2]))
         return med + self.shift_[g][:, None, :] + f[:, None, :] * (s - med)
 
-    def cross_validate(self, samples, truth, folds: int = 5, seed: int = 0) -> dict:
+    def cross_validate(self, samples, truth, folds: int = 5, seed: int = 0, covariate=None) -> dict:
         """Coverage per level and parameter on held-out folds, before and after calibration."""
         s, t = self._check(samples, truth)
+        cv = None if covariate is None else np.asarray(covariate, float)
         idx = np.random.default_rng(seed).permutation(len(s))
         before = {c: [] for c in self.levels}
         after = {c: [] for c in self.levels}
@@ -201,8 +212,8 @@ class IntervalCalibration(BaseEstimator):
             test = idx[k::folds]
             train = np.setdiff1d(idx, test)
             cal = IntervalCalibration(self.levels, self.method, self.shift, self.floor, self.group_by,
-                                      self.min_group).fit(s[train], t[train])
-            iv = cal.intervals(s[test])
+                                      self.min_group).fit(s[train], t[train], None if cv is None else cv[train])
+            iv = cal.intervals(s[test], None if cv is None else cv[test])
             for c in self.levels:
                 lo, _, hi = self._raw(s[test], c)
                 before[c].append((interval_coverage(t[test], lo, hi), len(test)))
@@ -218,7 +229,8 @@ class IntervalCalibration(BaseEstimator):
                 "coverage_after": {f"{c:g}": avg(after[c]).tolist() for c in self.levels}}
 
     def to_dict(self) -> dict:
-        gb = None if self.group_by is None else [int(self.group_by[0]), [float(e) for e in self.group_by[1]]]
+        gb = None if self.group_by is None else [self.group_by[0] if self.group_by[0] == "covariate" else
+                                                 int(self.group_by[0]), [float(e) for e in self.group_by[1]]]
         return {"levels": list(self.levels), "method": self.method, "shift": self.shift, "floor": self.floor,
                 "group_by": gb, "floor_": self.floor_.tolist(),
                 "min_group": self.min_group, "pooled_groups": self.pooled_groups_,

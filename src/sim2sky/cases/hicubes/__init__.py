@@ -2,16 +2,21 @@
 characterisation, and the SoFiA smooth-and-clip peer.
 
 :mod:`.forward` makes cubes with a truth catalogue; :mod:`.finder` is the classical peer;
-:mod:`.detector` the U-Net; :mod:`.characterise` the per-source posteriors; :mod:`.measure`
+:mod:`.detector` the U-Net; :mod:`.characterise` the per-source posteriors (calibrated on
+labelled detections by :mod:`.calibration`); :mod:`.measure`
 the moment measurements and truth matching; :mod:`.pipeline` runs them on FITS cubes in tiles.
 """
 
 from .api import simulate_hicube_file, truth_table
-from .characterise import PARAMETER_NAMES, characterise, cut_stamps, train_characteriser
+from .calibration import detection_samples, labelled_cubes, property_truth
+from .characterise import (PARAMETER_NAMES, PROPERTIES, calibrated_properties, characterise, cut_stamps,
+                           property_samples, train_characteriser)
+from .io import read_cube, wcs_instrument
 from .detector import detect, network_input, train_detector, training_cubes
 from .finder import channel_noise, link_sources, normalise_cube, reliability, smooth_and_clip, sofia_find
 from .measure import match_catalogue, measure_sources
-from .pipeline import METHODS, DetectConfig, cube_instrument, detect_cube_file, find_sources, load_models
+from .pipeline import (METHODS, DetectConfig, cube_instrument, detect_cube_file, find_sources, load_models, models_dir,
+                       posterior_calibration)
 from .schema import CATALOGUE_COLUMNS, INSTRUMENT, UNITS, Instrument
 from .forward import STAMP_SHAPE, cube_header, draw_population, render_source, simulate_cube, source_stamps
 
@@ -22,4 +27,6 @@ __all__ = ["simulate", "train", "load", "HICubesCase", "simulate_hicube_file", "
            "normalise_cube", "reliability", "smooth_and_clip", "sofia_find", "match_catalogue", "measure_sources",
            "METHODS", "DetectConfig", "cube_instrument", "detect_cube_file", "find_sources", "load_models",
            "CATALOGUE_COLUMNS", "INSTRUMENT", "UNITS", "Instrument", "STAMP_SHAPE", "cube_header", "draw_population",
-           "render_source", "simulate_cube", "source_stamps"]
+           "render_source", "simulate_cube", "source_stamps", "detection_samples", "labelled_cubes", "property_truth",
+           "PROPERTIES", "calibrated_properties", "property_samples", "read_cube", "wcs_instrument", "models_dir",
+           "posterior_calibration"]

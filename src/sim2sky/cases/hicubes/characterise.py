@@ -17,7 +17,7 @@ from .schema import INSTRUMENT, Instrument
 from .forward import _STAMP_BIN, STAMP_SHAPE, beam_noise
 
 __all__ = ["PARAMETER_NAMES", "properties_to_theta", "theta_to_properties", "train_characteriser", "cut_stamps",
-           "characterise"]
+           "characterise", "PROPERTIES", "N_LOG", "property_samples", "calibrated_properties", "wrap_degrees"]
 
 PARAMETER_NAMES = ("log10_line_flux_integral", "log10_w20", "log10_hi_size", "cos_i", "cos_pa", "sin_pa")
 _LOW = (-3.5, 1.3, 0.0, 0.0, -1.0, -1.0)
@@ -40,6 +40,44 @@ def theta_to_properties(samples: np.ndarray) -> dict:
     for name, v in (("line_flux_integral", flux), ("w20", w20), ("hi_size", size), ("i", incl)):
         out[name], out[name + "_err"] = np.median(v, -1), v.std(-1)
     out["pa"], out["pa_err"] = np.degrees(mean_pa) % 360, np.degrees(dpa.std(-1))
+    return out
+
+
+#: the calibrated properties, in the calibration's parameter order
+PROPERTIES = ("line_flux_integral", "w20", "hi_size", "i", "pa")
+#: the first N_LOG properties are calibrated in log10
+N_LOG = 3
+
+
+def wrap_degrees(deg):
+    return (np.asarray(deg) + 180.0) % 360.0 - 180.0
+
+
+def property_samples(theta: np.ndarray) -> np.ndarray:
+    """Characteriser draws (n, S, 6) -> (n, S, 5): log10 flux, log10 w20, log10 size, i [deg],
+    PA [deg] unwrapped about each object's circular mean."""
+    out = np.empty(theta.shape[:2] + (5,))
+    out[..., :3] = theta[..., :3]
+    out[..., 3] = np.degrees(np.arccos(np.clip(theta[..., 3], 0, 1)))
+    pa = np.degrees(np.arctan2(theta[..., 5], theta[..., 4]))
+    mean = np.degrees(np.arctan2(theta[..., 5].mean(1), theta[..., 4].mean(1)))[:, None]
+    out[..., 4] = mean + wrap_degrees(pa - mean)
+    return out
+
+
+def calibrated_properties(cal, samples: np.ndarray) -> dict:
+    """``<p>``, ``<p>_err`` (half the 68% interval) and ``<p>_q16/_q84/_q025/_q975`` in the
+    catalogue's units (Jy km/s, km/s, arcsec, deg) from property-space draws (n, S, 5) and ``cal``, an
+    :class:`~sim2sky.infer.calibrate.IntervalCalibration` fitted in that space."""
+    iv = cal.intervals(samples)
+    out = {}
+    for j, name in enumerate(PROPERTIES):
+        conv = (lambda v: 10 ** v) if j < N_LOG else (lambda v: v % 360.0 if name == "pa" else v)
+        lo68, hi68 = conv(iv["lo68"][:, j]), conv(iv["hi68"][:, j])
+        out[name] = conv(iv["median"][:, j])
+        out[name + "_err"] = (iv["hi68"][:, j] - iv["lo68"][:, j]) / 2 if j >= N_LOG else (hi68 - lo68) / 2
+        out[name + "_q16"], out[name + "_q84"] = lo68, hi68     # PA: ends kept in 0-360 (may wrap)
+        out[name + "_q025"], out[name + "_q975"] = conv(iv["lo95"][:, j]), conv(iv["hi95"][:, j])
     return out
 
 
@@ -74,13 +112,13 @@ def cut_stamps(snr: np.ndarray, centres: np.ndarray, inst: Instrument = INSTRUME
 
 
 def characterise(posterior, snr: np.ndarray, centres: np.ndarray, num_samples: int = 200, seed: int = 0,
-                 width_scale: dict | None = None) -> dict:
+                 width_scale: dict | None = None, calibration=None) -> dict:
     """Posterior medians and standard deviations of the HI properties of sources at ``centres``.
 
-    ``width_scale`` ({property: factor}) multiplies the standard deviations: the factors that
-    make 68% of +-1 sd intervals cover the truth on simulated *detections* (stamps cut around a
-    finder's centroids, with neighbours and artefacts), measured by
-    ``tools/train_hicube_models.py calibration`` and shipped beside the network.
+    ``calibration`` (an :class:`~sim2sky.infer.calibrate.IntervalCalibration` from ``hicubes
+    calibrate``, :mod:`.calibration`): calibrated medians, ``_err`` = half the calibrated 68%
+    interval and the 68%/95% interval ends ``_q16/_q84/_q025/_q975``. Otherwise ``width_scale``
+    ({property: factor}, the older calibration) multiplies the standard deviations.
     """
     if len(centres) == 0:
         return {k: np.zeros(0) for k in ("line_flux_integral", "w20", "hi_size", "i", "pa")}
@@ -88,6 +126,8 @@ def characterise(posterior, snr: np.ndarray, centres: np.ndarray, num_samples: i
     # would otherwise draw from one shared stream in whatever order they run
     gen = torch.Generator().manual_seed(int(np.random.SeedSequence(seed).generate_state(1)[0]))
     samples = posterior.sample_batched(cut_stamps(snr, centres), num_samples, generator=gen)   # (n, s, 6)
+    if calibration is not None:
+        return calibrated_properties(calibration, property_samples(np.asarray(samples, float)))
     out = theta_to_properties(samples)
     for name, factor in (width_scale or {}).items():
         out[name + "_err"] = out[name + "_err"] * float(factor)

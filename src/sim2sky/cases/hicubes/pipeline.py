@@ -27,10 +27,12 @@ from ...apply.blocks import file_identity, folder_identity, prepare_partial, run
 from ...apply.fitscube import (CubeSpec, celestial_header, create_empty_fits, header_number, open_cube,
                               read_subcube)
 from ...core.atomic import atomic_file, write_text
+from ...core.calibration import read_calibration
 from ...core.errors import InputError
 from ...core.modelio import verify_folder
 from ...core.tables import write_table
 from ...infer import load_posterior
+from ...infer.calibrate import IntervalCalibration
 from ...learn import Segmenter
 from .characterise import characterise
 from .detector import detect
@@ -38,7 +40,8 @@ from .finder import channel_noise, compress_labels, normalise_cube, sofia_find
 from .measure import measure_sources
 from .schema import INSTRUMENT, Instrument
 
-__all__ = ["DetectConfig", "METHODS", "load_models", "find_sources", "detect_cube_file", "cube_instrument",
+__all__ = ["DetectConfig", "METHODS", "load_models", "models_dir", "find_sources", "detect_cube_file", "cube_instrument",
+           "posterior_calibration",
            "subtract_continuum", "width_scale"]
 
 METHODS = ("unet", "sofia")
@@ -78,23 +81,36 @@ class DetectConfig:
 
 
 @lru_cache(maxsize=None)
-def _models_dir() -> Path:
+def models_dir() -> Path:
     return Path(str(resources.files("sim2sky.cases.hicubes") / "models"))
 
 
 @lru_cache(maxsize=4)
 def load_models(detector: str | None = None, characteriser: str | None = None):
     """The shipped (or given) detector segmenter and characterisation posterior."""
-    seg = Segmenter.load(detector or _models_dir() / "detector")
-    post = load_posterior(characteriser or _models_dir() / "characteriser")
+    seg = Segmenter.load(detector or models_dir() / "detector")
+    post = load_posterior(characteriser or models_dir() / "characteriser")
     return seg, post
+
+
+_SUFFIXES = ("err", "q16", "q84", "q025", "q975")
+
+
+@lru_cache(maxsize=4)
+def posterior_calibration(root=None):
+    """The :class:`~sim2sky.infer.calibrate.IntervalCalibration` written by ``hicubes calibrate`` in
+    model folder ``root`` (the shipped one when None), or None (the folder's seal is checked)."""
+    record, _ = read_calibration(Path(root or models_dir()))
+    if record is None or record.get("case") != "hicubes":
+        return None
+    return IntervalCalibration.from_dict(record["fitted"]["intervals"])
 
 
 @lru_cache(maxsize=4)
 def width_scale(root=None) -> dict:
     """Calibration factors of the characteriser's posterior widths in model folder ``root``
     (the shipped one when None); empty when the folder has none."""
-    path = Path(root or _models_dir()) / "characteriser_calibration.json"
+    path = Path(root or models_dir()) / "characteriser_calibration.json"
     if not path.exists():
         return {}
     verify_folder(path.parent)          # the factors widen every posterior: they must be the ones shipped
@@ -115,9 +131,11 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
 
     Returns ``(labels int32 (c, y, x), catalogue dict of (n,) arrays)``; the catalogue has the
     moment measurements, a ``score`` (U-Net peak probability or SoFiA reliability) and, when
-    characterised, ``<property>_npe`` and ``<property>_npe_err`` posterior medians and widths.
+    characterised, ``<property>_npe`` and ``<property>_npe_err`` posterior medians and widths (and, with a
+    ``hicubes calibrate`` calibration, the 68%/95% interval ends ``<property>_npe_q16/_q84/_q025/_q975``).
     NaN voxels are treated as empty and flag the sources touching them. ``models``
-    (detector, characteriser) replace the shipped ones, with ``widths`` their posterior-width factors.
+    (detector, characteriser) replace the shipped ones, with ``widths`` their posterior calibration
+    (an :class:`~sim2sky.infer.calibrate.IntervalCalibration` or a dict of width factors).
     """
     if config.method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {config.method!r}")
@@ -138,10 +156,15 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
         # the shipped widths are calibrated on simulated detections; a user's own network is taken as is
         # seeded by the tile's origin: the same samples whichever worker runs the tile, in any order
         tile_seed = int(np.random.SeedSequence([0, *(int(o) for o in offset)]).generate_state(1)[0])
-        props = characterise(post, snr, centres, config.num_samples, seed=tile_seed,
-                             width_scale=widths if models else width_scale())
-        for k, v in props.items():
-            cat[k.replace("_err", "") + "_npe" + ("_err" if k.endswith("_err") else "")] = np.asarray(v, float)
+        if models:
+            cal, factors = (widths, None) if isinstance(widths, IntervalCalibration) else (None, widths)
+        else:
+            cal, factors = posterior_calibration(), width_scale()
+        props = characterise(post, snr, centres, config.num_samples, seed=tile_seed, width_scale=factors,
+                             calibration=cal)
+        for k, v in props.items():              # flux -> flux_npe, flux_err -> flux_npe_err, flux_q16 -> flux_npe_q16
+            base, _, tail = k.rpartition("_") if k.rsplit("_", 1)[-1] in _SUFFIXES else (k, "", "")
+            cat[f"{base}_npe" + (f"_{tail}" if tail else "")] = np.asarray(v, float)
     return labels, cat
 
 
@@ -245,8 +268,9 @@ def _detect_cube_file(cube, out_dir: Path, config: DetectConfig, scheduler, prog
     partial = out_dir / "partial"
     # resumed only for the same cube content, model folders and options (see prepare_partial)
     manifest = {"cube": file_identity(cube), "config": json.loads(json.dumps(asdict(config))),
-                "models": [folder_identity(_models_dir() / n) for n in ("detector", "characteriser")]
-                + [width_scale()] if config.characterise else None}
+                "models": [folder_identity(models_dir() / n) for n in ("detector", "characteriser")]
+                + [width_scale(), getattr(posterior_calibration(), "to_dict", dict)()]
+                if config.characterise else None}
     reused = prepare_partial(partial, manifest, log=log)
     noise = _streamed_noise(spec)
     results = run_tiles(_tile, spec.shape, block, config.halo, partial, scheduler, progress, workers,

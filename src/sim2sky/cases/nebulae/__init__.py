@@ -8,8 +8,9 @@ measured lines -> calibrated classifier with "unknown" + HII-region NPE -> line 
 from .cube import PLANE_NAMES, classify_cube, cube_features, cube_redshift, is_cube, process_block
 from .demo import run_cube_demo, score_against_truth
 from .features import FEATURE_LINES, FEATURE_NAMES, augment_table, line_features, measured_to_table
-from .crosstheory import (STRONG_LINES, EmpiricalLINER, EmpiricalSeyfert, bpt_coverage_figure, leave_one_grid_out,
-                          theory_line_table)
+from .calibration import NebulaCalibration, calibrate_line_rows, line_pattern
+from .crosstheory import (STRONG_LINES, EmpiricalLINER, EmpiricalSeyfert, bpt_coverage_figure, five_line_table,
+                          leave_one_grid_out, theory_line_table)
 from .grids import (Bond3MdBHII, MappingsHII, MappingsIVKappaHII, MappingsNLR, MappingsVHII, PNe3MdB, mappings_grid,
                     pyqz_grid, three_mdb_table)
 from .lines import LINE_NAMES, LINE_WAVES, LINES, atomic, ccm89_k, line_index, muse_lsf_fwhm
@@ -31,7 +32,8 @@ from .case import NebulaeCase, load, simulate, train
 __all__ = [
     "simulate", "train", "load", "NebulaeCase",
     "STRONG_LINES", "EmpiricalLINER", "EmpiricalSeyfert", "bpt_coverage_figure", "leave_one_grid_out",
-    "theory_line_table", "MappingsIVKappaHII", "MappingsVHII", "pyqz_grid", "parse_class_priors",
+    "theory_line_table", "five_line_table", "NebulaCalibration", "calibrate_line_rows", "line_pattern",
+    "MappingsIVKappaHII", "MappingsVHII", "pyqz_grid", "parse_class_priors",
     "CLASS_PRIOR_PRESETS", "FIELD_PRIORS", "HII_FAMILIES",
     "PLANE_NAMES", "classify_cube", "cube_features", "cube_redshift", "is_cube", "process_block",
     "run_cube_demo", "score_against_truth",

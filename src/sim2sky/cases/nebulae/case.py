@@ -13,9 +13,11 @@ import numpy as np
 from astropy.table import QTable
 
 from ...core.atomic import check_out_dir
+from ...core.calibration import data_digest, write_calibrated
 from ...core.contract import CasePipeline, as_table, qtable, train_settings
 from ...core.errors import InputError
 from ...learn.metrics import classification_check
+from .calibration import calibrate_line_rows, line_pattern
 from .fit import train_nebulae
 from .linetable import read_line_table
 from .pipeline import NebulaPipeline, predict_table
@@ -82,11 +84,37 @@ class NebulaeCase(CasePipeline):
         self.model = model
         self.pipeline_ = NebulaPipeline(model, class_priors=class_priors)
 
-    def predict(self, data, *, seed: int = 0, columns=None, preset=None, allow_negative: bool = False) -> QTable:
-        """Classify every row of a line table (see :func:`~.linetable.read_line_table` for its columns)."""
+    def predict(self, data, *, seed: int = 0, columns=None, preset=None, allow_negative: bool = False,
+                calibrated: bool = True) -> QTable:
+        """Classify every row of a line table (see :func:`~.linetable.read_line_table` for its columns).
+        With a calibrated model folder (the shipped one is, for 5-line tables), rows with the
+        calibration's lines get calibrated probabilities and ``class_set`` (``calibrated=False``: raw)."""
         table = data if isinstance(data, (str, Path)) else as_table(data, "data")
         lt = read_line_table(table, columns=columns, preset=preset, allow_negative=allow_negative)
-        return predict_table(self.pipeline_, lt, seed=seed)[0]
+        return predict_table(self.pipeline_, lt, seed=seed, calibrated=calibrated)[0]
+
+    def calibrate(self, data, out, *, kind: str = "temperature", alpha: float = 0.1, method: str = "aps",
+                  truth: str = "TRUE_CLASS", columns=None, preset=None, overwrite: bool = False) -> dict:
+        """Calibrate the class probabilities for one kind of line table and write the model folder ``out``.
+
+        ``data``: a labelled line table (``truth`` column), e.g. :func:`five_line_table` of the
+        theory families, or real regions with known classes. The rows sharing the most common set
+        of measured lines are used, and the calibration applies to rows with exactly those lines
+        (:mod:`~.calibration`). ``kind`` temperature or vector scaling, conformal sets (``method``
+        aps, raps, lac) at miscoverage ``alpha``. Returns the record (``out/calibration.json``)."""
+        table = data if isinstance(data, (str, Path)) else as_table(data, "data")
+        lt = read_line_table(table, columns=columns, preset=preset)
+        if truth not in lt.passthrough:
+            raise InputError(f"labelled data: no truth column {truth!r}")
+        raw = self.pipeline_.predict(lt.lines, lt.n, calibrated=False, class_priors=None)
+        record = calibrate_line_rows(raw["proba"], lt.passthrough[truth], line_pattern(raw["features"]),
+                                     self.pipeline_.classes, kind=kind, alpha=alpha, method=method)
+        digest = data if isinstance(data, (str, Path)) else b"".join(
+            np.ascontiguousarray(np.asarray(table[c])).tobytes() for c in table.colnames)
+        record.update(case="nebulae", model="classifier", dataset=data_digest(digest, lt.n),
+                      settings={"kind": kind, "alpha": alpha, "method": method, "truth": truth})
+        write_calibrated(self.pipeline_.model_dir, out, record, overwrite=overwrite)
+        return record
 
     def check(self, data=None, *, n: int = 2000, seed: int = 1, truth: str = "TRUE_CLASS") -> dict:
         """Accuracy, macro-F1, recall, ECE, unknown rate and confusion on a labelled line table

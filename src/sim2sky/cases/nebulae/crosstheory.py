@@ -18,7 +18,8 @@ from .lines import LINE_NAMES, atomic
 from .schema import CLASSES
 from .training import fit_classifier, simulate_set, theory_domain
 
-__all__ = ["STRONG_LINES", "EmpiricalSeyfert", "EmpiricalLINER", "theory_line_table", "leave_one_grid_out",
+__all__ = ["STRONG_LINES", "EmpiricalSeyfert", "EmpiricalLINER", "theory_line_table", "five_line_table",
+           "leave_one_grid_out",
            "bpt_coverage_figure", "kauffmann03", "kewley01"]
 
 
@@ -99,6 +100,25 @@ def theory_line_table(fluxes: np.ndarray, rng, lines=STRONG_LINES, rel_err: floa
         err = rel_err * f
         table[line] = (f + rng.standard_normal(n) * err, err)
     return table
+
+
+def five_line_table(models, n: int, seed: int = 0, rel_err: float = 0.03):
+    """A labelled line table of ``n`` objects per theory family in ``models`` with only the five
+    strong lines and ``rel_err`` errors (:func:`theory_line_table`): columns ``<LINE>``,
+    ``<LINE>_ERR`` (relative to Hβ = 1), truth ``TRUE_CLASS`` and ``FAMILY``."""
+    from astropy.table import QTable, vstack
+
+    rng = np.random.default_rng(seed)
+    parts = []
+    for model in models:
+        _, fluxes = model.sample(n, rng)
+        table = theory_line_table(fluxes, rng, rel_err=rel_err)
+        cols = {}
+        for line, (flux, err) in table.items():
+            cols[line], cols[f"{line}_ERR"] = flux, err
+        cols["TRUE_CLASS"], cols["FAMILY"] = np.full(n, model.nebula_class), np.full(n, model.name)
+        parts.append(QTable(cols))
+    return vstack(parts)
 
 
 def leave_one_grid_out(families, n_per_class: int = 6000, epochs: int = 15, seed: int = 0, n_test: int = 2000,

@@ -17,6 +17,7 @@ import torch
 from astropy.table import QTable
 
 from ...core.atomic import atomic_dir
+from ...core.calibration import read_calibration
 from ...core.contract import qtable
 from ...core.modelio import seal_folder
 from ...core.errors import InputError
@@ -24,6 +25,7 @@ from ...core.tables import write_table
 from ...infer.io import load_posterior
 from ...learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
 from ...learn.dann import DANNConfig, fit_dann
+from .calibration import NebulaCalibration
 from .features import FEATURE_NAMES, line_features
 from .linetable import read_line_table
 from .schema import CLASS_PRIOR_PRESETS, CLASSES, DETECTION_SNR, HII_KEYS, HII_LABELS, HII_UNITS, TABLE_POSTERIOR_SAMPLES, UNKNOWN
@@ -59,6 +61,8 @@ class NebulaPipeline:
         self.num_samples = num_samples
         self.class_priors = parse_class_priors(class_priors, self.classes)
         self.classifier.prior_weights(self.class_priors)      # validated once, here
+        record, _ = read_calibration(model_dir)               # written by `sim2sky nebulae calibrate`
+        self.calibration = NebulaCalibration(record) if record is not None and record.get("case") == "nebulae" else None
 
     @property
     def classes(self):
@@ -68,11 +72,13 @@ class NebulaPipeline:
     def param_names(self):
         return list(self.posterior.theta_names) if self.posterior is not None else []
 
-    def predict(self, table: dict, n: int, seed: int = 0, class_priors=None) -> dict:
+    def predict(self, table: dict, n: int, seed: int = 0, class_priors=None, calibrated: bool = True) -> dict:
         """Classify ``n`` objects given ``table`` ({line: (flux, err)}, optional ``SIGMA``, ``EW_HA6563``).
 
         ``class_priors`` (numbers in class order, as :func:`parse_class_priors` returns them)
-        replaces the pipeline's own priors for this call.
+        replaces the pipeline's own priors for this call. With a calibrated model folder, rows
+        with the calibration's lines get calibrated probabilities and a conformal ``sets`` (n, K)
+        (``calibrated`` (n,) says which rows; ``calibrated=False`` turns it off).
 
         Returns dict: ``proba`` (n, n_classes) (NaN where no Hα), ``label`` (n,) str, ``flag`` (n,) str
         (``ok``, ``no_halpha``, ``low_snr``, ``unlike_training``), ``distance`` (n,),
@@ -93,6 +99,11 @@ class NebulaPipeline:
             res = self.classifier.predict_all(x[valid], class_priors=priors)
             proba[valid], label[valid], dist[valid] = res["proba"], res["label"], res["distance"]
             flag[valid] = np.where(res["label"] == UNKNOWN, "unlike_training", "ok")
+        sets, done = np.zeros((n, len(self.classes)), bool), np.zeros(n, bool)
+        if self.calibration is not None and calibrated:
+            done = valid & self.calibration.rows(x)
+            if done.any():
+                self._calibrate(x[done], proba, label, sets, done, priors)
         low = valid & (snr < DETECTION_SNR)
         label[low], flag[low] = UNKNOWN, "low_snr"
         p = len(self.param_names)
@@ -103,7 +114,19 @@ class NebulaPipeline:
             samples = self.posterior.sample_batched(x[hii], self.num_samples, generator=gen, max_rows=1 << 16)
             mean[hii], std[hii] = samples.mean(1), samples.std(1)
         return {"proba": proba, "label": label, "flag": flag, "distance": dist, "param_mean": mean,
-                "param_std": std, "features": x, "valid": valid}
+                "param_std": std, "features": x, "valid": valid, "sets": sets, "calibrated": done}
+
+    def _calibrate(self, x, proba, label, sets, rows, priors) -> None:
+        """Calibrated probabilities (then class priors) and conformal sets for ``rows``, in place."""
+        raw = self.classifier.predict_all(x)["proba"]                # the training priors
+        p, s = self.calibration.apply(raw)
+        w = self.classifier.prior_weights(priors)
+        if w is not None:
+            p = p * w
+            p /= p.sum(1, keepdims=True)
+        proba[rows], sets[rows] = p, s
+        keep = label[rows] == UNKNOWN                                # the out-of-distribution test still decides
+        label[rows] = np.where(keep, UNKNOWN, np.asarray(self.classes, dtype=object)[p.argmax(1)])
 
 
 def parse_class_priors(spec, classes) -> np.ndarray | None:
@@ -153,16 +176,18 @@ def _param_key(label: str) -> str:
 def output_columns(pipe: NebulaPipeline) -> list[str]:
     """Names of the columns :func:`classify_table` adds, in order."""
     cols = [f"p_{c}" for c in pipe.classes] + ["class", "flag", "ood_distance"]
+    if pipe.calibration is not None:
+        cols += ["class_set", "set_size", "calibrated"]
     for name in pipe.param_names:
         cols += [f"{_param_key(name)}_mean", f"{_param_key(name)}_std"]
     return cols
 
 
-def predict_table(pipe: NebulaPipeline, lt, seed: int = 0) -> tuple[QTable, dict]:
+def predict_table(pipe: NebulaPipeline, lt, seed: int = 0, calibrated: bool = True) -> tuple[QTable, dict]:
     """The output table of a read line table ``lt`` (:class:`~.linetable.LineTable`): pass-through
     columns, ``p_<class>``, ``class``, ``flag``, ``ood_distance`` and, for HII rows, the posterior
     ``<KEY>_mean``/``<KEY>_std`` in their units (dex, dex(K cm-3), mag); and :meth:`NebulaPipeline.predict`'s dict."""
-    res = pipe.predict(lt.lines, lt.n, seed=seed)
+    res = pipe.predict(lt.lines, lt.n, seed=seed, calibrated=calibrated)
     produced = output_columns(pipe)
     cols, units = {}, {}
     for name, values in lt.passthrough.items():
@@ -170,6 +195,10 @@ def predict_table(pipe: NebulaPipeline, lt, seed: int = 0) -> tuple[QTable, dict
     for k, c in enumerate(pipe.classes):
         cols[f"p_{c}"] = np.round(res["proba"][:, k], 5)
     cols["class"] = res["label"].astype(str)
+    if pipe.calibration is not None and calibrated:
+        cols["class_set"] = np.where(res["calibrated"], pipe.calibration.set_labels(res["sets"]), "")
+        cols["set_size"] = res["sets"].sum(1)
+        cols["calibrated"] = res["calibrated"]
     cols["flag"] = res["flag"].astype(str)
     cols["ood_distance"] = np.round(res["distance"], 3)
     param_units = dict(zip(HII_LABELS, HII_UNITS))

@@ -18,7 +18,7 @@ from ...core.atomic import check_out_dir
 from ...core.contract import CasePipeline, qtable, train_settings
 from ...core.errors import InputError
 from ...learn.metrics import classification_check
-from .calibration import calibrate_stars
+from .calibration import calibrate_redshift, calibrate_stars
 from .forward import simulate_spectra
 from .io import spectrum_set
 from .pipeline import SpectraPipeline, classify_set, star_columns
@@ -80,7 +80,7 @@ class SpectraCase(CasePipeline):
         """Classify every spectrum of ``data`` (see :func:`~.io.spectrum_set` for what is accepted).
 
         Columns: pass-through columns, ``source``, ``row``, ``p_<CLASS>``, ``class``, ``z_mean``,
-        ``z_median``, ``z_std``, ``z_q16``, ``z_q84``, ``snr``, ``coverage``, ``flag``, ``ood_distance``.
+        ``z_median``, ``z_std``, ``z_q16``, ``z_q84`` (68%), ``z_q025``, ``z_q975`` (95%), ``snr``, ``coverage``, ``flag``, ``ood_distance``.
         """
         if redshift is not None and not (-0.01 <= redshift <= 7.0):
             raise InputError(f"redshift: {redshift} is outside -0.01..7")
@@ -98,14 +98,22 @@ class SpectraCase(CasePipeline):
                  if k.split("_")[0] in STAR_KEYS and k.split("_", 1)[-1] in ("mean", "std", "q16", "q84", "q025", "q975")}
         return qtable(cols, units)
 
-    def calibrate(self, data, out, *, method: str = "scale", reference: int = 4000, seed: int = 0,
-                  overwrite: bool = False) -> dict:
-        """Calibrate the stellar-parameter posterior on real stars with catalogue ``TEFF``, ``LOGG``,
-        ``FEH`` (:func:`~.calibration.calibrate_stars`): per-parameter shift and conformal width
-        (``method="scale"``) or CQR (``"cqr"``) at 68% and 95%, plus the ``unlike_training`` trust
-        score. Writes the new model folder ``out``; returns the calibration record."""
-        return calibrate_stars(data, out, self.model, method=method, reference=reference, seed=seed,
-                               overwrite=overwrite)
+    def calibrate(self, data, out, *, target: str = "stars", method: str = "scale", reference: int = 4000,
+                  seed: int = 0, overwrite: bool = False) -> dict:
+        """Calibrate a posterior on labelled spectra and write the new model folder ``out``.
+
+        ``target="stars"``: the stellar-parameter posterior on real stars with catalogue ``TEFF``,
+        ``LOGG``, ``FEH`` (:func:`~.calibration.calibrate_stars`): per-parameter shift and conformal
+        width (``method="scale"``) or CQR (``"cqr"``) at 68% and 95%, plus the ``unlike_training``
+        trust score. ``target="redshift"``: the redshift posterior on spectra with ``TRUE_Z`` or
+        ``z`` (:func:`~.calibration.calibrate_redshift`), per S/N group. A folder keeps the other
+        target's calibration. Returns the calibration record."""
+        if target == "stars":
+            return calibrate_stars(data, out, self.model, method=method, reference=reference, seed=seed,
+                                   overwrite=overwrite)
+        if target == "redshift":
+            return calibrate_redshift(data, out, self.model, method=method, seed=seed, overwrite=overwrite)
+        raise InputError(f"target: expected stars or redshift, got {target!r}")
 
     def check(self, data=None, *, n: int = 1300, seed: int = 1, truth: str = "TRUE_CLASS") -> dict:
         """Accuracy, macro-F1, recall, ECE, unknown rate, confusion and redshift error

@@ -81,17 +81,30 @@ class SpectraPipeline:
         self.stars = load_posterior(self.model_dir / "stars") if (self.model_dir / "stars").is_dir() else None
         self.z_samples, self.star_samples = z_samples, star_samples
         record, arrays = read_calibration(self.model_dir)      # written by `sim2sky spectra calibrate`
-        self.star_calibration = self.star_trust = None
+        self.star_calibration = self.star_trust = self.z_calibration = None
         if record is not None and record.get("model") == "stars":
             self.star_calibration = IntervalCalibration.from_dict(record["fitted"]["intervals"])
             self.star_trust = StatisticTrust.from_arrays(record["fitted"]["trust"], arrays)
+        z_record = None if record is None else record.get("redshift") or (record if record.get("model") == "redshift"
+                                                                          else None)
+        if z_record:
+            self.z_calibration = IntervalCalibration.from_dict(z_record["fitted"]["intervals"])
 
     @property
     def star_normalise(self) -> str:
         return (self.stars.provenance or {}).get("normalise", "mean") if self.stars is not None else "mean"
 
-    def classify(self, x, snr, coverage, redshift: float | None = None, seed: int = 0) -> dict:
-        """Classes, probabilities and redshift summaries for classifier inputs x (n, 2, 1024)."""
+    def redshift_samples_raw(self, x, seed: int = 0) -> np.ndarray:
+        """Uncalibrated redshift posterior draws (n, z_samples, 1) in the model's space, log(1 + z)."""
+        if self.redshift is None:
+            raise InputError(f"model folder {self.model_dir} has no redshift/ model")
+        g = torch.Generator().manual_seed(seed)
+        return self.redshift.sample_batched(x, self.z_samples, generator=g, max_rows=1 << 16)
+
+    def classify(self, x, snr, coverage, redshift: float | None = None, seed: int = 0, calibrated: bool = True) -> dict:
+        """Classes, probabilities and redshift summaries for classifier inputs x (n, 2, 1024);
+        with a redshift calibration in the model folder the intervals are calibrated per S/N
+        (``calibrated=False``: the raw posterior)."""
         res = self.classifier.predict_all(x, batch=4096)      # bounded activations (memory)
         n = len(x)
         label = res["label"].astype(object)
@@ -104,13 +117,20 @@ class SpectraPipeline:
         out = {"proba": res["proba"], "label": label, "flag": flag, "distance": res["distance"]}
         if redshift is not None:
             z = np.full(n, float(redshift))
-            out.update(z_mean=z, z_median=z, z_std=np.zeros(n), z_q16=z, z_q84=z.copy())
+            out.update(z_mean=z, z_median=z, z_std=np.zeros(n), z_q16=z, z_q84=z.copy(), z_q025=z.copy(),
+                       z_q975=z.copy())
         elif self.redshift is not None:
-            g = torch.Generator().manual_seed(seed)
-            s = np.expm1(self.redshift.sample_batched(x, self.z_samples, generator=g, max_rows=1 << 16)[..., 0])
-            q16, q50, q84 = np.quantile(s, [0.16, 0.5, 0.84], axis=1)
+            s = self.redshift_samples_raw(x, seed)
+            if self.z_calibration is not None and calibrated:
+                iv = {k: np.expm1(v[:, 0]) for k, v in self.z_calibration.intervals(s, snr).items()}
+                s = self.z_calibration.transform_samples(s, snr)
+            else:
+                iv = dict(zip(("median", "lo68", "hi68", "lo95", "hi95"),
+                              np.expm1(np.quantile(s[..., 0], [0.5, 0.16, 0.84, 0.025, 0.975], axis=1))))
+            s = np.expm1(s[..., 0])
             # z_median is the point estimate (robust to a secondary mode); z_mean is the mean
-            out.update(z_mean=s.mean(1), z_median=q50, z_std=s.std(1), z_q16=q16, z_q84=q84)
+            out.update(z_mean=s.mean(1), z_median=iv["median"], z_std=s.std(1), z_q16=iv["lo68"], z_q84=iv["hi68"],
+                       z_q025=iv["lo95"], z_q975=iv["hi95"])
         return out
 
     def star_samples_raw(self, x, seed: int = 0) -> np.ndarray:
@@ -182,7 +202,7 @@ def classify_set(pipe: SpectraPipeline, s: SpectrumSet, redshift: float | None =
     for k, c in enumerate(pipe.classifier.classes):
         cols[f"p_{c}"] = np.round(r["proba"][:, k].astype(np.float64), 5)
     cols["class"] = r["label"].astype(str)
-    for key in ("z_mean", "z_median", "z_std", "z_q16", "z_q84"):
+    for key in ("z_mean", "z_median", "z_std", "z_q16", "z_q84", "z_q025", "z_q975"):
         if key in r:
             cols[key] = np.round(np.asarray(r[key], np.float64), 5)
     cols["snr"], cols["coverage"] = np.round(snr.astype(np.float64), 2), np.round(cov.astype(np.float64), 3)
@@ -199,7 +219,8 @@ def classify_files(inputs, out, redshift: float | None = None, model_dir=None, s
     """Classify every spectrum of ``inputs`` (paths); write ``out`` (.csv/.fits/.ecsv) atomically.
 
     Columns: passed-through input columns, ``source``, ``row``, ``p_<CLASS>``, ``class``, ``z_mean``, ``z_median``,
-    ``z_std``, ``z_q16``, ``z_q84`` (omitted with ``z_posterior=False`` and no ``redshift``), ``snr``,
+    ``z_std``, ``z_q16``, ``z_q84``, ``z_q025``, ``z_q975`` (68% and 95%; calibrated per S/N when the model
+    folder holds a redshift calibration; omitted with ``z_posterior=False`` and no ``redshift``), ``snr``,
     ``coverage``, ``flag``, ``ood_distance``. Returns ``{"n", "counts", "out"}``.
     """
     out = Path(out)

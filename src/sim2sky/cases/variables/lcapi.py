@@ -15,7 +15,9 @@ from astropy.table import Table
 
 from ...core.contract import qtable
 from ...core.tables import long_table, read_long_table, write_table
-from .lcpipeline import LightCurveTraining, classify_lightcurves, train_lightcurve_classifier
+from ...learn import CalibratedClassifier
+from .calibration import LightCurveCalibration
+from .lcpipeline import LightCurveTraining, classify_lightcurves, lightcurve_model_dir, train_lightcurve_classifier
 from .lcsim import simulate_lightcurves
 from .vetting import load_vetter, read_tces, tce_features
 
@@ -57,15 +59,26 @@ def train_lightcurves_file(out, survey: str = "eros1", n_per_class: int = 2000, 
     return {"out": Path(out), "classes": clf.classes, "temperature": clf.temperature_}
 
 
-def classify_lightcurve_table(data, model="eros1", n_jobs: int = 1, **cols) -> tuple[QTable, dict]:
+def classify_lightcurve_table(data, model="eros1", n_jobs: int = 1, calibration=None, calibrated: bool = True,
+                              **cols) -> tuple[QTable, dict]:
     """One row per star of a long table (file or Table): ``id``, ``class``, ``period`` [d],
-    ``distance``, ``flag``, ``p_<class>``; and :func:`classify_lightcurves`' dict."""
+    ``distance``, ``flag``, ``p_<class>``; and :func:`classify_lightcurves`' dict.
+
+    A model folder written by ``sim2sky lightcurves calibrate`` (or ``calibration``, a
+    :class:`~.calibration.LightCurveCalibration`) adds the calibrated columns (``group``,
+    ``p_group``, ``p_group_<G>``, ``group_set``, ``set_size`` for survey-group calibrations);
+    ``calibrated=False`` keeps the raw output.
+    """
+    if calibration is None and calibrated and not isinstance(model, CalibratedClassifier):
+        calibration = LightCurveCalibration.from_folder(lightcurve_model_dir(model))
     ids, t, mag, err = read_lightcurve_table(data, **cols)
     res = classify_lightcurves(t, mag, err, model, n_jobs=n_jobs)
     columns = {"id": ids, "class": res["label"].astype(str), "period": res["period"], "distance": res["distance"],
                "flag": res["flag"]}
     for j, c in enumerate(res["classes"]):
         columns[f"p_{c}"] = res["proba"][:, j]
+    if calibration is not None and calibrated:
+        calibration.apply_columns(columns, res["proba"], res["classes"])
     return qtable(columns, {"period": u.d}), res
 
 
@@ -73,7 +86,9 @@ def classify_lightcurves_file(path, out, model: str = "eros1", n_jobs: int = 1, 
     """Classify every light curve of a long table; write one row per star (class, P(class), period, flag)."""
     tab, res = classify_lightcurve_table(path, model, n_jobs, **cols)
     write_table(tab, out)
-    counts = {c: int(np.sum(res["label"] == c)) for c in (*res["classes"], "unknown", "flagged")}
+    counts = {c: int(np.sum(np.asarray(tab["class"]) == c)) for c in (*res["classes"], "unknown", "flagged")}
+    if "group" in tab.colnames:                       # a survey-group calibration
+        counts.update({f"group {g}": int(np.sum(np.asarray(tab["group"]) == g)) for g in dict.fromkeys(tab["group"]) if g})
     return {"out": Path(out), "n": len(tab), "counts": counts}
 
 

@@ -24,7 +24,7 @@ from .lcsim import simulate_lightcurves
 from .schema import LC_CLASSES, LC_FEATURE_NAMES, N_PHASE_BINS, REAL_GROUPS
 
 __all__ = ["LightCurveTraining", "simulate_features", "sequence_network", "train_lightcurve_classifier",
-           "load_lightcurve_model", "classify_lightcurves", "group_proba", "group_scores", "FEATURE_COLUMNS",
+           "load_lightcurve_model", "lightcurve_model_dir", "classify_lightcurves", "group_proba", "group_scores", "FEATURE_COLUMNS",
            "FOLDED_COLUMNS", "ENCODERS"]
 
 FEATURE_COLUMNS = tuple(LC_FEATURE_NAMES) + tuple(f"template_{k:02d}" for k in range(N_PHASE_BINS))
@@ -102,16 +102,21 @@ def train_lightcurve_classifier(settings: LightCurveTraining = LightCurveTrainin
     return clf.fit(x[:-n_cal], y[:-n_cal], x[-n_cal:], y[-n_cal:])
 
 
-def load_lightcurve_model(survey_or_path="eros1") -> CalibratedClassifier:
-    """A shipped model by survey name (``eros1``, ``s82``) or a model folder path."""
+def lightcurve_model_dir(survey_or_path="eros1") -> Path:
+    """The folder of a shipped model (``eros1``, ``s82``) or of a model path."""
     name = str(survey_or_path)
     if Path(name).is_dir():
-        return CalibratedClassifier.load(name)
+        return Path(name)
     folder = resources.files(__package__).joinpath(f"models/lc_{name}")
     if not folder.is_dir():
         raise InputError(f"model: no shipped light-curve model for survey {name!r} (shipped: eros1, s82); "
                          "pass a model folder from 'sim2sky lightcurves train'")
-    return CalibratedClassifier.load(Path(str(folder)))
+    return Path(str(folder))
+
+
+def load_lightcurve_model(survey_or_path="eros1") -> CalibratedClassifier:
+    """A shipped model by survey name (``eros1``, ``s82``) or a model folder path."""
+    return CalibratedClassifier.load(lightcurve_model_dir(survey_or_path))
 
 
 def group_proba(proba: np.ndarray, classes=LC_CLASSES, groups=REAL_GROUPS) -> tuple[np.ndarray, tuple]:
