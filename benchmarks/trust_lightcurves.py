@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 import _data  # noqa: F401  (data mirror)
+from _reliability import reliability, reliability_figure
 from sim2sky.cases.variables import (GROUP_NAMES, LC_CLASSES, LightCurveCalibration, calibrate_lightcurves,
                                      classify_lightcurves, group_proba, read_eros, read_s82, s82_halves,
                                      S82_SPLIT_SEED)
@@ -38,34 +39,6 @@ def _scores(p, y, sets=None) -> dict:
     return r
 
 
-def _reliability(p, y, bins=10) -> dict:
-    ok = np.isfinite(p).all(1)
-    conf, hit = p[ok].max(1), p[ok].argmax(1) == y[ok]
-    idx = np.clip((conf * bins).astype(int), 0, bins - 1)
-    keep = [b for b in range(bins) if (idx == b).any()]
-    return {"confidence": [float(conf[idx == b].mean()) for b in keep],
-            "accuracy": [float(hit[idx == b].mean()) for b in keep], "n": [int((idx == b).sum()) for b in keep]}
-
-
-def _figure(curves, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    for name, c in curves.items():
-        ax.plot(c["confidence"], c["accuracy"], "o-", label=name)
-    ax.set_xlabel("top-group probability")
-    ax.set_ylabel("fraction correct")
-    ax.set_title("EROS-1 test stars (729), groups EB/Cep/RRL/LPV", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def eros(res: dict, curves: dict) -> None:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -76,7 +49,7 @@ def eros(res: dict, curves: dict) -> None:
     y = {s: np.array([GROUP_NAMES.index(g) for g in d[s]["group"]]) for s in d}
     pg = group_proba(raw["test"]["proba"], LC_CLASSES)[0]
     res["eros_theory"] = _scores(pg, y["test"])
-    curves["theory only"] = _reliability(pg, y["test"])
+    curves["theory only"] = reliability(pg, y["test"])
     for kind in ("temperature", "vector"):
         rec = calibrate_lightcurves(raw["train"]["proba"], d["train"]["group"], kind=kind, alpha=0.1, method="aps")
         cal = LightCurveCalibration(rec)
@@ -85,7 +58,7 @@ def eros(res: dict, curves: dict) -> None:
         sets = np.zeros(pg.shape, bool)
         p[ok], sets[ok] = cal.apply(pg[ok])
         res[f"eros_{kind}"] = {**_scores(p, y["test"], sets), "cross_validated_on_train": rec["cross_validated"]}
-        curves[f"+ {kind} scaling"] = _reliability(p, y["test"])
+        curves[f"+ {kind} scaling"] = reliability(p, y["test"])
     names = ("RRL", "Cep", "LPV", "EB")
     ytr = np.array([names.index(g) for g in d["train"]["group"]])
     ok = {s: np.isfinite(raw[s]["features"]).all(1) for s in d}
@@ -129,7 +102,7 @@ def main(out="benchmarks/results_trust_lightcurves.json", figure="docs/trust_lig
     s82(res)
     res["reliability_eros_test"] = curves
     res["seconds"] = time.perf_counter() - t0
-    _figure(curves, figure)
+    reliability_figure(curves, figure, "EROS-1 test stars (729), groups EB/Cep/RRL/LPV", "top-group probability")
     with open(out, "w") as fh:
         json.dump(res, fh, indent=1)
     print(f"wrote {out} and {figure} ({res['seconds']:.0f} s)")

@@ -19,38 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from _reliability import reliability, reliability_figure
 from sim2sky.cases import supernovae as sn
 
 
-def _reliability(pred, classes, y, bins=10):
-    """Top-label confidence vs accuracy in equal-width bins (the reliability diagram's points)."""
-    p = np.stack([np.asarray(pred[f"p_{c}"]) for c in classes], 1)
-    ok = y >= 0
-    conf, hit = p[ok].max(1), p[ok].argmax(1) == y[ok]
-    edges = np.linspace(0, 1, bins + 1)
-    idx = np.clip(np.digitize(conf, edges) - 1, 0, bins - 1)
-    return {"confidence": [float(conf[idx == b].mean()) for b in range(bins) if (idx == b).any()],
-            "accuracy": [float(hit[idx == b].mean()) for b in range(bins) if (idx == b).any()],
-            "n": [int((idx == b).sum()) for b in range(bins) if (idx == b).any()]}
-
-
-def _figure(curves, path, n_sn):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.6, 4.2))
-    ax.plot([0, 1], [0, 1], "k--", lw=0.8)
-    for name, c in curves.items():
-        ax.plot(c["confidence"], c["accuracy"], "o-", label=name)
-    ax.set_xlabel("top-class probability")
-    ax.set_ylabel("fraction correct")
-    ax.set_title(f"supernova subtypes, {n_sn} unseen supernovae", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def _proba(pred, classes) -> np.ndarray:
+    return np.stack([np.asarray(pred[f"p_{c}"]) for c in classes], 1)
 
 
 def main(out="benchmarks/results_trust_supernovae.json", n=2000, figure="docs/trust_supernovae_reliability.png"):
@@ -64,7 +38,7 @@ def main(out="benchmarks/results_trust_supernovae.json", n=2000, figure="docs/tr
     r = base.check(test)
     classes = list(base.models_[0].classes)
     y = np.array([classes.index(t) if t in classes else -1 for t in truth])
-    curves = {"shipped typer": _reliability(base.predict(test), classes, y)}
+    curves = {"shipped typer": reliability(_proba(base.predict(test), classes), y)}
     result["rows"]["shipped typer (its own temperature)"] = {"accuracy": r["accuracy"], "ece": r["ece"]}
     tmp = Path(tempfile.mkdtemp())
     for kind in ("temperature", "vector"):
@@ -74,14 +48,14 @@ def main(out="benchmarks/results_trust_supernovae.json", n=2000, figure="docs/tr
         r = model.check(test)
         pred = model.predict(test)
         inside = np.array([t in s.split("|") for t, s in zip(truth, pred["subtype_set"])])
-        curves[f"+ {kind} scaling"] = _reliability(pred, classes, y)
+        curves[f"+ {kind} scaling"] = reliability(_proba(pred, classes), y)
         result["rows"][f"+ {kind} scaling + APS sets (alpha 0.1)"] = {
             "accuracy": r["accuracy"], "ece": r["ece"], "set_coverage": float(inside.mean()),
             "set_size": float(np.mean(pred["set_size"])), "cross_validated_on_calibration": rec["cross_validated"]}
     shutil.rmtree(tmp)
     result["reliability"] = curves
     result["wall_s"] = time.perf_counter() - t0
-    _figure(curves, Path(figure), result["n_test_supernovae"])
+    reliability_figure(curves, Path(figure), f"supernova subtypes, {result['n_test_supernovae']} unseen supernovae")
     Path(out).write_text(json.dumps(result, indent=1))
     for name, row in result["rows"].items():
         print(f"{name:55s} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items() if isinstance(v, float)))

@@ -94,16 +94,18 @@ class NebulaPipeline:
         label = np.full(n, UNKNOWN, dtype=object)
         flag = np.where(valid, "ok", "no_halpha").astype(object)
         dist = np.full(n, np.nan)
+        logits = np.full((n, len(self.classes)), np.nan, np.float32)
         if valid.any():
             priors = self.class_priors if class_priors is None else class_priors
             res = self.classifier.predict_all(x[valid], class_priors=priors)
             proba[valid], label[valid], dist[valid] = res["proba"], res["label"], res["distance"]
+            logits[valid] = res["logits"]
             flag[valid] = np.where(res["label"] == UNKNOWN, "unlike_training", "ok")
         sets, done = np.zeros((n, len(self.classes)), bool), np.zeros(n, bool)
         if self.calibration is not None and calibrated:
             done = valid & self.calibration.rows(x)
             if done.any():
-                self._calibrate(x[done], proba, label, sets, done, priors)
+                self._calibrate(logits[done], proba, label, sets, done, priors)
         low = valid & (snr < DETECTION_SNR)
         label[low], flag[low] = UNKNOWN, "low_snr"
         p = len(self.param_names)
@@ -116,9 +118,10 @@ class NebulaPipeline:
         return {"proba": proba, "label": label, "flag": flag, "distance": dist, "param_mean": mean,
                 "param_std": std, "features": x, "valid": valid, "sets": sets, "calibrated": done}
 
-    def _calibrate(self, x, proba, label, sets, rows, priors) -> None:
-        """Calibrated probabilities (then class priors) and conformal sets for ``rows``, in place."""
-        raw = self.classifier.predict_all(x)["proba"]                # the training priors
+    def _calibrate(self, logits, proba, label, sets, rows, priors) -> None:
+        """Calibrated probabilities (then class priors) and conformal sets for ``rows``, in place,
+        from the rows' temperature-scaled ``logits`` of the classifier's one pass."""
+        raw = torch.softmax(torch.as_tensor(logits), 1).numpy()      # the training priors
         p, s = self.calibration.apply(raw)
         w = self.classifier.prior_weights(priors)
         if w is not None:

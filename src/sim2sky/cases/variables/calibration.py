@@ -113,8 +113,7 @@ class LightCurveCalibration(ClassCalibration):
         best = np.where(ok, names[np.nan_to_num(p).argmax(1)], "")
         label_sets = np.where(ok, self.set_labels(sets), "")
         if self.level == "group":
-            columns["group"], columns["p_group"] = best, np.nanmax(np.where(ok[:, None], p, -np.inf), 1)
-            columns["p_group"] = np.where(ok, columns["p_group"], np.nan)
+            columns["group"], columns["p_group"] = best, np.where(ok, np.nan_to_num(p).max(1), np.nan)
             for j, g in enumerate(names):
                 columns[f"p_group_{g}"] = p[:, j]
             columns["group_set"] = label_sets
