@@ -40,7 +40,7 @@ nb_execution_show_tb = True
 from sim2sky.core.data import available  # noqa: E402
 
 nb_execution_excludepatterns = ([] if available("sn-templates") else ["tutorials/supernovae.md"]) + \
-    ([] if available("miles") else ["tutorials/trust.md"])
+    ([] if available("miles") else ["tutorials/trust.md"]) + ([] if available("mirabest") else ["tutorials/radio.md"])
 suppress_warnings = ["myst.header"]
 
 
@@ -85,6 +85,9 @@ def _benchmarks_page(app):
     summary = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "npe_summary.py")], capture_output=True,
                              text=True, check=True).stdout
     out += ["## NPE against sbi on the sbibm tasks", "", "From `benchmarks/npe_summary.py`:", "", summary, ""]
+    radio = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "radio_table.py")], capture_output=True,
+                           text=True, check=True).stdout
+    out += ["## Radio galaxies on real MiraBest images", "", "From `benchmarks/radio_table.py`:", "", radio, ""]
     for path in sorted((ROOT / "benchmarks").glob("results_*.json")):
         rows = list(_scalars(json.loads(path.read_text())))
         if not rows:

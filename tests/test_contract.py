@@ -38,6 +38,8 @@ SPEC = {
     "fields": dict(n=48, sim={"size": 16}, train={"n": 48, "size": 16}, model="trained",
                    check=("pk_max_error", "pdf_max_error")),
     "sbibm": dict(n=300, sim={}, train={"n": 600, "training": {"max_epochs": 8}}, model="trained", check=("coverage_max_error", "sbc_ks_pvalue")),
+    "radio": dict(n=12, sim={}, train={"n_sims": 200, "n_calibration": 100, "epochs": 1, "real": "none"}, model=None,
+                  check=("accuracy", "ece", "confusion")),
 }
 CATALOGUES = ("hicubes", "blends")
 
@@ -146,6 +148,11 @@ def test_train_load_predict_check(name, tmp_path):
         record = pipe.calibrate(mod.simulate(200, seed=2), tmp_path / "calibrated")
         assert record["dataset"]["n"] == 200 and record["lines"]
         assert "calibrated" in mod.load(tmp_path / "calibrated").predict(data).colnames
+    elif name == "radio":               # labelled cutouts: a stack with <stem>_truth.csv beside it
+        mod.simulate(40, seed=2).write(tmp_path / "labelled.fits")
+        record = pipe.calibrate(tmp_path / "labelled.fits", tmp_path / "calibrated")
+        assert record["dataset"]["n"] == 40
+        assert len(mod.load(tmp_path / "calibrated").predict(data)) == spec["n"]
     else:                               # spectra: no stellar labels; lightcurves: no survey groups; hicubes: too
         with pytest.raises(InputError):  # few detections; the others have no calibration yet
             pipe.calibrate(data, tmp_path / "calibrated")

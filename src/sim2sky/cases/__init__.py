@@ -11,4 +11,5 @@ __all__ = ["CASES"]
 
 #: CLI name -> package under ``sim2sky.cases`` (the light-curve case lives in ``variables``).
 CASES = {"nebulae": "nebulae", "spectra": "spectra", "supernovae": "supernovae", "lightcurves": "variables",
-         "transits": "transits", "hicubes": "hicubes", "blends": "blends", "fields": "fields", "sbibm": "sbibm"}
+         "transits": "transits", "hicubes": "hicubes", "blends": "blends", "fields": "fields", "sbibm": "sbibm",
+         "radio": "radio"}

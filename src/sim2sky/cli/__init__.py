@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from .. import __version__
-from . import data, demo, detect, fields, lit, model, nebulae, npe, spectra, timeseries, transits, understand
+from . import data, demo, detect, fields, lit, model, nebulae, npe, radio, spectra, timeseries, transits, understand
 from .cases import alias, case_app
 from .common import out
 
@@ -63,6 +63,7 @@ CASE_APPS = {
                                         "predict": fields.emulate_sample, "check": fields.emulate_check}),
     "sbibm": case_app("sbibm", None, {"simulate": npe.simulate_sbibm, "train": npe.npe_train, "predict": npe.npe_sample,
                                       "check": npe.npe_check, "sequential": npe.npe_sequential}),
+    "radio": case_app("radio", None, {"predict": radio.radio_predict, "classify": radio.radio_predict}),
 }
 for _name, _app in CASE_APPS.items():
     app.add_typer(_app, name=_name, rich_help_panel="Cases")

@@ -33,6 +33,7 @@ CASE_HELP = {
     "blends": "Galaxy images: detection and deblending, fluxes with errors, shapes, segmentation.",
     "fields": "Cosmological and 21-cm fields: simulate, emulate p(field | parameters), check summary statistics.",
     "sbibm": "The sbibm benchmark tasks: simulate, NPE, posterior summaries and calibration checks.",
+    "radio": "Radio-galaxy images: FRI, FRII, bent tails, compact or unknown, from theory and MiraBest labels.",
 }
 
 #: The ``--set KEY=VALUE`` names of each case's ``simulate`` and ``train`` (kept here, not
@@ -50,10 +51,12 @@ SETTINGS_HELP = {
     "blends": ("size, pair_fraction", "n_stamps, epochs, seed"),
     "fields": ("kind=gaussian|lognormal|reion21cm, size, dim, box, noise", ""),
     "sbibm": ("task=two_moons|slcp|...", ""),
+    "radio": ("survey=FIRST|NVSS|VLASS|LOTSS, hybrid_fraction, neighbours",
+              "n_sims, epochs, n_calibration, real=mirabest|none, finetune_epochs, invariant, seed"),
 }
 
 _SIMULATED_N = {"nebulae": 1000, "spectra": 1300, "supernovae": 200, "lightcurves": 700, "transits": 8,
-                "hicubes": 100, "blends": 100, "fields": 1000, "sbibm": 10_000}
+                "hicubes": 100, "blends": 100, "fields": 1000, "sbibm": 10_000, "radio": 200}
 
 
 def _case(name: str):
@@ -144,7 +147,10 @@ def _train(name: str):
         folder = _case(name).train(parse_settings(settings), out_path, overwrite=overwrite)
         out.print(f"wrote {folder}")
 
-    train.__doc__ = f"Train the {name} models on simulations only; write a sealed model folder."
+    train.__doc__ = (f"Train the {name} models on simulations only; write a sealed model folder." if name != "radio" else
+                     "Train the radio classifier on simulations, then (real=mirabest, the default, where the dataset "
+                     "is available) fine-tune it on the MiraBest training split and calibrate it on the calibration "
+                     "split; write a sealed model folder recording both. real=none: simulations only.")
     return train
 
 
@@ -195,6 +201,9 @@ CALIBRATE_HELP = {
     "hicubes": ("the per-source HI posteriors (shift and conformal widths at 68%/95% per property). DATA: a FITS "
                 "cube with <stem>_truth.csv beside it, or a folder of them (as 'hicubes simulate' writes). "
                 "Settings: method=scale|cqr, floor=true|false, samples=N, seed=N."),
+    "radio": ("the classifier's temperature and 'unknown' threshold. DATA: a stacked FITS (or .npz) of labelled "
+              "cutouts with <stem>_truth.csv beside it (column 'class': FRI, FRII, Bent or Compact). Settings: "
+              "truth=COLUMN, pixel_scale=ARCSEC, beam=ARCSEC."),
     "supernovae": ("the subtype probabilities (temperature or vector scaling) and conformal class sets. DATA: "
                    "spectra with TRUE_SUBTYPE (and SN, to keep each supernova in one fold). Settings: "
                    "kind=temperature|vector, alpha=0.1, method=aps|raps|lac, truth=COLUMN."),
@@ -247,7 +256,7 @@ def _summary(record: dict) -> dict:
 
 def _read(name: str, path: Path):
     """What ``check``/``calibrate`` pass to the case: a path where the case reads files itself, a table otherwise."""
-    if name in ("spectra", "supernovae", "hicubes", "blends", "fields"):
+    if name in ("spectra", "supernovae", "hicubes", "blends", "fields", "radio"):
         return path
     from ..core.tables import read_table
 

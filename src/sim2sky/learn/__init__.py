@@ -1,4 +1,4 @@
-"""Engine: learners that take any backbone — calibrated classifier with "unknown", DANN, the shared loop,
+"""Engine: learners that take any backbone — calibrated classifier with "unknown", DANN, contrastive pretraining, the shared loop,
 attributions, mutual information, representations, the latent-space toolkit, field emulators (Fourier flow,
 flow matching), probability calibration and conformal sets on real labels, and the per-object trust score."""
 
@@ -9,6 +9,7 @@ _EXPORTS = {
                    "fit_temperature", "mlp_classifier", "recall_at_precision",
                    "set_standardization"),
     "dann": ("DANNConfig", "fit_dann"),
+    "contrastive": ("ContrastiveConfig", "nt_xent", "pretrain_contrastive"),
     "emulate": ("EmulatorConfig", "FieldEmulator"),
     "flowmatch": ("FlowMatchingConfig", "FlowMatchingEmulator"),
     "explain": ("classifier_attributions", "integrated_gradients", "shap_attributions"),

@@ -57,11 +57,15 @@ class ClassifierNet(nn.Module):
     used for the "unknown" distance.
     """
 
-    def __init__(self, backbone: nn.Module, n_classes: int, in_shape):
+    def __init__(self, backbone: nn.Module, n_classes: int, in_shape, standardize: str = "feature"):
         super().__init__()
+        if standardize not in ("feature", "global"):
+            raise ValueError(f"standardize: expected 'feature' or 'global', got {standardize!r}")
         self.backbone = backbone
         self.head = nn.Linear(backbone.out_features, n_classes)
         self.in_shape = tuple(int(s) for s in np.atleast_1d(in_shape))
+        # "global": one mean and scale for all inputs (images: keeps a rotation-invariant backbone invariant)
+        self.standardize = standardize
         self.register_buffer("x_mean", torch.zeros(self.in_shape))
         self.register_buffer("x_std", torch.ones(self.in_shape))
 
@@ -72,11 +76,13 @@ class ClassifierNet(nn.Module):
         return self.head(self.embed(x))
 
     def spec(self) -> dict:
-        return {"backbone": self.backbone.spec(), "n_classes": self.head.out_features, "in_shape": list(self.in_shape)}
+        return {"backbone": self.backbone.spec(), "n_classes": self.head.out_features, "in_shape": list(self.in_shape),
+                "standardize": self.standardize}
 
     @classmethod
     def from_spec(cls, spec: dict) -> "ClassifierNet":
-        return cls(build_encoder(spec["backbone"]), int(spec["n_classes"]), spec["in_shape"])
+        return cls(build_encoder(spec["backbone"]), int(spec["n_classes"]), spec["in_shape"],
+                   spec.get("standardize", "feature"))
 
 
 def mlp_classifier(x_dim: int, n_classes: int, hidden=(256, 256, 128), seed: int = 0) -> ClassifierNet:
@@ -103,6 +109,9 @@ class CalibratedClassifier(BaseEstimator):
     classes : sequence of str
     config : ClassifierConfig
     feature_names : sequence of str, optional
+    augment : callable, optional
+        ``augment(x_batch) -> x_batch`` (tensors), applied to each training batch (e.g. random
+        rotations of images); never at calibration or prediction.
 
     Attributes
     ----------
@@ -118,9 +127,9 @@ class CalibratedClassifier(BaseEstimator):
     """
 
     def __init__(self, network: ClassifierNet, classes, config: ClassifierConfig = ClassifierConfig(),
-                 feature_names=None, progress: bool = False):
+                 feature_names=None, progress: bool = False, augment=None):
         self.network, self.classes, self.config = network, tuple(classes), config
-        self.feature_names, self.progress = feature_names, progress
+        self.feature_names, self.progress, self.augment = feature_names, progress, augment
 
     # -- training -----------------------------------------------------------------------------
     def fit(self, x, y, x_cal, y_cal, x_ref=None, y_ref=None) -> "CalibratedClassifier":
@@ -142,7 +151,8 @@ class CalibratedClassifier(BaseEstimator):
             net.train()
 
             def step(idx, frac):
-                return nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+                xb = xt[idx] if self.augment is None else self.augment(xt[idx])
+                return nn.functional.cross_entropy(net(xb), yt[idx])
 
             self.history_ = fit_epochs(step, len(x), net.parameters(), self.config.loop(), self.progress,
                                        "training classifier")
@@ -168,8 +178,11 @@ class CalibratedClassifier(BaseEstimator):
         self.class_means_ = np.stack([e[y_cal == k].mean(0) if np.any(y_cal == k) else np.full(e.shape[1], np.nan)
                                       for k in range(len(self.classes))])
         centred = e - self.class_means_[y_cal]
-        cov = centred.T @ centred / len(e) + 1e-6 * np.eye(e.shape[1])
-        self.precision_ = np.linalg.inv(cov)
+        cov = centred.T @ centred / len(e)
+        # a ridge relative to the mean variance too: collapsed features (e.g. a failed DANN run) stay invertible
+        cov += max(1e-6, 1e-6 * float(np.trace(cov)) / len(cov)) * np.eye(len(cov))
+        precision = np.linalg.inv(cov)
+        self.precision_ = (precision + precision.T) / 2
         self.threshold_ = float(np.quantile(self.distance(e), self.config.unknown_quantile))
         return self
 
@@ -294,10 +307,15 @@ class CalibratedClassifier(BaseEstimator):
 
 
 def set_standardization(net: ClassifierNet, x: torch.Tensor) -> None:
-    """Per-input mean and standard deviation of ``x`` into the network's buffers."""
+    """Per-input (or, for ``standardize="global"``, overall) mean and standard deviation of ``x``
+    into the network's buffers."""
     with torch.no_grad():
-        net.x_mean.copy_(x.mean(0))
-        net.x_std.copy_(x.std(0).clamp_min(1e-3))
+        if getattr(net, "standardize", "feature") == "global":
+            net.x_mean.fill_(float(x.mean()))
+            net.x_std.fill_(max(float(x.std()), 1e-3))
+        else:
+            net.x_mean.copy_(x.mean(0))
+            net.x_std.copy_(x.std(0).clamp_min(1e-3))
 
 
 def fit_temperature(logits: torch.Tensor, y: torch.Tensor) -> float:

@@ -75,7 +75,10 @@ def fit_dann(clf: CalibratedClassifier, x_src, y_src, x_tgt, x_cal, y_cal,
         def step(idx, frac):
             tidx = torch.as_tensor(rng.integers(0, len(xt), len(idx)))
             lam = reversal_weight(config.domain_weight, frac)
-            es, et = net.embed(xs[idx]), net.embed(xt[tidx])
+            xb, xtb = xs[idx], xt[tidx]
+            if clf.augment is not None:
+                xb, xtb = clf.augment(xb), clf.augment(xtb)
+            es, et = net.embed(xb), net.embed(xtb)
             c = nn.functional.cross_entropy(net.head(es), ys[idx])
             logits = disc(torch.cat([es, et]), lam)
             labels = torch.cat([torch.zeros(len(es)), torch.ones(len(et))])

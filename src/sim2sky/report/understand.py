@@ -16,7 +16,7 @@ import numpy as np  # noqa: E402
 from ..core.atomic import write_text  # noqa: E402
 from .plots import _finish  # noqa: E402
 
-__all__ = ["attribution_bar", "attribution_beeswarm", "attribution_spectra", "latent_map", "score_histogram",
+__all__ = ["attribution_bar", "attribution_beeswarm", "attribution_spectra", "attribution_images", "latent_map", "score_histogram",
            "html_page", "html_table"]
 
 
@@ -67,6 +67,25 @@ def attribution_spectra(attr: np.ndarray, wave: np.ndarray, groups: np.ndarray, 
             ax2.plot(wave, flux[sel].mean(0), color="0.6", lw=0.6)
             ax2.set_yticks([])
     axes[-1, 0].set_xlabel("wavelength [Å]")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def attribution_images(attr: np.ndarray, images: np.ndarray, groups: np.ndarray, group_names, path, per_group: int = 3):
+    """Attribution maps (n, H, W) over their images, ``per_group`` objects for each predicted group:
+    red pixels push towards the predicted class, blue away."""
+    used = [g for g in range(len(group_names)) if (groups == g).any()]
+    fig, axes = plt.subplots(max(len(used), 1), per_group, figsize=(2.2 * per_group, 2.2 * max(len(used), 1)),
+                             squeeze=False)
+    for row, g in zip(axes, used):
+        sel = np.flatnonzero(groups == g)[:per_group]
+        for ax, i in zip(row, sel):
+            lim = max(float(np.abs(attr[i]).max()), 1e-12)
+            ax.imshow(np.sqrt(np.clip(images[i], 0, None)), origin="lower", cmap="gray")
+            ax.imshow(attr[i], origin="lower", cmap="RdBu_r", vmin=-lim, vmax=lim, alpha=0.6)
+            ax.set_title(f"-> {group_names[g]}", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
     fig.tight_layout()
     return _finish(fig, path)
 

@@ -15,7 +15,8 @@ from ..core.modelio import seal_folder, verify_folder
 from ..core.tables import write_table
 from ..learn import (CalibratedClassifier, DensityScorer, Representation, RepresentationConfig, autoencoder_network,
                      classifier_attributions, cluster, cluster_report, latent_tension, project, shap_attributions)
-from ..report.understand import (attribution_bar, attribution_beeswarm, attribution_spectra, html_page, html_table,
+from ..report.understand import (attribution_bar, attribution_beeswarm, attribution_images, attribution_spectra, html_page,
+                                 html_table,
                                  latent_map, score_histogram)
 from .inputs import Inputs, classifier_inputs, read_inputs
 
@@ -55,7 +56,9 @@ def explain(model, path, out, method: str = "ig", max_objects: int = 500, steps:
     target = np.argmax(pred["proba"], 1)
     net = clf.network_
     if method == "ig":
-        attr, err = classifier_attributions(net, x, target, baseline=net.x_mean.numpy(), steps=steps)
+        # images: attributions against empty sky; vectors: against the training mean
+        base = np.zeros_like(x[0]) if inp.kind == "image" else net.x_mean.numpy()
+        attr, err = classifier_attributions(net, x, target, baseline=base, steps=steps)
         completeness = float(np.abs(err).max() / max(np.abs(attr.reshape(len(x), -1).sum(1)).mean(), 1e-12))
     else:
         bg = x[_subsample(len(x), 200, seed + 1)]
@@ -80,6 +83,18 @@ def explain(model, path, out, method: str = "ig", max_objects: int = 500, steps:
                 m = np.abs(attr[target == k]).mean(0)
                 summary["classes"][c] = {"n": int((target == k).sum()),
                                          "top_features": [names[j] for j in np.argsort(m)[::-1][:5]]}
+    elif inp.kind == "image":
+        save_npz(out / "attributions.npz", attributions=attr.astype(np.float32), predicted=target,
+                 images=x.astype(np.float32))
+        attribution_images(attr, x, target, classes, out / "attribution_images.png")
+        figs = ["attribution_images.png"]
+        for k, c in enumerate(classes):
+            if (target == k).any():
+                a = attr[target == k]
+                pos = np.clip(a, 0, None).sum((1, 2))
+                summary["classes"][c] = {"n": int((target == k).sum()),
+                                         "positive_attribution_share": round(float(
+                                             (pos / np.maximum(np.abs(a).sum((1, 2)), 1e-12)).mean()), 3)}
     else:
         save_npz(out / "attributions.npz", attributions=attr.astype(np.float32), predicted=target,
                  wave=np.asarray(inp.wave, np.float64))

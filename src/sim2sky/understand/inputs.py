@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
-from ..cases import nebulae, spectra
+from ..cases import nebulae, radio, spectra
 from ..core.errors import InputError, reading
 from ..core.tables import TABLE_SUFFIXES, read_table, table_suffix
 
-__all__ = ["INPUT_KINDS", "Inputs", "read_inputs", "guess_kind", "classifier_inputs"]
+__all__ = ["INPUT_KINDS", "Inputs", "read_inputs", "guess_kind", "classifier_inputs", "radio_inputs"]
 
 INPUT_KINDS = ("auto", "table", "lines", "cube", "spectra")
 
@@ -133,6 +133,8 @@ def classifier_inputs(clf, path, redshift: float | None = None) -> Inputs:
     (line table or cube), the spectra grid for a spectra classifier, else the named columns."""
     in_shape = tuple(clf.network_.in_shape)
     names = list(clf.feature_names or [])
+    if names == [radio.IMAGE_FEATURE]:
+        return radio_inputs(path)
     if names == list(nebulae.FEATURE_NAMES):
         kind = guess_kind(path)
         if kind not in ("lines", "cube"):
@@ -146,3 +148,10 @@ def classifier_inputs(clf, path, redshift: float | None = None) -> Inputs:
     if not names:
         raise InputError("MODEL: the classifier has no feature names; it cannot be applied to a table")
     return read_inputs(path, "table", columns=names)
+
+
+def radio_inputs(path, pixel_scale=None, beam=None) -> Inputs:
+    """Radio cutouts (FITS cutouts or a stack) on the radio classifier's grid: ``x`` (n, 64, 64)."""
+    xs = [radio.to_grid(images, pixel, b)[0] for images, pixel, b, _ in
+          radio.iter_chunks(radio.read_cutouts(path, pixel_scale, beam))]
+    return Inputs(np.concatenate(xs), "image", [radio.IMAGE_FEATURE])

@@ -1,0 +1,69 @@
+"""Any survey's cutouts onto the networks' grid, the same way for simulations and real images.
+
+1. Smooth to the working beam and resample to the grid (64 x 4.2" = 269") in one separable
+   linear map per axis: ``out = R_y @ image @ R_x.T``. Each row of ``R`` is a Gaussian of the
+   missing resolution, ``sqrt(B_work^2 - B_in^2)`` (at least half an input pixel, which also
+   interpolates when the input pixels are coarser than the grid's), evaluated at the input
+   pixel centres and normalised. ``R`` is built once per (size, pixel, beam); applying it is two
+   batched matrix products (a few M multiply-adds per cutout).
+2. Noise from the median absolute deviation of the result; pixels below 3 sigma are set to zero
+   (the sigma clipping of MiraBest and Radio Galaxy Zoo).
+3. Divide by the peak: inputs in Jy/beam, mJy/beam or already rescaled 0-255 give the same image.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .schema import CLIP_SIGMA, GRID, Grid
+
+__all__ = ["resampling_matrix", "to_grid"]
+
+_FWHM = 2 * np.sqrt(2 * np.log(2))
+
+
+@lru_cache(maxsize=32)
+def resampling_matrix(n_in: int, pixel_in: float, beam_in: float, grid: Grid = GRID) -> np.ndarray:
+    """(grid.size, n_in) float32: smoothing to the working beam and resampling along one axis.
+
+    Output pixels whose kernel falls mostly outside the input (a cutout smaller than the grid's
+    field) get zero weight: the image is padded with empty sky."""
+    out = (np.arange(grid.size) - (grid.size - 1) / 2) * grid.pixel_arcsec
+    inp = (np.arange(n_in) - (n_in - 1) / 2) * pixel_in
+    sigma = max(np.sqrt(max(grid.beam_arcsec ** 2 - beam_in ** 2, 0.0)) / _FWHM, 0.5 * pixel_in)
+    k = np.exp(-0.5 * ((out[:, None] - inp[None, :]) / sigma) ** 2)
+    full = np.sqrt(2 * np.pi) * sigma / pixel_in                 # the row sum of a kernel fully inside
+    total = k.sum(1, keepdims=True)
+    k = np.where(total > 0.5 * full, k / np.maximum(total, 1e-30), 0.0)
+    return k.astype(np.float32)
+
+
+def to_grid(images, pixel_arcsec, beam_arcsec, grid: Grid = GRID, clip: float = CLIP_SIGMA):
+    """Cutouts (n, ny, nx) at ``pixel_arcsec`` (a number, or (y, x)) and ``beam_arcsec`` -> the
+    networks' inputs.
+
+    Returns
+    -------
+    x : (n, grid.size, grid.size) float32
+        Clipped images scaled to peak 1 (all zero where nothing rises above ``clip`` sigma).
+    peak_snr : (n,) float
+        Peak over noise after smoothing (inf for noise-free or pre-clipped inputs).
+    """
+    images = np.asarray(images, np.float32)
+    py, px = (pixel_arcsec, pixel_arcsec) if np.ndim(pixel_arcsec) == 0 else pixel_arcsec
+    ry = resampling_matrix(images.shape[1], float(py), float(beam_arcsec), grid)
+    rx = resampling_matrix(images.shape[2], float(px), float(beam_arcsec), grid)
+    images = np.where(np.isfinite(images), images, np.float32(0))
+    out = np.matmul(np.matmul(ry, images), rx.T)
+    flat = out.reshape(len(out), -1)
+    med = np.median(flat, 1)
+    sigma = 1.4826 * np.median(np.abs(flat - med[:, None]), 1)
+    flat = flat - med[:, None]
+    flat = np.where(flat > clip * sigma[:, None], flat, np.float32(0))
+    peak = flat.max(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = flat / np.where(peak > 0, peak, 1)[:, None]
+        snr = np.where(sigma > 0, peak / sigma, np.inf)
+    return x.reshape(out.shape).astype(np.float32), snr
