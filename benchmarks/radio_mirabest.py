@@ -24,6 +24,7 @@ distance of real and simulated images, and the figures of docs/radio.md.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import sys
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 
 import _data  # noqa: F401  (data mirror)
-from sim2sky.cases.radio import (CLASSES, load, load_mirabest, radio_classifier, radio_network, real_scores,
+from sim2sky.cases.radio import (CLASSES, load, mirabest_splits, radio_classifier, radio_network, real_scores,
                                  strong_augment, to_grid, train, training_set)
 from sim2sky.learn import DANNConfig, classifier_attributions, fit_dann, pretrain_contrastive, two_sample_test
 from sim2sky.learn.contrastive import ContrastiveConfig
@@ -71,7 +72,8 @@ def main(quick: bool = False):
     results.setdefault("rows", {})
     rows = results["rows"]
     n_sims, epochs = (3000, 2) if quick else (16000, 20)
-    tr, cal, te = load_mirabest("train"), load_mirabest("calibration"), load_mirabest("test")
+    splits = mirabest_splits()
+    tr, cal, te = splits["train"], splits["calibration"], splits["test"]
     grid = lambda d: to_grid(d["images"], 1.8, 5.4)[0]      # noqa: E731
     xtr, xcal, xte = grid(tr), grid(cal), grid(te)
     ktr, kcal = tr["label"] != "Hybrid", cal["label"] != "Hybrid"
@@ -95,8 +97,6 @@ def main(quick: bool = False):
         return pred
 
     def calibrated(clf):
-        import copy
-
         c = copy.deepcopy(clf)
         return c.calibrate(xcal_l, ycal, np.concatenate([xcal_l, xc]), np.concatenate([ycal, yci]))
 
@@ -180,8 +180,6 @@ def main(quick: bool = False):
     coarse = np.stack([gaussian_filter(im, sig) for im in te["images"]])[:, 4::8, 4::8]   # 14.4" pixels
     for name, model in (("shipped", folder), ("theory only", None)):
         if model is None:
-            import copy
-
             probs = theory.predict_all(to_grid(coarse, 14.4, 45.0)[0])
             lab, proba = probs["label"], probs["proba"]
         else:

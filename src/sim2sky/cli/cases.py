@@ -132,6 +132,14 @@ def _simulate(name: str):
     return simulate
 
 
+#: What ``<case> train`` does where it is more than "simulations only".
+TRAIN_HELP = {
+    "radio": ("Train the radio classifier on simulations, then (real=mirabest, the default, where the dataset is "
+              "available) fine-tune it on the MiraBest training split and calibrate it on the calibration split; "
+              "write a sealed model folder recording both. real=none: simulations only."),
+}
+
+
 def _train(name: str):
     train_keys = SETTINGS_HELP[name][1]
 
@@ -147,10 +155,7 @@ def _train(name: str):
         folder = _case(name).train(parse_settings(settings), out_path, overwrite=overwrite)
         out.print(f"wrote {folder}")
 
-    train.__doc__ = (f"Train the {name} models on simulations only; write a sealed model folder." if name != "radio" else
-                     "Train the radio classifier on simulations, then (real=mirabest, the default, where the dataset "
-                     "is available) fine-tune it on the MiraBest training split and calibrate it on the calibration "
-                     "split; write a sealed model folder recording both. real=none: simulations only.")
+    train.__doc__ = TRAIN_HELP.get(name, f"Train the {name} models on simulations only; write a sealed model folder.")
     return train
 
 

@@ -11,7 +11,7 @@ from .schema import CLASSES, GRID, IMAGE_FEATURE, SIM_CLASSES, SURVEYS, Grid, Su
 from .theory import CLASS_PARAMETERS, PARAMETERS, Param, draw_parameters, source_particles
 from .observe import native_size, observe, render, simulate_cutouts
 from .preprocess import resampling_matrix, to_grid
-from .mirabest import load_mirabest, mirabest_class, split_indices
+from .mirabest import load_mirabest, mirabest_class, mirabest_splits, select_rows, split_indices
 from .io import Cutouts, iter_chunks, read_cutouts
 from .training import augment, fr_probability, radio_classifier, radio_network, real_scores, strong_augment, training_set
 
@@ -19,6 +19,6 @@ from .case import FLAGS, RadioCase, load, simulate, train
 
 __all__ = ["simulate", "train", "load", "RadioCase", "FLAGS", "CLASSES", "IMAGE_FEATURE", "GRID", "SIM_CLASSES", "SURVEYS", "Grid",
            "Survey", "CLASS_PARAMETERS", "PARAMETERS", "Param", "draw_parameters", "source_particles", "native_size",
-           "observe", "render", "simulate_cutouts", "resampling_matrix", "to_grid", "load_mirabest", "mirabest_class",
+           "observe", "render", "simulate_cutouts", "resampling_matrix", "to_grid", "load_mirabest", "mirabest_splits", "select_rows", "mirabest_class",
            "split_indices", "Cutouts", "iter_chunks", "read_cutouts", "augment", "fr_probability", "radio_classifier",
            "radio_network", "real_scores", "strong_augment", "training_set"]

@@ -28,10 +28,10 @@ from ...core.errors import InputError
 from ...core.tables import read_table, write_table
 from ...learn import CalibratedClassifier, UNKNOWN, classification_check
 from .io import iter_chunks, read_cutouts
-from .mirabest import load_mirabest, split_indices
+from .mirabest import load_mirabest, select_rows, split_indices
 from .observe import simulate_cutouts
 from .preprocess import to_grid
-from .schema import CLASSES, IMAGE_FEATURE, SIM_CLASSES, SURVEYS
+from .schema import CLASSES, SIM_CLASSES, SURVEYS
 from .training import radio_classifier, radio_network, training_set
 
 __all__ = ["simulate", "train", "load", "RadioCase", "FLAGS"]
@@ -129,13 +129,14 @@ def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int
     index = {c: i for i, c in enumerate(CLASSES)}
     yi, yci = np.array([index[c] for c in y]), np.array([index[c] for c in yc])
     clf = radio_classifier(radio_network(invariant, seed), epochs=epochs, seed=seed, progress=progress)
-    clf.feature_names = [IMAGE_FEATURE]
     clf.fit(x, yi, xc, yci)
     prov = {"command": "sim2sky radio train", "n_sims": n_sims, "epochs": epochs, "seed": seed, "invariant": invariant,
             "theory": "sim2sky.cases.radio.theory (FRI, FRII, Bent, Compact); 85% FIRST, 15% beams 5.4-45 arcsec",
             "real_data": "none"}
     if real == "mirabest" and available("mirabest"):
-        tr, cal = load_mirabest("train"), load_mirabest("calibration")
+        data = load_mirabest()
+        rows = split_indices(data["code"])
+        tr, cal = select_rows(data, rows["train"]), select_rows(data, rows["calibration"])
         keep_tr, keep_cal = tr["label"] != "Hybrid", cal["label"] != "Hybrid"
         xr = to_grid(tr["images"][keep_tr], 1.8, 5.4)[0]
         xrc = to_grid(cal["images"][keep_cal], 1.8, 5.4)[0]
@@ -147,14 +148,12 @@ def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int
         xf = np.concatenate([x[:m], np.repeat(xr, 4, 0)])
         yf = np.concatenate([yi[:m], np.repeat(yr, 4)])
         fine = radio_classifier(clf.network_, epochs=finetune_epochs, learning_rate=1e-3, seed=seed, progress=progress)
-        fine.feature_names = [IMAGE_FEATURE]
         fine.fit(xf, yf, xrc, yrc, np.concatenate([xrc, xc]), np.concatenate([yrc, yci]))
         clf = fine
-        codes = np.asarray(load_mirabest()["code"])
         prov.update(real_data="MiraBest (Porter & Scaife 2023): fine-tuned on the train split, temperature and "
                               "'unknown' threshold on the calibration split (+ simulations for the threshold)",
                     mirabest_split_seed=33, mirabest_train=int(keep_tr.sum()), mirabest_calibration=int(keep_cal.sum()),
-                    mirabest_test_rows_sha256=hashlib.sha256(split_indices(codes)["test"].tobytes()).hexdigest(),
+                    mirabest_test_rows_sha256=hashlib.sha256(rows["test"].tobytes()).hexdigest(),
                     finetune_epochs=finetune_epochs)
     clf.save(out, provenance=prov, metrics={"history_loss": [float(v) for v in clf.history_["loss"]]})
     return out
@@ -192,7 +191,7 @@ class RadioCase(CasePipeline):
         if chunk < 1:
             raise InputError(f"chunk must be >= 1, got {chunk}")
         groups = read_cutouts(data, pixel_scale, beam)
-        n = sum(len(g.index) for g in groups)
+        n = sum(len(g.images) for g in groups)
         ra, dec = np.concatenate([g.ra for g in groups]), np.concatenate([g.dec for g in groups])
         source = np.concatenate([g.source for g in groups])
         k = len(CLASSES)
@@ -253,14 +252,14 @@ class RadioCase(CasePipeline):
         if path is None:
             raise InputError("data: calibrate needs a FITS stack or .npz with <stem>_truth.csv beside it")
         labels = _labels(path, truth)
-        groups = read_cutouts(path, pixel_scale, beam)
-        images = np.concatenate([np.asarray(g.images[:], np.float32) for g in groups])
+        group, = read_cutouts(path, pixel_scale, beam)
+        images = np.asarray(group.images[:], np.float32)
         if len(images) != len(labels):
-            raise InputError(f"DATA: {len(images)} images but {len(labels)} rows in {labels_path.name}")
+            raise InputError(f"DATA: {len(images)} images but {len(labels)} rows in {path.stem}_truth.csv")
         keep = np.isin(labels, CLASSES)
         if keep.sum() < 30:
             raise InputError(f"DATA: {int(keep.sum())} images labelled {', '.join(CLASSES)}; at least 30 are needed")
-        x = to_grid(images[keep], groups[0].pixel, groups[0].beam)[0]
+        x = to_grid(images[keep], group.pixel, group.beam)[0]
         y = np.array([CLASSES.index(c) for c in labels[keep]])
         out = check_out_dir(out, overwrite=overwrite)
         clf = copy.deepcopy(self.classifier_)

@@ -28,9 +28,9 @@ _SPECTRAL = ("FREQ", "VRAD", "VOPT", "VELO", "WAVE", "ZOPT", "FELO", "AWAV", "EN
 
 @dataclass
 class Cutouts:
-    """Cutouts of one pixel scale and beam: ``images`` (n, ny, nx) (array or memmap), ``pixel``
-    (y, x) [arcsec], ``beam`` [arcsec], ``ra``/``dec`` (n,) [deg] (NaN without a WCS), ``source``
-    (n,) names, ``index`` (n,) positions in the user's input order."""
+    """Cutouts of one pixel scale and beam: ``images`` (n, ny, nx) (an array, or a stack read by
+    sections), ``pixel`` (y, x) [arcsec], ``beam`` [arcsec], ``ra``/``dec`` (n,) [deg] (NaN without
+    a WCS), ``source`` (n,) names."""
 
     images: object
     pixel: tuple
@@ -38,7 +38,6 @@ class Cutouts:
     ra: np.ndarray
     dec: np.ndarray
     source: np.ndarray
-    index: np.ndarray
 
 
 def _positive(value, name: str):
@@ -60,7 +59,7 @@ def _beam_of(header, beam, name: str) -> float:
     raise InputError(f"INPUT: {name} has no BMAJ/BMIN and no known SURVEY keyword; give --beam ARCSEC")
 
 
-def _squeeze(data, header, name: str, stack_ok: bool):
+def _squeeze(hdu, header, name: str):
     naxis = int(header.get("NAXIS", 0))
     keep = []
     for ax in range(naxis, 0, -1):           # numpy axis order is NAXISn ... NAXIS1
@@ -73,20 +72,18 @@ def _squeeze(data, header, name: str, stack_ok: bool):
                              "image or a stack of images (use 'sim2sky hicubes predict' for HI cubes)")
         keep.append(ax)
     shape = tuple(int(header.get(f"NAXIS{ax}", 1)) for ax in keep)
-    if len(shape) == 3 and naxis == 3 and stack_ok:       # streamed through hdu.section: data never touched
-        data = _Section(data, shape)
+    if len(shape) == 3 and naxis == 3:        # streamed through hdu.section: the data are never touched
+        data = _Section(hdu, shape)
     else:
-        data = data.data.reshape(shape)
+        data = hdu.data.reshape(shape)
     if data.ndim == 1:
         raise InputError(f"INPUT: {name} is 1-D (shape {data.shape}); expected an image (ny, nx) or a stack (n, ny, nx)")
-    if data.ndim == 3 and not stack_ok:
-        raise InputError(f"INPUT: {name} holds {data.shape[0]} images; give a stack as its own input")
     if data.ndim > 3:
         raise InputError(f"INPUT: {name} has shape {data.shape}; expected (ny, nx) or (n, ny, nx)")
     return data
 
 
-def _fits(path: Path, index0: int, pixel_scale, beam) -> Cutouts:
+def _fits(path: Path, pixel_scale, beam) -> Cutouts:
     try:
         hdul = fits.open(path, memmap=False)      # a stack is read by sections: never mapped whole
         hdu = next((h for h in hdul if getattr(h, "is_image", False) and h.header.get("NAXIS", 0) > 0), None)
@@ -95,7 +92,7 @@ def _fits(path: Path, index0: int, pixel_scale, beam) -> Cutouts:
     if hdu is None:
         raise InputError(f"INPUT: {path.name} has no image data")
     header = hdu.header
-    data = _squeeze(hdu, header, path.name, stack_ok=True)
+    data = _squeeze(hdu, header, path.name)
     if data.ndim == 3:                                   # a stack: CDELT in degrees, no per-image WCS
         if pixel_scale is None and header.get("CDELT1") is None:
             raise InputError(f"INPUT: {path.name} (a stack of {data.shape[0]} images) has no CDELT1/CDELT2; "
@@ -107,7 +104,7 @@ def _fits(path: Path, index0: int, pixel_scale, beam) -> Cutouts:
         if "POSITIONS" in hdul and len(hdul["POSITIONS"].data) == n:      # as 'radio simulate' writes them
             ra, dec = np.asarray(hdul["POSITIONS"].data["RA"], float), np.asarray(hdul["POSITIONS"].data["DEC"], float)
         return Cutouts(data, pix, _beam_of(header, beam, path.name), ra, dec,
-                       np.array([f"{path.name}[{k}]" for k in range(n)]), np.arange(index0, index0 + n))
+                       np.array([f"{path.name}[{k}]" for k in range(n)]))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         wcs = WCS(header).celestial
@@ -122,7 +119,7 @@ def _fits(path: Path, index0: int, pixel_scale, beam) -> Cutouts:
     if wcs.has_celestial:
         ra, dec = (float(v) for v in wcs.wcs_pix2world((data.shape[1] - 1) / 2, (data.shape[0] - 1) / 2, 0))
     return Cutouts(data[None], pix, _beam_of(header, beam, path.name), np.array([ra]), np.array([dec]),
-                   np.array([path.name]), np.array([index0]))
+                   np.array([path.name]))
 
 
 class _Section:
@@ -139,7 +136,7 @@ class _Section:
         return np.asarray(self.hdu.section[item])
 
 
-def _npz(path: Path, index0: int, pixel_scale, beam) -> Cutouts:
+def _npz(path: Path, pixel_scale, beam) -> Cutouts:
     try:
         z = np.load(path, allow_pickle=False)
         images = np.asarray(z["images"])
@@ -155,7 +152,7 @@ def _npz(path: Path, index0: int, pixel_scale, beam) -> Cutouts:
     ra = np.asarray(z["ra"], float) if "ra" in z.files else np.full(n, np.nan)
     dec = np.asarray(z["dec"], float) if "dec" in z.files else np.full(n, np.nan)
     return Cutouts(images, (float(pixel_scale),) * 2, float(beam), ra, dec,
-                   np.array([f"{path.name}[{k}]" for k in range(n)]), np.arange(index0, index0 + n))
+                   np.array([f"{path.name}[{k}]" for k in range(n)]))
 
 
 def _array(data, pixel_scale, beam) -> Cutouts:
@@ -183,33 +180,32 @@ def _array(data, pixel_scale, beam) -> Cutouts:
         r, d = wcs.celestial.wcs_pix2world((images.shape[2] - 1) / 2, (images.shape[1] - 1) / 2, 0)
         ra, dec = np.array([float(r)]), np.array([float(d)])
     return Cutouts(images, (float(pixel_scale),) * 2, float(beam), ra, dec,
-                   np.array([f"image[{k}]" for k in range(n)]), np.arange(n))
+                   np.array([f"image[{k}]" for k in range(n)]))
 
 
 def read_cutouts(inputs, pixel_scale=None, beam=None) -> list[Cutouts]:
-    """The user's inputs as groups of cutouts (files keep their order through ``index``)."""
+    """The user's inputs as groups of cutouts, in input order."""
     _positive(pixel_scale, "--pixel-scale")
     _positive(beam, "--beam")
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     if not (isinstance(inputs, (list, tuple)) and inputs and all(isinstance(v, (str, Path)) for v in inputs)):
         return [_array(inputs, pixel_scale, beam)]
-    groups, index0 = [], 0
+    groups = []
     for item in inputs:
         path = Path(item)
         if not path.is_file():
             raise InputError(f"INPUT: {path} does not exist")
         suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
         if suffix in (".fits", ".fit", ".fts", ".fits.gz"):
-            g = _fits(path, index0, pixel_scale, beam)
+            g = _fits(path, pixel_scale, beam)
         elif suffix == ".npz":
-            g = _npz(path, index0, pixel_scale, beam)
+            g = _npz(path, pixel_scale, beam)
         else:
             raise InputError(f"INPUT: {path.name}: expected FITS cutouts, a stacked FITS image or an .npz")
         if min(g.images.shape[1:]) < 8:
             raise InputError(f"INPUT: {path.name} images are {g.images.shape[1:]} pixels; expected at least 8 x 8")
         groups.append(g)
-        index0 += len(g.index)
     return groups
 
 
@@ -217,24 +213,23 @@ def iter_chunks(groups: list[Cutouts], chunk: int = 2048):
     """``(images (m, ny, nx) float32, pixel, beam, rows)`` chunks, consecutive single cutouts of the
     same shape, pixel and beam stacked together; ``rows`` index into the concatenated metadata."""
     start, pending, key = 0, [], None
+
+    def flush():
+        return np.stack(pending), key[1], key[2], np.arange(start - len(pending), start)
+
     for g in groups:
-        n = len(g.index)
+        n = len(g.images)
         this = (g.images.shape[1:], g.pixel, g.beam)
-        if n == 1 and (key is None or key == this) and len(pending) < chunk:
-            pending.append(np.asarray(g.images[0], np.float32))
-            key = this
-            start += 1
-            continue
-        if pending:
-            yield np.stack(pending), key[1], key[2], np.arange(start - len(pending), start)
-            pending, key = [], None
+        if pending and (n > 1 or this != key or len(pending) == chunk):
+            yield flush()
+            pending = []
         if n == 1:
-            pending, key = [np.asarray(g.images[0], np.float32)], this
-            start += 1
+            pending.append(np.asarray(g.images[0], np.float32))
+            key, start = this, start + 1
             continue
         for i in range(0, n, chunk):
             m = min(chunk, n - i)
             yield np.asarray(g.images[i:i + m], np.float32), g.pixel, g.beam, np.arange(start + i, start + i + m)
         start += n
     if pending:
-        yield np.stack(pending), key[1], key[2], np.arange(start - len(pending), start)
+        yield flush()

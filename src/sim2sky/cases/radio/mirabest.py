@@ -17,7 +17,7 @@ import numpy as np
 from ...core.data import dataset_file
 from ...core.tables import read_table
 
-__all__ = ["load_mirabest", "mirabest_class", "split_indices", "SPLIT_SEED", "SPLITS"]
+__all__ = ["load_mirabest", "mirabest_splits", "select_rows", "mirabest_class", "split_indices", "SPLIT_SEED", "SPLITS"]
 
 SPLIT_SEED = 33
 SPLITS = {"test": 0.25, "calibration": 0.15, "train": 0.60}
@@ -54,14 +54,31 @@ def load_mirabest(split: str | None = None, data_dir=None) -> dict:
         ``images``, ``code``, ``label`` (sim2sky class), ``confident`` (bool), ``ra``/``dec``
         [deg], ``z``, ``size_arcsec``, ``file``, ``pixel_arcsec`` (1.8), ``beam_arcsec`` (5.4).
     """
+    data = _read(data_dir)
+    return select_rows(data, np.arange(len(data["code"])) if split is None else split_indices(data["code"])[split])
+
+
+def mirabest_splits(data_dir=None) -> dict:
+    """``{"train", "calibration", "test"}`` -> :func:`load_mirabest`'s dict of that split, the files read once."""
+    data = _read(data_dir)
+    return {name: select_rows(data, rows) for name, rows in split_indices(data["code"]).items()}
+
+
+def select_rows(data: dict, rows) -> dict:
+    """The rows ``rows`` of a MiraBest dict (images as float32)."""
+    n = len(data["code"])
+    out = {k: (v[rows] if isinstance(v, np.ndarray) and len(v) == n else v) for k, v in data.items()}
+    out["images"] = out["images"].astype(np.float32)
+    return out
+
+
+def _read(data_dir=None) -> dict:
     npz = np.load(dataset_file("mirabest", "radio/mirabest/mirabest_first_150px_float16.npz", data_dir))
     table = read_table(dataset_file("mirabest", "radio/mirabest/mirabest_labels.csv", data_dir))
     code = np.asarray(npz["code"], int)
     if not np.array_equal(code, np.asarray(table["code"], int)):
         raise ValueError("mirabest: the image file and the label table disagree on the codes")
-    rows = np.arange(len(code)) if split is None else split_indices(code)[split]
-    return {"images": npz["images"][rows].astype(np.float32), "code": code[rows], "label": mirabest_class(code[rows]),
-            "confident": (code[rows] // 10) % 10 == 0, "ra": np.asarray(table["ra"], float)[rows],
-            "dec": np.asarray(table["dec"], float)[rows], "z": np.asarray(table["z"], float)[rows],
-            "size_arcsec": np.asarray(table["size_arcsec"], float)[rows],
-            "file": np.asarray(table["file"]).astype(str)[rows], "pixel_arcsec": 1.8, "beam_arcsec": 5.4}
+    return {"images": npz["images"], "code": code, "label": mirabest_class(code), "confident": (code // 10) % 10 == 0,
+            "ra": np.asarray(table["ra"], float), "dec": np.asarray(table["dec"], float),
+            "z": np.asarray(table["z"], float), "size_arcsec": np.asarray(table["size_arcsec"], float),
+            "file": np.asarray(table["file"]).astype(str), "pixel_arcsec": 1.8, "beam_arcsec": 5.4}

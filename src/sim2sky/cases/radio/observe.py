@@ -75,12 +75,11 @@ def observe(x, y, w, peak_snr, rng, survey: Survey, neighbours: float = 1 / 3) -
         nx = (r * np.cos(phi))[..., None] + rng.normal(size=(k, m, pts)) * sig
         ny = (r * np.sin(phi))[..., None] + rng.normal(size=(k, m, pts)) * sig
         nw = np.broadcast_to(flux[..., None] / pts, (k, m, pts))
-        src = render(x[has], y[has], w[has], size, survey)            # peak 1: the neighbours' flux scale
-        total = src.sum((1, 2)) * (survey.pixel_arcsec / survey.beam_arcsec) ** 2
+        peak = np.asarray(peak_snr)[has] * survey.rms_jy
+        total = img[has].sum((1, 2)) / peak                        # the peak-1 source's summed brightness
         nb = render(nx.reshape(k, -1), ny.reshape(k, -1), nw.reshape(k, -1), size, survey)
-        nb_total = nb.sum((1, 2)) * (survey.pixel_arcsec / survey.beam_arcsec) ** 2
-        scale = flux.sum(1) * total / np.maximum(nb_total, 1e-30)
-        img[has] += nb * (scale * np.asarray(peak_snr)[has] * survey.rms_jy)[:, None, None]
+        scale = flux.sum(1) * total / np.maximum(nb.sum((1, 2)), 1e-30)
+        img[has] += nb * (scale * peak)[:, None, None]
     return (img + _noise(rng, n, size, survey) * survey.rms_jy).astype(np.float32)
 
 

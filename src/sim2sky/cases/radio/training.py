@@ -16,7 +16,7 @@ from ...learn.calibrate import expected_calibration_error
 from ...nn.encoders import CNN2d, D4Invariant
 from .observe import simulate_cutouts
 from .preprocess import to_grid
-from .schema import CLASSES, GRID, SURVEYS, Survey
+from .schema import CLASSES, GRID, IMAGE_FEATURE, SURVEYS, Survey
 
 __all__ = ["training_set", "augment", "strong_augment", "radio_network", "radio_classifier", "real_scores",
            "fr_probability"]
@@ -27,7 +27,7 @@ def training_set(n: int, seed: int = 0, classes=CLASSES, first_fraction: float =
     """``n`` simulated cutouts on the grid: ``(x (n, 64, 64) float32, labels (n,) str, beam (n,) arcsec)``."""
     rng = np.random.default_rng(seed)
     xs, ys, beams = [], [], []
-    for k, start in enumerate(range(0, n, chunk)):
+    for start in range(0, n, chunk):
         m = min(chunk, n - start)
         if rng.uniform() < first_fraction:
             survey = SURVEYS["FIRST"]
@@ -91,7 +91,8 @@ def radio_classifier(network=None, epochs: int = 15, batch_size: int = 128, lear
     cfg = ClassifierConfig(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed,
                            num_threads=2, unknown_quantile=0.99)
     return CalibratedClassifier(network if network is not None else radio_network(seed=seed), CLASSES, cfg,
-                                progress=progress, augment=augment if augmented else None)
+                                feature_names=[IMAGE_FEATURE], progress=progress,
+                                augment=augment if augmented else None)
 
 
 def fr_probability(proba: np.ndarray) -> np.ndarray:
