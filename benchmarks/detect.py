@@ -1,7 +1,9 @@
 """Detection, segmentation and deblending (issue 15): learned finders vs the classical ones, same data, one run.
 
 1. ``hi``: held-out mock HI cubes (128 x 192 x 192, 100 galaxies each, seeds never used in
-   training). The shipped 3-D U-Net (+ NPE characterisation) vs the SoFiA smooth-and-clip finder:
+   training). The shipped 3-D U-Net (+ NPE characterisation) vs the SoFiA-like finder (our re-implementation
+   of SoFiA-2, which is not installable here) and two real peers, astrodendro on the cube and PyBDSF on the
+   moment-0 map (``_hi_peers.py``):
    completeness per S/N bin and purity at the default settings, completeness at S/N <= 5 at
    matched purity (sweeping each finder's threshold), property errors (moments and NPE, with
    the NPE 68% coverage), the SDC2-style score, and the time to detect, segment and measure
@@ -10,7 +12,8 @@
    process: wall time and peak memory (bounded: tiles).
 3. ``blends``: held-out GalSim blends (pairs and triples): completeness, median flux bias and
    robust scatter in bins of separation and flux ratio, shape errors, for the U-Net deblender,
-   photutils and SEP; the time to deblend a 512^2 field of 100 galaxies.
+   photutils, SEP and the model-fitting scarlet2 (``_scarlet_peer.py``); the time to deblend a 512^2
+   field of 100 galaxies.
 4. ``real``: what the finders report on real data without truth: the MUSE UDF sub-cube (3-D line
    emitters) and the HSC COSMOS blended scenes (sources vs the scarlet catalogue's positions).
 
@@ -31,12 +34,13 @@ import numpy as np
 import torch
 
 import _data  # noqa: F401  (data mirror for the 'real' section)
+import _hi_peers
 from sim2sky.cases.blends import (SURVEY, adaptive_shapes, deblend, load_models as blend_models, match_positions,
                                   photutils_deblend, sep_deblend, simulate_blends, simulate_field)
 from sim2sky.cases.hicubes import (DetectConfig, find_sources, load_models as hi_models, match_catalogue,
                                    simulate_cube, simulate_hicube_file)
 from sim2sky.cases.hicubes.detector import detect
-from sim2sky.cases.hicubes.finder import normalise_cube, sofia_find
+from sim2sky.cases.hicubes.finder import normalise_cube, sofia_like_find
 
 SNR_BINS = [0, 3, 5, 10, 1e9]
 SIZE_BINS = [0, 8, 15, 25, 60]          # HI diameter [arcsec]; the beam is 7"
@@ -92,7 +96,7 @@ def section_hi(args) -> dict:
     res = {"cubes": args.hi_cubes, "shape": args.hi_shape, "sources_per_cube": args.hi_sources}
     truth_all = {k: np.concatenate([c[2][k] for c in cubes]) for k in cubes[0][2]}
     # the default settings: catalogues, completeness per S/N bin, purity, properties, SDC2 score, time
-    for method in ("unet", "sofia"):
+    for method in ("unet", "sofia-like"):
         cats, d2ts, t2ds, times = [], [], [], []
         for cube, labels, truth, _ in cubes:
             t0 = time.perf_counter()
@@ -134,7 +138,7 @@ def section_hi(args) -> dict:
               f"{r['time_per_cube_s']:.2f} s per cube, SDC2 {r['sdc2_moments']['score']:.1f}"
               + (f" / NPE {r['sdc2_npe']['score']:.1f}" if "sdc2_npe" in r else ""), flush=True)
     # completeness at S/N <= 5 vs purity, sweeping each finder's threshold (detection only)
-    curves = {"unet": [], "sofia": []}
+    curves = {"unet": [], "sofia-like": []}
     probs = []
     for cube, labels, truth, _ in cubes:
         snr_cube, _, _ = normalise_cube(cube)
@@ -143,18 +147,40 @@ def section_hi(args) -> dict:
         curves["unet"].append(_curve_point(probs, lambda s: detect(seg, s, min_score=score)[0], score))
     for min_snr in args.sofia_min_snr:
         for thr in args.sofia_thresholds:
-            point = _curve_point(probs, lambda s: sofia_find(s, threshold=thr, min_snr=min_snr)[0], thr)
-            curves["sofia"].append({**point, "min_snr": min_snr})
+            point = _curve_point(probs, lambda s: sofia_like_find(s, threshold=thr, min_snr=min_snr)[0], thr)
+            curves["sofia-like"].append({**point, "min_snr": min_snr})
     res["curves"] = curves
-    ref = next(p for p in curves["sofia"] if p["setting"] == 4.0 and p["min_snr"] == 3.0)
+    ref = next(p for p in curves["sofia-like"] if p["setting"] == 4.0 and p["min_snr"] == 3.0)
     u = sorted(curves["unet"], key=lambda p: p["purity"])
     purities = np.array([p["purity"] for p in u])
     comps = np.array([p["completeness_faint"] for p in u])
-    res["matched_purity"] = {"purity": ref["purity"], "sofia_completeness_faint": ref["completeness_faint"],
+    res["matched_purity"] = {"purity": ref["purity"], "sofia_like_completeness_faint": ref["completeness_faint"],
                              "unet_completeness_faint": float(np.interp(ref["purity"], purities, comps))}
     print(f"hi matched purity {ref['purity']:.3f}: completeness at S/N<=5 U-Net "
-          f"{res['matched_purity']['unet_completeness_faint']:.3f} vs SoFiA {ref['completeness_faint']:.3f}", flush=True)
+          f"{res['matched_purity']['unet_completeness_faint']:.3f} vs SoFiA-like {ref['completeness_faint']:.3f}", flush=True)
+    if not args.no_peers:
+        res["peers"] = _hi_peers.versions()
+        for name, finder, settings in (("astrodendro", _hi_peers.dendro_find, args.dendro_min_values),
+                                       ("pybdsf", _hi_peers.pybdsf_find, args.bdsf_thresholds)):
+            t0 = time.perf_counter()
+            curves[name] = [_curve_point(probs, lambda s, v=v: finder(s, v), v) for v in settings]
+            res[f"{name}_s_per_cube"] = (time.perf_counter() - t0) / (len(settings) * len(probs))
+            print(f"hi {name}: " + ", ".join(f"{p['setting']:g}: purity {p['purity']:.3f} completeness(S/N<=5) "
+                                              f"{p['completeness_faint']:.3f}" for p in curves[name]), flush=True)
+        for name in ("astrodendro", "pybdsf"):
+            res["matched_purity"][f"{name}_completeness_faint"] = _at_purity(curves[name], ref["purity"])
+            res["matched_purity"][f"{name}_best_faint_at_or_above"] = max(
+                [p["completeness_faint"] for p in curves[name] if p["purity"] >= ref["purity"]], default=None)
     return res
+
+
+def _at_purity(curve, purity):
+    """Completeness at S/N <= 5 interpolated at ``purity`` along a threshold sweep; None outside its range."""
+    c = sorted(curve, key=lambda p: p["purity"])
+    pur = np.array([p["purity"] for p in c])
+    if len(pur) == 0 or purity < pur.min() or purity > pur.max():
+        return None
+    return float(np.interp(purity, pur, [p["completeness_faint"] for p in c]))
 
 
 def _curve_point(cubes, finder, setting) -> dict:
@@ -244,46 +270,72 @@ def _peer(fn):
     return run
 
 
+def _blend_summary(m, sep_arcsec, ratio, args) -> dict:
+    """Completeness, median flux bias, robust scatter and shape error per separation and flux-ratio bin."""
+    fwhm = SURVEY.psf_fwhm_arcsec
+    rel, g_err = m["flux_rel"][:, :2], m["g_err"][:, :2]        # primary and first companion
+    rows = []
+    for lo, hi in zip(args.sep_bins[:-1], args.sep_bins[1:]):
+        sel = (sep_arcsec / fwhm >= lo) & (sep_arcsec / fwhm < hi)
+        r = rel[sel]
+        f = r[np.isfinite(r)]
+        rows.append({"lo_fwhm": lo, "hi_fwhm": hi, "n": int(sel.sum() * 2),
+                     "completeness": float(np.isfinite(r).mean()) if r.size else None,
+                     "median_bias": float(np.median(f)) if len(f) else None,
+                     "scatter": float(1.4826 * np.median(np.abs(f - np.median(f)))) if len(f) else None,
+                     "median_shape_error": float(np.nanmedian(g_err[sel])) if np.isfinite(g_err[sel]).any() else None})
+    ratio_rows = []
+    wide = sep_arcsec >= fwhm
+    for lo, hi in zip(args.ratio_bins[:-1], args.ratio_bins[1:]):
+        sel = wide & (ratio >= lo) & (ratio < hi)
+        r = rel[sel, 1]                                          # the companion's flux
+        f = r[np.isfinite(r)]
+        ratio_rows.append({"lo": lo, "hi": hi, "n": int(sel.sum()),
+                           "completeness": float(np.isfinite(r).mean()) if r.size else None,
+                           "median_bias": float(np.median(f)) if len(f) else None,
+                           "scatter": float(1.4826 * np.median(np.abs(f - np.median(f)))) if len(f) else None})
+    f = rel[wide][np.isfinite(rel[wide])]
+    return {"by_separation": rows, "by_flux_ratio": ratio_rows,
+            "wide": {"completeness": float(np.isfinite(rel[wide]).mean()), "median_bias": float(np.median(f)),
+                     "scatter": float(1.4826 * np.median(np.abs(f - np.median(f)))),
+                     "median_shape_error": float(np.nanmedian(g_err[wide]))}}
+
+
 def section_blends(args) -> dict:
     models = blend_models()
     images, isolated, truth = simulate_blends(args.n_blends, seed=5151, p_objects=(0.0, 0.7, 0.3))
     finders = {"unet": _ours(models), "photutils": _peer(photutils_deblend), "sep": _peer(sep_deblend)}
+    if "scarlet2" in args.blend_peers:
+        import _scarlet_peer
+
+        finders["scarlet2"] = lambda image: _scarlet_peer.scarlet2_deblend(image, SURVEY.noise)
     sep_arcsec = truth["separation"]
     ratio = truth["flux_ratio"]
     out = {"n_blends": args.n_blends, "psf_fwhm_arcsec": SURVEY.psf_fwhm_arcsec}
+    if "scarlet2" in finders:
+        out["scarlet2_version"] = _scarlet_peer.version()
     fwhm = SURVEY.psf_fwhm_arcsec
+    every = np.arange(len(images))
+    # scarlet2 costs ~1.3 s per blend (a JAX compilation per scene): on the first n_scarlet blends, with every
+    # finder summarised again on that same subset
+    subset = every[:args.n_scarlet]
+    metrics = {}
     for name, finder in finders.items():
+        idx = subset if name == "scarlet2" else every
         t0 = time.perf_counter()
-        m = _blend_metrics(images, isolated, truth, finder)
+        metrics[name] = _blend_metrics(images[idx], isolated[idx], {k: v[idx] for k, v in truth.items()}, finder)
         secs = time.perf_counter() - t0
-        rel, g_err = m["flux_rel"][:, :2], m["g_err"][:, :2]        # primary and first companion
-        rows = []
-        for lo, hi in zip(args.sep_bins[:-1], args.sep_bins[1:]):
-            sel = (sep_arcsec / fwhm >= lo) & (sep_arcsec / fwhm < hi)
-            r = rel[sel]
-            f = r[np.isfinite(r)]
-            rows.append({"lo_fwhm": lo, "hi_fwhm": hi, "n": int(sel.sum() * 2),
-                         "completeness": float(np.isfinite(r).mean()),
-                         "median_bias": float(np.median(f)) if len(f) else None,
-                         "scatter": float(1.4826 * np.median(np.abs(f - np.median(f)))) if len(f) else None,
-                         "median_shape_error": float(np.nanmedian(g_err[sel])) if np.isfinite(g_err[sel]).any() else None})
-        ratio_rows = []
-        wide = sep_arcsec >= fwhm
-        for lo, hi in zip(args.ratio_bins[:-1], args.ratio_bins[1:]):
-            sel = wide & (ratio >= lo) & (ratio < hi)
-            r = rel[sel, 1]                                          # the companion's flux
-            f = r[np.isfinite(r)]
-            ratio_rows.append({"lo": lo, "hi": hi, "n": int(sel.sum()), "completeness": float(np.isfinite(r).mean()),
-                               "median_bias": float(np.median(f)) if len(f) else None,
-                               "scatter": float(1.4826 * np.median(np.abs(f - np.median(f)))) if len(f) else None})
-        f = rel[wide][np.isfinite(rel[wide])]
-        out[name] = {"by_separation": rows, "by_flux_ratio": ratio_rows, "seconds": secs,
-                     "wide": {"completeness": float(np.isfinite(rel[wide]).mean()), "median_bias": float(np.median(f)),
-                              "scatter": float(1.4826 * np.median(np.abs(f - np.median(f)))),
-                              "median_shape_error": float(np.nanmedian(g_err[wide]))}}
+        out[name] = {**_blend_summary(metrics[name], sep_arcsec[idx], ratio[idx], args), "seconds": secs,
+                     "seconds_per_blend": secs / len(idx), "blends": int(len(idx))}
         print(f"blends {name}: >= 1 FWHM completeness {out[name]['wide']['completeness']:.3f}, median flux bias "
               f"{out[name]['wide']['median_bias']:+.4f}, scatter {out[name]['wide']['scatter']:.4f}, shape error "
-              f"{out[name]['wide']['median_shape_error']:.4f} ({secs:.0f} s)", flush=True)
+              f"{out[name]['wide']['median_shape_error']:.4f} ({secs:.0f} s, {len(idx)} blends)", flush=True)
+    if "scarlet2" in finders:
+        out["same_subset"] = {"blends": int(len(subset)), **{
+            name: _blend_summary({k: v[subset] if name != "scarlet2" else v for k, v in metrics[name].items()},
+                                 sep_arcsec[subset], ratio[subset], args)["wide"] for name in finders}}
+        print("same subset, >= 1 FWHM:", {k: round(v["median_bias"], 4) for k, v in out["same_subset"].items()
+                                           if isinstance(v, dict)}, flush=True)
     pick = int(np.nonzero((truth["separation"] > 0.8) & (truth["separation"] < 1.2) & (truth["present"].sum(1) == 2))[0][0])
     cat, stamps = finders["unet"](images[pick])
     FIG["blends"] = {"image": images[pick], "stamps": stamps}
@@ -316,7 +368,7 @@ def section_real(args) -> dict:
         cube = dataset_file("muse", "muse/udf_subcube.fits.gz")
         with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
             cats = {}
-            for method in ("unet", "sofia"):
+            for method in ("unet", "sofia-like"):
                 summary = detect_cube_file(cube, Path(tmp) / method, DetectConfig(
                     method=method, block=(512, 96, 96), halo=(16, 8, 8), continuum_window=51))
                 from astropy.table import Table
@@ -324,7 +376,7 @@ def section_real(args) -> dict:
                 cats[method] = Table.read(Path(tmp) / method / "catalogue.fits")
                 out[f"muse_{method}"] = {"sources": summary["sources"], "seconds": summary["wall_time_s"],
                                          "notes": summary["notes"]}
-            a, b = cats["unet"], cats["sofia"]
+            a, b = cats["unet"], cats["sofia-like"]
             if len(a) and len(b):
                 d = np.hypot(a["x"][:, None] - b["x"][None], a["y"][:, None] - b["y"][None])
                 dz = np.abs(a["z"][:, None] - b["z"][None])
@@ -335,7 +387,7 @@ def section_real(args) -> dict:
             top = a[np.argsort(-np.asarray(a["peak_snr"]))][:10] if len(a) else a
             out["muse_unet_top"] = [{"x": float(r["x"]), "y": float(r["y"]), "wave": float(r["central_wave"]),
                                      "peak_snr": float(r["peak_snr"]), "n_voxels": int(r["n_voxels"])} for r in top]
-            print(f"MUSE UDF: U-Net {len(a)} sources, SoFiA {len(b)}, {common} in common", flush=True)
+            print(f"MUSE UDF: U-Net {len(a)} sources, SoFiA-like {len(b)}, {common} in common", flush=True)
     if available("hsc-blends"):
         rows = []
         models = blend_models()
@@ -344,19 +396,24 @@ def section_real(args) -> dict:
                 filters = list(z["filters"])
                 band = filters.index("i") if "i" in filters else 0
                 image = np.asarray(z["images"][band], np.float32)
+                psf = np.asarray(z["psfs"][band], np.float64) if "psfs" in z.files else None
                 ref = z["catalog"]
             noise = float(1.4826 * np.median(np.abs(image - np.median(image))))
             r = {"scene": name, "shape": list(image.shape), "catalogue_sources": int(len(ref))}
-            for method, fn in (("unet", lambda: deblend(image, noise, models)["catalogue"]),
-                               ("photutils", lambda: photutils_deblend(image, noise)),
-                               ("sep", lambda: sep_deblend(image, noise))):
+            methods = [("unet", lambda: deblend(image, noise, models)["catalogue"]),
+                       ("photutils", lambda: photutils_deblend(image, noise)), ("sep", lambda: sep_deblend(image, noise))]
+            if "scarlet2" in args.blend_peers:
+                import _scarlet_peer
+
+                methods.append(("scarlet2", lambda: _scarlet_peer.scarlet2_deblend(image, noise, psf)[0]))
+            for method, fn in methods:
                 cat = fn()
                 det_of_true, _ = match_positions(ref["x"], ref["y"], cat["x"], cat["y"], 3.0)
                 r[method] = {"found": int(len(cat["x"])), "matched_to_catalogue": int((det_of_true >= 0).sum()),
                              "total_flux_fraction": float(np.sum(cat["flux"]) / image[image > 0].sum())}
             rows.append(r)
             print(f"HSC {name}: catalogue {len(ref)}; " + ", ".join(f"{m} found {r[m]['found']} "
-                  f"(matched {r[m]['matched_to_catalogue']})" for m in ("unet", "photutils", "sep")), flush=True)
+                  f"(matched {r[m]['matched_to_catalogue']})" for m, _ in methods), flush=True)
         out["hsc"] = rows
     return out
 
@@ -368,23 +425,23 @@ def figures(results: dict, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    colours = {"unet": "C0", "sofia": "C1", "photutils": "C1", "sep": "C2"}
+    colours = {"unet": "C0", "sofia-like": "C1", "photutils": "C1", "sep": "C2", "scarlet2": "C3"}
     if "hi" in FIG and "hi" in results:
         f = FIG["hi"]
         fig, ax = plt.subplots(1, 3, figsize=(15, 4.6))
         cube = f["unet"]["cube"]
         mom0 = np.clip(cube, 0, None).sum(0)
         ax[0].imshow(mom0, origin="lower", cmap="magma", vmax=np.percentile(mom0, 99.7))
-        for method, style in (("unet", "C0"), ("sofia", "C1")):
+        for method, style in (("unet", "C0"), ("sofia-like", "C1")):
             found = f[method]["found"]
             for k in range(1, found.max() + 1):
                 ys, xs = np.nonzero((found == k).any(0))
                 ax[0].plot(xs.mean(), ys.mean(), "o" if method == "unet" else "s", mfc="none", mec=style,
                            ms=9 if method == "unet" else 5, mew=1.2)
-        ax[0].set_title("moment 0; U-Net: circles, SoFiA: squares", fontsize=10)
+        ax[0].set_title("moment 0; U-Net: circles, SoFiA-like: squares", fontsize=10)
         edges = np.array([0, 2, 3, 4, 5, 6, 8, 10, 15, 25, 60])
         mid = 0.5 * (edges[1:] + edges[:-1])
-        for method in ("unet", "sofia"):
+        for method in ("unet", "sofia-like"):
             snr, det = f[method]["snr"], f[method]["detected"]
             comp = [det[(snr >= a) & (snr < b)].mean() for a, b in zip(edges[:-1], edges[1:])]
             ax[1].plot(mid, comp, "o-", color=colours[method], label=f"{method} (purity {results['hi'][method]['purity']:.2f})")
@@ -395,10 +452,16 @@ def figures(results: dict, folder: Path) -> None:
         c = results["hi"]["curves"]["unet"]
         ax[2].plot([p["purity"] for p in c], [p["completeness_faint"] for p in c], "o-", color="C0",
                    label="U-Net (min score 0.5-0.98)")
-        for j, min_snr in enumerate(sorted({p["min_snr"] for p in results["hi"]["curves"]["sofia"]})):
-            c = [p for p in results["hi"]["curves"]["sofia"] if p["min_snr"] == min_snr]
+        for j, min_snr in enumerate(sorted({p["min_snr"] for p in results["hi"]["curves"]["sofia-like"]})):
+            c = [p for p in results["hi"]["curves"]["sofia-like"] if p["min_snr"] == min_snr]
             ax[2].plot([p["purity"] for p in c], [p["completeness_faint"] for p in c], "s--", color=f"C{j + 1}",
-                       label=f"SoFiA, clip 3.5-5 sigma, min S/N {min_snr:g}")
+                       label=f"SoFiA-like, clip 3.5-5 sigma, min S/N {min_snr:g}")
+        for name, style, label in (("astrodendro", "^:", "astrodendro, min value 3-6 sigma"),
+                                   ("pybdsf", "v:", "PyBDSF on moment 0, 3-5 sigma")):
+            c = results["hi"]["curves"].get(name, [])
+            if c:
+                ax[2].plot([p["purity"] for p in c], [p["completeness_faint"] for p in c], style, color="gray" if
+                           name == "pybdsf" else "k", label=label)
         ax[2].set_xlabel("purity")
         ax[2].set_ylabel("completeness at S/N <= 5")
         ax[2].set_title("threshold sweeps")
@@ -415,7 +478,7 @@ def figures(results: dict, folder: Path) -> None:
             ax[1 + k].imshow(np.arcsinh(b["stamps"][k] / 20), origin="lower", cmap="gray")
             ax[1 + k].set_title(f"U-Net deblended galaxy {k + 1}")
         res = results["blends"]
-        for name in ("unet", "photutils", "sep"):
+        for name in [m for m in ("unet", "photutils", "sep", "scarlet2") if m in res]:
             rows = [r for r in res[name]["by_separation"] if r["median_bias"] is not None]
             x = [0.5 * (r["lo_fwhm"] + r["hi_fwhm"]) for r in rows]
             y = [100 * r["median_bias"] for r in rows]
@@ -440,8 +503,14 @@ def main():
     ap.add_argument("--unet-scores", type=float, nargs="+", default=[0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])
     ap.add_argument("--sofia-thresholds", type=float, nargs="+", default=[3.5, 4.0, 4.5, 5.0])
     ap.add_argument("--sofia-min-snr", type=float, nargs="+", default=[0.0, 2.0, 3.0])
+    ap.add_argument("--dendro-min-values", type=float, nargs="+", default=[3.0, 3.5, 4.0, 4.5, 5.0, 6.0])
+    ap.add_argument("--bdsf-thresholds", type=float, nargs="+", default=[3.0, 4.0, 5.0])
+    ap.add_argument("--no-peers", action="store_true", help="skip astrodendro and PyBDSF (not installed)")
+    ap.add_argument("--n-scarlet", type=int, default=300, help="blends deblended by scarlet2 (the first n)")
+    ap.add_argument("--blend-peers", nargs="*", default=["scarlet2"], help="extra deblenders: scarlet2 (JAX; "
+                    "about 1.3 s per blend on 2 cores)")
     ap.add_argument("--gb-shape", type=int, nargs=3, default=[256, 1024, 1024])
-    ap.add_argument("--gb-methods", nargs="+", default=["sofia", "unet"])
+    ap.add_argument("--gb-methods", nargs="+", default=["sofia-like", "unet"])
     ap.add_argument("--n-blends", type=int, default=1500)
     ap.add_argument("--sep-bins", type=float, nargs="+", default=[0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 4.5])
     ap.add_argument("--ratio-bins", type=float, nargs="+", default=[0.0, 0.1, 0.3, 1.0, 3.0, 100.0])
@@ -453,7 +522,7 @@ def main():
     args = ap.parse_args()
     if args.quick:
         args.hi_cubes, args.hi_shape, args.hi_sources = 1, [64, 96, 96], 20
-        args.gb_shape, args.n_blends = [64, 256, 256], 60
+        args.gb_shape, args.n_blends, args.n_scarlet = [64, 256, 256], 60, 20
     torch.set_num_threads(2)
     results = json.loads(args.out.read_text()) if args.merge and args.out and args.out.exists() else {}
     sections = {"hi": section_hi, "gb": section_gb, "blends": section_blends, "real": section_real}

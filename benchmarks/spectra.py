@@ -1,7 +1,8 @@
 """Survey-spectra benchmark: theory -> real, with the classical peers measured in the same run.
 
 1. held-out theory per S/N: accuracy, macro-F1, ECE of the shipped classifier; peers: a
-   redrock-style chi^2 fit of template bases over a redshift grid (the classical method) and
+   our redrock-style chi^2 fit of template bases over a redshift grid (a re-implementation; the real
+   redrock is compared in spectra_redrock.py) and
    gradient-boosted trees on PCA coefficients trained on the same kind of simulations;
 2. redshifts on held-out theory: ours vs the chi^2 peer;
 3. MILES (real stars, catalogued parameters): bias / scatter / 68% coverage per T_eff range and
@@ -26,11 +27,12 @@ import numpy as np
 import torch
 
 import _data  # noqa: F401  (the shared data mirror)
+from _redrock_peer import galaxy_pca_bases
 from sim2sky.cases.spectra import (CLASSES, SpectraPipeline, model_inputs, model_wave, simulate_spectra,
                                    star_grid_inputs, to_inputs)
 from sim2sky.cases.spectra.evaluate import miles, parameter_table, star_type_accuracy
 from sim2sky.cases.spectra.schema import STAR_CLASSES
-from sim2sky.cases.spectra.forward import SurveyConditions, _galaxy
+from sim2sky.cases.spectra.forward import SurveyConditions
 from sim2sky.cases.spectra.templates import templates
 from sim2sky.cases.spectra.training import classifier_network, evaluate_classifier
 from sim2sky.core.data import dataset_root
@@ -39,9 +41,10 @@ from sim2sky.learn import CalibratedClassifier, ClassifierConfig, DANNConfig, fi
 SNRS = (5, 10, 20, 50)
 
 
-# -- peer 1: redrock-style chi^2 template fitting ------------------------------------------------
+# -- peer 1: our redrock-style chi^2 template fitting (a re-implementation; the real redrock: spectra_redrock.py)
 class Chi2Peer:
-    """Least-squares fits of template bases over a redshift grid; the best chi^2 gives class and z.
+    """Ours, not redrock: least-squares fits of template bases over a redshift grid; the best chi^2 gives
+    class and z (the real redrock runs on the same spectra in ``spectra_redrock.py``).
 
     Bases: redrock's own star bases (z = radial velocity grid) and QSO eigenspectra; for galaxy
     subclasses, 5 principal components of 400 noiseless simulated rest-frame spectra each (redrock
@@ -58,17 +61,7 @@ class Chi2Peer:
         for c, kind, zr, dz in (("QSO_BROADLINE", "LOZ", (0.05, 1.6), 0.004), ("QSO", "HIZ", (1.6, 4.0), 0.006)):
             self.bases[c] = (10 ** t[f"qso_{kind}_loglam"], t[f"qso_{kind}_basis"].astype(float),
                              np.arange(zr[0], zr[1], dz))
-        for c in ("GALAXY_PASSIVE", "GALAXY_STARFORMING", "GALAXY_STARBURST", "GALAXY_AGN"):
-            w, cont, names, lflux, *_ = _galaxy(c, 400, rng)
-            from sim2sky.cases.spectra.templates import galaxy_line_waves
-            spec = cont.copy()
-            lw = galaxy_line_waves(names)
-            for j, l0 in enumerate(lw):
-                i = np.searchsorted(w, l0)
-                if 0 < i < len(w):
-                    spec[:, i] += lflux[:, j] / (w[1] - w[0])
-            u, s, vt = np.linalg.svd(spec - spec.mean(0), full_matrices=False)
-            basis = np.vstack([spec.mean(0), vt[:4]])
+        for c, (w, basis) in galaxy_pca_bases(rng).items():
             self.bases[c] = (w, basis, np.arange(0.0, 0.35, 0.001))
         x = np.linspace(-1, 1, len(self.wave))
         self.poly = np.stack([x, 1.5 * x**2 - 0.5])

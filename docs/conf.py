@@ -87,6 +87,11 @@ def _benchmarks_page(app):
     out += ["## NPE against sbi on the sbibm tasks", "", "From `benchmarks/npe_summary.py`:", "", summary, ""]
     radio = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "radio_table.py")], capture_output=True,
                            text=True, check=True).stdout
+    peers = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "peers_table.py")], capture_output=True,
+                           text=True, check=True).stdout
+    out += ["## Every peer", "", "From `benchmarks/peers_table.py`: each comparison, whether the peer is the real "
+            "tool or our own re-implementation (and why), and the same-run figure from its results file.", "",
+            peers, ""]
     out += ["## Radio galaxies on real MiraBest images", "", "From `benchmarks/radio_table.py`:", "", radio, ""]
     for path in sorted((ROOT / "benchmarks").glob("results_*.json")):
         rows = list(_scalars(json.loads(path.read_text())))

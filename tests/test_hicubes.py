@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from sim2sky.cases.hicubes import (INSTRUMENT, DetectConfig, detect_cube_file, draw_population, find_sources,
                                    load_models, match_catalogue, measure_sources, normalise_cube, render_source,
-                                   simulate_cube, simulate_hicube_file, sofia_find, source_stamps)
+                                   simulate_cube, simulate_hicube_file, sofia_like_find, source_stamps)
 from sim2sky.cases.hicubes.characterise import properties_to_theta, PARAMETER_NAMES
 from sim2sky.cli import app
 
@@ -57,14 +57,14 @@ def test_moments_on_truth_masks_recover_bright_sources():
     assert np.all(np.abs(cat["z"][ok] - truth["z"][ok]) < 3.0)
 
 
-def test_sofia_finds_bright_sources_and_rejects_noise():
+def test_sofia_like_finds_bright_sources_and_rejects_noise():
     cube, labels, truth, _ = simulate_cube(40, (96, 128, 128), seed=11)
     snr, _, _ = normalise_cube(cube)
-    found, rel = sofia_find(snr)
+    found, rel = sofia_like_find(snr)
     completeness, purity = _completeness_purity(found, labels, truth["snr"], lo=10)
     assert completeness >= 0.75 and purity >= 0.75, (completeness, purity)    # blends merge; artefacts leak
     noise_only, _, _, _ = simulate_cube(0, (96, 128, 128), seed=12, artefacts=False)
-    empty, _ = sofia_find(normalise_cube(noise_only)[0])
+    empty, _ = sofia_like_find(normalise_cube(noise_only)[0])
     assert empty.max() <= 1
 
 
@@ -72,7 +72,7 @@ def test_sofia_finds_bright_sources_and_rejects_noise():
 def test_shipped_unet_beats_sofia_on_a_held_out_cube():
     cube, labels, truth, _ = simulate_cube(100, (128, 192, 192), seed=4242)
     u_labels, u_cat = find_sources(cube, config=DetectConfig(method="unet", characterise=False))
-    s_labels, s_cat = find_sources(cube, config=DetectConfig(method="sofia", characterise=False))
+    s_labels, s_cat = find_sources(cube, config=DetectConfig(method="sofia-like", characterise=False))
     faint = (truth["snr"] >= 3) & (truth["snr"] < 5)
     u_c = (match_catalogue(u_labels, labels)[1][faint] > 0).mean()
     s_c = (match_catalogue(s_labels, labels)[1][faint] > 0).mean()
@@ -113,7 +113,7 @@ def test_characterisation_posteriors_are_calibrated():
 def test_pipeline_on_fits_tiles_keeps_wcs_and_resumes(tmp_path, monkeypatch):
     cube_path = tmp_path / "cube.fits"
     simulate_hicube_file(cube_path, n_sources=12, shape=(64, 80, 80), seed=5)
-    config = DetectConfig(method="sofia", block=(64, 40, 40), halo=(16, 12, 12), characterise=False)
+    config = DetectConfig(method="sofia-like", block=(64, 40, 40), halo=(16, 12, 12), characterise=False)
     import sim2sky.cases.hicubes.pipeline as pipeline
 
     def crash(*args, **kwargs):
@@ -144,7 +144,7 @@ def test_pipeline_on_fits_tiles_keeps_wcs_and_resumes(tmp_path, monkeypatch):
 def test_nan_voxels_flag_sources_not_crash(tmp_path):
     cube, labels, truth, header = simulate_cube(8, (64, 64, 64), seed=6)
     cube[:, 30:34, :] = np.nan
-    found, cat = find_sources(cube, config=DetectConfig(method="sofia", characterise=False))
+    found, cat = find_sources(cube, config=DetectConfig(method="sofia-like", characterise=False))
     # not vacuous: sources are found (6 with this seed), and one of them touches the NaN band
     assert len(cat["line_flux_integral"]) >= 4 and np.all(np.isfinite(cat["line_flux_integral"]))
     touching = [k + 1 for k in range(found.max()) if (found[:, 29:35, :] == k + 1).any()]
@@ -158,10 +158,10 @@ def test_cli_simulate_detect_and_bad_inputs(tmp_path):
     cube = tmp_path / "c.fits"
     r = runner.invoke(app, ["simulate", "hicube", "--out", str(cube), "--n-sources", "6", "--shape", "48,48,48"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["detect", "cube", str(cube), "--out", str(tmp_path / "o"), "--method", "sofia",
+    r = runner.invoke(app, ["detect", "cube", str(cube), "--out", str(tmp_path / "o"), "--method", "sofia-like",
                             "--no-characterise", "--no-progress"])
     assert r.exit_code == 0, r.output
-    assert json.loads((tmp_path / "o" / "summary.json").read_text())["method"] == "sofia"
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["method"] == "sofia-like"
     assert runner.invoke(app, ["detect", "cube", str(cube), "--out", str(tmp_path / "p"), "--method", "magic"]).exit_code == 2
     assert runner.invoke(app, ["detect", "cube", str(tmp_path / "none.fits"), "--out", str(tmp_path / "q")]).exit_code == 2
     image = tmp_path / "img.fits"

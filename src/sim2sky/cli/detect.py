@@ -69,10 +69,10 @@ def simulate_blends(
 def detect_cube(
     cube: Path = typer.Argument(..., help="FITS cube (FREQ or AWAV/WAVE spectral axis; .fits or .fits.gz)."),
     out_dir: Path = typer.Option(..., "--out", help="Output folder: catalogue.fits/.csv, mask.fits, summary.json."),
-    method: str = typer.Option("unet", help="unet (shipped 3-D U-Net) or sofia (smooth-and-clip + reliability)."),
+    method: str = typer.Option("unet", help="unet (shipped 3-D U-Net) or sofia-like (our re-implementation of SoFiA-2: smooth-and-clip, linker, reliability; SoFiA-2 itself is not installed)."),
     min_score: float = typer.Option(0.8, help="unet: minimum peak source probability (higher: purer, less complete).", min=0.0, max=1.0),
-    threshold: float = typer.Option(4.0, help="sofia: clip level in sigma.", min=0.0),
-    min_reliability: float = typer.Option(0.9, help="sofia: minimum reliability.", min=0.0, max=1.0),
+    threshold: float = typer.Option(4.0, help="sofia-like: clip level in sigma.", min=0.0),
+    min_reliability: float = typer.Option(0.9, help="sofia-like: minimum reliability.", min=0.0, max=1.0),
     block: str = typer.Option("128,96,96", help="Tile core (channels,y,x); memory grows with it."),
     halo: str = typer.Option("32,16,16", help="Tile overlap (channels,y,x): at least half the largest source."),
     characterise: bool = typer.Option(True, help="Per-source posteriors (flux, w20, size, inclination, PA) with "

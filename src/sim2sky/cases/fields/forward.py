@@ -13,6 +13,8 @@ Barkana & Loeb 2001, arXiv:astro-ph/0010468 (virial temperature -> halo mass).
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.special import erfc
 
@@ -74,8 +76,9 @@ def lognormal_fields(theta, size: int, dim: int, box: float, depth: float = 20.0
                      rng=None) -> np.ndarray:
     """Log-normal density contrast ``exp(g - var_g / 2) - 1`` whose P(k) is the linear one.
 
-    The Gaussian field g gets ``P_G = FFT(ln(1 + xi))`` with ``xi = IFFT(P)`` on the grid (negative
-    P_G, rare at these variances, are set to 0).
+    The Gaussian field g gets ``P_G = FFT(ln(1 + xi))`` with ``xi = IFFT(P)`` on the grid. Negative
+    P_G (no log-normal field with this P(k) exists on the grid) are set to 0, with a warning when they
+    hold more than 0.01% of the power (powerbox refuses such fields).
     """
     rng = np.random.default_rng(rng)
     theta = np.atleast_2d(np.asarray(theta, float))
@@ -87,8 +90,18 @@ def lognormal_fields(theta, size: int, dim: int, box: float, depth: float = 20.0
         power = grid_power(t, size, dim, box, depth)
         xi = np.fft.ifftn(power, axes=axes).real                       # correlation on the grid
         xi_g = np.log1p(np.maximum(xi, -0.999))
-        power_g = np.maximum(np.fft.fftn(xi_g, axes=axes).real, 0.0)
+        power_g = np.fft.fftn(xi_g, axes=axes).real
         power_g[(slice(None),) + (0,) * dim] = 0.0
+        flat = power_g.reshape(len(t), -1)
+        negative = -np.clip(flat, None, 0.0).sum(1) / np.abs(flat).sum(1)
+        if (negative > 1e-4).any():
+            # no log-normal field has this P(k) on this grid (powerbox refuses it); zeroing the negative
+            # modes returns a field whose P(k) is close to, but not, the requested one
+            warnings.warn(f"lognormal_fields: for {(negative > 1e-4).sum()} parameter vector(s) the Gaussian power "
+                          f"needed has negative modes holding up to {negative.max():.2%} of it (xi(0) up to "
+                          f"{xi.reshape(len(t), -1)[:, 0].max():.2g}); they are set to zero, so P(k) is not exactly "
+                          "the requested one", stacklevel=2)
+        power_g = np.maximum(power_g, 0.0)
         var_g = power_g.reshape(len(t), n).sum(1) / n
         g = _colour(rng.standard_normal((len(t),) + (size,) * dim), power_g, dim)
         f = np.exp(g - 0.5 * var_g.reshape(-1, *([1] * dim))) - 1.0

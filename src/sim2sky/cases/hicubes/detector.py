@@ -15,11 +15,11 @@ from scipy import ndimage
 
 from ...learn import Segmenter, SegmenterConfig
 from ...nn import UNet
-from .finder import compress_labels, link_sources, normalise_cube
+from .finder import compress_labels, normalise_cube
 from .schema import INSTRUMENT, Instrument
 from .forward import simulate_cube
 
-__all__ = ["network_input", "training_cubes", "train_detector", "detect", "DETECTOR_CHANNELS"]
+__all__ = ["network_input", "training_cubes", "train_detector", "detect", "link_dilated", "DETECTOR_CHANNELS"]
 
 DETECTOR_CHANNELS = (6, 12, 24)
 _CLIP = 8.0
@@ -52,11 +52,29 @@ def train_detector(x: np.ndarray, y: np.ndarray, epochs: int = 8, seed: int = 0,
     return Segmenter(net, config).fit(x, y, progress=progress)
 
 
+def link_dilated(mask: np.ndarray, radius=(2, 1, 1), min_pixels: int = 3, min_channels: int = 3) -> np.ndarray:
+    """Connected parts of ``mask`` after dilating by ``radius`` (c, y, x), so that parts up to 2 x radius
+    apart join (the U-Net's own linking, chosen with it; SoFiA-2's ellipsoid linker is
+    :func:`.finder.link_sources`). Sources spanning fewer than ``min_channels`` channels or
+    ``min_pixels`` spatial pixels are dropped. Returns labels (int32, 0 = none)."""
+    structure = np.ones(tuple(2 * r + 1 for r in radius), bool)
+    grown = ndimage.binary_dilation(mask, structure) if any(radius) else mask
+    labels, n = ndimage.label(grown)
+    labels[~mask] = 0
+    keep = np.zeros(n + 1, bool)
+    for k, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        part = labels[sl] == k
+        keep[k] = part.any((1, 2)).sum() >= min_channels and part.any(0).sum() >= min_pixels
+    return compress_labels(labels, keep)
+
+
 def detect(segmenter: Segmenter, snr: np.ndarray, voxel_threshold: float = 0.5, min_score: float = 0.8,
            radius=(2, 1, 1)):
     """Sources in a noise-normalised cube: ``(labels int32, scores (n,), probability cube float32)``."""
     prob = segmenter.predict_proba(network_input(snr)[None, None], batch=1)[0]
-    labels = link_sources(prob > voxel_threshold, radius)
+    labels = link_dilated(prob > voxel_threshold, radius)
     n = int(labels.max())
     if n == 0:
         return labels, np.zeros(0), prob

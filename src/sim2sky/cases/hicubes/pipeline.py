@@ -36,7 +36,7 @@ from ...infer.calibrate import IntervalCalibration
 from ...learn import Segmenter
 from .characterise import characterise
 from .detector import detect
-from .finder import channel_noise, compress_labels, normalise_cube, sofia_find
+from .finder import channel_noise, compress_labels, normalise_cube, sofia_like_find
 from .measure import measure_sources
 from .schema import INSTRUMENT, Instrument
 
@@ -44,7 +44,9 @@ __all__ = ["DetectConfig", "METHODS", "load_models", "models_dir", "find_sources
            "posterior_calibration",
            "subtract_continuum", "width_scale"]
 
-METHODS = ("unet", "sofia")
+METHODS = ("unet", "sofia-like")
+# the name of earlier releases, kept so that scripts written for them still run
+_ALIASES = {"sofia": "sofia-like"}
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,12 @@ class DetectConfig:
     Attributes
     ----------
     method : str
-        ``unet`` (the shipped 3-D U-Net) or ``sofia`` (smooth-and-clip + reliability).
+        ``unet`` (the shipped 3-D U-Net) or ``sofia-like`` (our re-implementation of SoFiA-2's
+        smooth-and-clip finder, linker and reliability filter; ``sofia`` is accepted).
     min_score : float
         U-Net: minimum peak probability of a source (completeness/purity trade-off).
     threshold, min_reliability : float
-        SoFiA: clip level [sigma] and reliability cut.
+        SoFiA-like: clip level [sigma] and reliability cut.
     block, halo : tuple of int
         Tile core and overlap (channels, y, x).
     characterise : bool
@@ -130,13 +133,15 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
     """Detect, segment, measure (and characterise) the sources of a (c, y, x) cube in Jy/beam.
 
     Returns ``(labels int32 (c, y, x), catalogue dict of (n,) arrays)``; the catalogue has the
-    moment measurements, a ``score`` (U-Net peak probability or SoFiA reliability) and, when
+    moment measurements, a ``score`` (U-Net peak probability or SoFiA-like reliability) and, when
     characterised, ``<property>_npe`` and ``<property>_npe_err`` posterior medians and widths (and, with a
     ``hicubes calibrate`` calibration, the 68%/95% interval ends ``<property>_npe_q16/_q84/_q025/_q975``).
     NaN voxels are treated as empty and flag the sources touching them. ``models``
     (detector, characteriser) replace the shipped ones, with ``widths`` their posterior calibration
     (an :class:`~sim2sky.infer.calibrate.IntervalCalibration` or a dict of width factors).
     """
+    if config.method in _ALIASES:
+        config = replace(config, method=_ALIASES[config.method])
     if config.method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {config.method!r}")
     if config.continuum_window > 0:
@@ -146,7 +151,7 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
     if config.method == "unet":
         labels, score, _ = detect(seg, snr, min_score=config.min_score)
     else:
-        labels, score = sofia_find(snr, threshold=config.threshold, min_reliability=config.min_reliability,
+        labels, score = sofia_like_find(snr, threshold=config.threshold, min_reliability=config.min_reliability,
                                    beam_sigma_px=inst.beam_sigma_px if inst.beam_correlated_noise else 0.0)
     cat = measure_sources(cube, labels, inst, freq0_hz, bad if bad.any() else None, offset)
     cat["score"] = np.asarray(score, float)
@@ -252,6 +257,8 @@ def _detect_cube_file(cube, out_dir: Path, config: DetectConfig, scheduler, prog
             spec, kind = open_cube(cube, workdir=out_dir / "partial", spectral="wavelength"), "wavelength"
         except InputError:
             raise InputError(f"{exc}; or an optical wavelength axis 'AWAV'/'WAVE'") from None
+    if config.method in _ALIASES:
+        config = replace(config, method=_ALIASES[config.method])
     if config.method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {config.method!r}")
     if config.continuum_window < 0:

@@ -1,0 +1,146 @@
+"""Every comparison with a peer, on one page: the peer, its version, whether it is the real tool or our own
+re-implementation (and why), and the same-run figure read from the results file (issue 34).
+
+Printed as Markdown for the documentation's benchmarks page (docs/conf.py); a figure is "—" where the
+results file is absent or the row has no single headline number (the case guide has the table).
+
+    python benchmarks/peers_table.py
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def _load(name):
+    path = HERE / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _f(fmt, fn, name):
+    def get():
+        r = _load(name)
+        if r is None:
+            return "—"
+        try:
+            return fmt.format(*fn(r))
+        except (KeyError, IndexError, TypeError, ValueError, StopIteration):
+            return "—"
+    return get
+
+
+def _redrock(r):
+    t = r["theory"]["20"]
+    return (t["ours"]["accuracy"], t["redrock"]["accuracy"], t["ours"]["galaxy_outliers"], t["redrock"]["galaxy_outliers"],
+            t["speedup_vs_redrock"])
+
+
+def _hi(r, peer):
+    c = r["hi"]["curves"][peer]
+    best = max(c, key=lambda p: p["completeness_faint"])
+    return (r["hi"]["matched_purity"]["unet_completeness_faint"], r["hi"]["matched_purity"]["purity"],
+            max(p["purity"] for p in c), best["completeness_faint"], best["purity"])
+
+
+def _powerbox(r):
+    rows = [c for c in r["comparisons"] if "pk" in c]
+    refused = sum("powerbox_refused" in c for c in r["comparisons"])
+    return (len(rows), min(c["pk"]["p_value"] for c in rows), refused,
+            *r["posterior_coverage"]["powerbox"]["68"])
+
+
+def _radio(r):
+    run = r["runs"][-1]
+    return run["cli_per_s"], run["peer_random_forest"]["per_s"]
+
+
+def _blends(r):
+    b = r["blends"]
+    sel = lambda m: next(x for x in b[m]["by_separation"] if x["lo_fwhm"] == 1.0)
+    return sel("unet")["median_bias"] * 100, sel("photutils")["median_bias"] * 100, sel("sep")["median_bias"] * 100
+
+
+def _scarlet(r):
+    b = r["blends"]
+    same = b["same_subset"]
+    return (same["unet"]["median_bias"] * 100, same["scarlet2"]["median_bias"] * 100,
+            b["scarlet2"]["seconds_per_blend"], b["unet"]["seconds_per_blend"])
+
+
+def _period(r):
+    s = r["speed"]
+    return s["period_ms_ours"], s["period_ms_astropy_fast"], s["speedup"]
+
+
+def _cannon(r):
+    row = r["rows"]["The Cannon (trained on the real calibration half)"]["TEFF"]
+    return row["scatter"], row["coverage68"]
+
+
+REAL, OURS, BASE, NONE = "real tool", "our re-implementation", "baseline built by us with a library", "not run"
+
+#: (case, comparison, peer and version, kind, why not the real one / note, same-run figure, script)
+ROWS = [
+    ("npe", "NPE on the sbibm tasks", "sbi 0.27 NPE (NSF)", REAL, "", lambda: "C2ST and time ratios: table above",
+     "npe_vs_sbi.py"),
+    ("npe", "box priors", "sbi 0.27 with rejection", REAL, "", lambda: "—", "box_map.py"),
+    ("spectra", "class and redshift per S/N", "redrock 0.21, DESI star + QSO templates", REAL,
+     "DESI's galaxy template is not in the data mirror: galaxy PCA templates from our theory",
+     _f("S/N 20: accuracy {0:.3f} vs {1:.3f}; galaxy z outliers {2:.3f} vs {3:.3f}; {4:,.0f}x faster",
+        _redrock, "results_spectra_redrock.json"), "spectra_redrock.py"),
+    ("spectra", "class and redshift per S/N", "chi^2 template fit", OURS,
+     "kept as a labelled reference beside the real redrock", lambda: "—", "spectra.py"),
+    ("spectra", "class per S/N", "PCA + gradient-boosted trees (scikit-learn)", BASE, "", lambda: "—", "spectra.py"),
+    ("stars", "T_eff, log g, [Fe/H] on real spectra", "The Cannon 0.7.3 (trained on real labels)", REAL, "",
+     _f("T_eff scatter {0:.0f} K, 68% coverage {1:.2f}", _cannon, "results_trust_stars.json"), "trust_stars.py"),
+    ("nebulae", "class per S/N", "Kewley et al. 2001 / Kauffmann et al. 2003 line-ratio criteria", OURS,
+     "the published demarcation lines coded by us (no package implements them)", lambda: "—", "nebula_accuracy.py"),
+    ("nebulae", "class per S/N", "gradient-boosted trees (scikit-learn)", BASE, "", lambda: "—", "nebula_accuracy.py"),
+    ("cubes", "spectra/s on a MUSE-like cube", "per-spaxel scipy least-squares Gaussian fits", BASE,
+     "the field's per-spaxel fit, written with scipy.optimize", lambda: "—", "cube_throughput.py"),
+    ("lightcurves", "period search per curve", "astropy LombScargle (fast)", REAL, "",
+     _f("{0:.1f} ms vs {1:.1f} ms per curve ({2:.1f}x)", _period, "results_timeseries.json"), "timeseries.py"),
+    ("lightcurves", "classes, transit vetting", "gradient-boosted trees (scikit-learn)", BASE, "", lambda: "—",
+     "timeseries.py"),
+    ("hicubes", "completeness at S/N <= 5 vs purity", "SoFiA-like finder", OURS,
+     "SoFiA-2 (C, OpenMP, wcslib) is not on PyPI; each step tested against its description",
+     _f("U-Net {0:.2f} at SoFiA-like purity {1:.3f}", lambda r: _hi(r, "sofia-like")[:2], "results_detect.json"),
+     "detect.py"),
+    ("hicubes", "completeness at S/N <= 5 vs purity", "astrodendro 0.3.1 on the cube", REAL, "",
+     _f("best purity {2:.2f} (U-Net {0:.2f} at {1:.3f}); best completeness {3:.2f} at purity {4:.2f}",
+        lambda r: _hi(r, "astrodendro"), "results_detect.json"), "detect.py"),
+    ("hicubes", "completeness at S/N <= 5 vs purity", "PyBDSF 1.14.1 on the moment-0 map", REAL, "",
+     _f("best purity {2:.2f}; best completeness {3:.2f} at purity {4:.2f}", lambda r: _hi(r, "pybdsf"),
+        "results_detect.json"), "detect.py"),
+    ("blends", "flux bias per separation", "photutils 2 and SEP 1.2", REAL, "",
+     _f("median flux bias at 1-1.5 FWHM: U-Net {0:+.1f}%, photutils {1:+.1f}%, SEP {2:+.1f}%", _blends,
+        "results_detect.json"), "detect.py"),
+    ("blends", "model-fitting deblender", "scarlet2 0.5.1 (JAX), on SEP's detections", REAL,
+     "on the first 300 of the 1,500 blends (1.1 s per blend)",
+     _f("median flux bias >= 1 FWHM on the same 300: U-Net {0:+.1f}%, scarlet2 {1:+.1f}%; {2:.2f} s vs {3:.3f} s "
+        "per blend", _scarlet, "results_detect.json"), "detect.py"),
+    ("fields", "Gaussian / log-normal generator", "powerbox 1.0", REAL, "",
+     _f("{0} grids: P(k) chi^2 p >= {1:.3f}; {2} refused by powerbox; exact-posterior 68% coverage on powerbox "
+        "maps {3:.2f} / {4:.2f}", _powerbox, "results_fields_powerbox.json"), "fields_powerbox.py"),
+    ("fields", "21-cm simulator", "21cmFAST 4", NONE, "not run yet (C build against FFTW/GSL); issue 34 item 4 open",
+     lambda: "—", "—"),
+    ("fields", "posterior widths", "NPE on P(k) (ours) and sbi on maps", BASE, "", lambda: "—", "fields.py"),
+    ("radio", "cutouts/s", "scikit-learn random forest on the same grid", BASE, "",
+     _f("CLI {0:,.0f}/s vs forest {1:,.0f}/s (in-process)", _radio, "results_radio_throughput.json"),
+     "radio_throughput.py"),
+    ("understand", "anomaly AUC", "IsolationForest (scikit-learn)", BASE, "", lambda: "—", "understand.py"),
+]
+
+
+def main():
+    print("| case | comparison | peer | kind | note | same-run figure | script |")
+    print("|---|---|---|---|---|---|---|")
+    for case, what, peer, kind, note, figure, script in ROWS:
+        print(f"| {case} | {what} | {peer} | {kind} | {note} | {figure()} | `{script}` |")
+
+
+if __name__ == "__main__":
+    main()
