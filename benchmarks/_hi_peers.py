@@ -55,14 +55,14 @@ def pybdsf_find(snr: np.ndarray, thresh_isl: float, thresh_pix: float | None = N
 
     c = snr.shape[0]
     mom0 = (snr.sum(0) / np.sqrt(c)).astype(np.float32)        # unit noise per pixel before the beam
-    header = cube_header(snr.shape)
-    for key in ("CTYPE3", "CUNIT3", "CRVAL3", "CRPIX3", "CDELT3", "SPECSYS", "RESTFRQ"):
+    # the map keeps a one-channel FREQ axis (PyBDSF reads the frequency from it)
+    header = cube_header((1,) + snr.shape[1:])
+    for key in ("SPECSYS", "RESTFRQ"):
         del header[key]
-    header["NAXIS"] = 2
     header["FREQ"] = INSTRUMENT.freq0_hz
     with tempfile.TemporaryDirectory(dir=tmp) as folder:
         path = Path(folder) / "mom0.fits"
-        fits.PrimaryHDU(mom0[None], header=_with_freq_axis(header)).writeto(path)
+        fits.PrimaryHDU(mom0[None], header=header).writeto(path)
         cwd = os.getcwd()
         os.chdir(folder)                      # PyBDSF writes its log beside the input
         try:
@@ -93,11 +93,4 @@ def pybdsf_find(snr: np.ndarray, thresh_isl: float, thresh_pix: float | None = N
         n += 1
         labels[lo:hi + 1][:, foot] = n
     return labels
-
-
-def _with_freq_axis(header):
-    h = header.copy()
-    h["NAXIS"] = 3
-    h["CTYPE3"], h["CRVAL3"], h["CDELT3"], h["CRPIX3"], h["CUNIT3"] = "FREQ", INSTRUMENT.freq0_hz, INSTRUMENT.channel_hz, 1.0, "Hz"
-    return h
 

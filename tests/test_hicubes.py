@@ -217,3 +217,8 @@ def test_characterisation_leaves_torch_global_rng_alone():
     b = characterise(post, snr, centres, 50, seed=11)
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_old_method_name_is_the_sofia_like_finder():
+    assert DetectConfig(method="sofia").method == "sofia-like"
+    assert DetectConfig(method="unet").method == "unet"

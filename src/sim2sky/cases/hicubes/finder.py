@@ -80,8 +80,9 @@ def noise_level(data: np.ndarray, flux_range: str = "negative", max_samples: int
     """
     flat = data.reshape(-1)
     step = max(1, flat.size // max_samples)
-    # an odd stride, so that the sample does not run along one image column
-    sample = flat[::step + (step % 2 == 0 and step > 1)]
+    if step > 1 and step % 2 == 0:
+        step += 1                     # an odd stride, so that the sample does not run along one image column
+    sample = flat[::step]
     sample = sample[np.isfinite(sample)]
     if flux_range == "negative":
         sample = sample[sample < 0]

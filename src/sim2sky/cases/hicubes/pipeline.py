@@ -82,6 +82,10 @@ class DetectConfig:
     num_samples: int = 200
     continuum_window: int = 0
 
+    def __post_init__(self):
+        # one place for the old name, whichever entry point builds the config
+        object.__setattr__(self, "method", _ALIASES.get(self.method, self.method))
+
 
 @lru_cache(maxsize=None)
 def models_dir() -> Path:
@@ -140,8 +144,6 @@ def find_sources(cube: np.ndarray, inst: Instrument = INSTRUMENT, config: Detect
     (detector, characteriser) replace the shipped ones, with ``widths`` their posterior calibration
     (an :class:`~sim2sky.infer.calibrate.IntervalCalibration` or a dict of width factors).
     """
-    if config.method in _ALIASES:
-        config = replace(config, method=_ALIASES[config.method])
     if config.method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {config.method!r}")
     if config.continuum_window > 0:
@@ -257,8 +259,6 @@ def _detect_cube_file(cube, out_dir: Path, config: DetectConfig, scheduler, prog
             spec, kind = open_cube(cube, workdir=out_dir / "partial", spectral="wavelength"), "wavelength"
         except InputError:
             raise InputError(f"{exc}; or an optical wavelength axis 'AWAV'/'WAVE'") from None
-    if config.method in _ALIASES:
-        config = replace(config, method=_ALIASES[config.method])
     if config.method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {config.method!r}")
     if config.continuum_window < 0:
