@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install -q -c constraints.txt
 
-.PHONY: install install-bench install-docs demo test test-fast docs bench clean
+.PHONY: install install-bench install-cross install-docs demo test test-fast docs bench bench-cross clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sim2sky needs Python >= 3.11 (set PYTHON=python3.11)")'
@@ -20,6 +20,15 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	@touch $@
 
 install-bench: $(VENV)/.installed-bench
+
+# 21cmFAST (the cross-simulator benchmark only) compiles against FFTW and GSL: Debian packages first
+$(VENV)/.installed-cross: $(VENV)/.installed-bench
+	@dpkg -s libfftw3-dev libgsl-dev >/dev/null 2>&1 || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfftw3-dev libgsl-dev >/dev/null; }
+	$(PIP) -e ".[test,bench,cross]"
+	@touch $@
+
+install-cross: $(VENV)/.installed-cross
 
 $(VENV)/.installed-docs: $(VENV)/.installed
 	$(PIP) -e ".[test,docs]"
@@ -44,6 +53,10 @@ docs: install-docs
 
 bench: install-bench
 	$(BIN)/python benchmarks/npe_vs_sbi.py --out benchmarks/results_npe_vs_sbi.json
+
+# 21-cm posteriors across simulators (about an hour on 2 cores; cubes and posteriors cached in benchmarks/out)
+bench-cross: install-cross
+	$(BIN)/python benchmarks/fields_21cmfast.py --out benchmarks/results_fields_21cmfast.json
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache docs/_build docs/jupyter_execute docs/benchmarks.md

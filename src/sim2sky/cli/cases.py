@@ -49,7 +49,7 @@ SETTINGS_HELP = {
     "hicubes": ("shape=C,Y,X, noise_jy, artefacts=true|false",
                 "n_cubes, detector_epochs, n_stamps, characteriser_epochs, n_calibration_cubes, seed"),
     "blends": ("size, pair_fraction", "n_stamps, epochs, seed"),
-    "fields": ("kind=gaussian|lognormal|reion21cm, size, dim, box, noise", ""),
+    "fields": ("kind=gaussian|lognormal|reion21cm|21cmfast, size, dim, box, noise", ""),
     "sbibm": ("task=two_moons|slcp|...", ""),
     "radio": ("survey=FIRST|NVSS|VLASS|LOTSS, hybrid_fraction, neighbours",
               "n_sims, epochs, n_calibration, real=mirabest|none, finetune_epochs, invariant, seed"),

@@ -20,6 +20,7 @@ EXTRAS = {
     "shap": ("shap", "understand"),
     "umap": ("umap-learn", "understand"),
     "h5py": ("h5py", "fields"),
+    "py21cmfast": ("21cmFAST", "cross"),
 }
 
 

@@ -20,7 +20,8 @@ from ...core.errors import InputError
 from ...core.extras import require
 from ...core.progress import progress as progress_bar
 from ...core.tables import read_arrays, table_suffix
-from .schema import kind_spec
+from .schema import REION_KINDS, kind_spec
+from .cross import twentyonecmfast_fields
 from .forward import gaussian_fields, lognormal_fields, reion21cm_fields
 
 __all__ = ["simulate_fields", "simulate_block", "write_fields", "read_fields", "simulate_fields_file", "FIELD_SUFFIXES"]
@@ -42,6 +43,8 @@ def simulate_block(kind, theta, size, dim, box, depth, noise, wedge, seed, start
         return gaussian_fields(theta, size, dim, box, depth, noise, sub)
     if kind == "lognormal":
         return lognormal_fields(theta, size, dim, box, depth, noise, sub)
+    if kind == "21cmfast":
+        return twentyonecmfast_fields(theta, size, box, noise, wedge, rng=sub)
     return reion21cm_fields(theta, size, box, noise, wedge, rng=sub)
 
 
@@ -56,7 +59,7 @@ def simulate_fields(kind: str, n: int, size: int | None = None, dim: int | None 
     its workers, giving exactly the fields of a local run.
     """
     spec = kind_spec(kind)
-    dim = int(dim or spec.dims[-1] if kind == "reion21cm" else dim or spec.dims[0])
+    dim = int(dim or spec.dims[-1] if kind in REION_KINDS else dim or spec.dims[0])
     if dim not in spec.dims:
         raise InputError(f"--dim: {kind} fields come in {', '.join(map(str, spec.dims))} dimensions, not {dim}")
     size = int(size or spec.size[dim])

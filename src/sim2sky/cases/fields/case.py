@@ -34,7 +34,7 @@ def _theta_units(kind: str) -> dict:
 
 
 def simulate(n: int, *, seed: int = 0, kind: str = "gaussian", **options) -> Dataset:
-    """``n`` fields of ``kind`` (``gaussian``, ``lognormal``, ``reion21cm``) with parameters drawn
+    """``n`` fields of ``kind`` (``gaussian``, ``lognormal``, ``reion21cm``, ``21cmfast``) with parameters drawn
     from its box prior; ``options`` are :func:`~.api.simulate_fields`'s (``size``, ``dim``, ``box``,
     ``noise``, ``theta``...).
 

@@ -21,7 +21,7 @@ from scipy.special import erfc
 from .power import growth_factor, linear_power, sigma_tophat, tophat_window
 from .schema import PLANCK, REION_REDSHIFT
 
-__all__ = ["grid_wavenumbers", "gaussian_fields", "lognormal_fields", "reion21cm_fields", "phase_randomize",
+__all__ = ["observe_21cm", "grid_wavenumbers", "gaussian_fields", "lognormal_fields", "reion21cm_fields", "phase_randomize",
            "grid_power", "virial_mass", "CHUNK"]
 
 CHUNK = 256          # fields per FFT batch (bounded memory)
@@ -169,15 +169,33 @@ def reion21cm_fields(theta, size: int = 32, box: float = 128.0, noise_mk: float 
             f_coll = erfc((1.686 - delta_r) / np.sqrt(2 * var))
             ionised |= zeta * f_coll >= 1.0
         x_hi = np.where(ionised, 0.0, 1.0 - np.minimum(zeta * f_coll, 1.0))    # f_coll at the cell scale
-        tb = t21 * x_hi * (1.0 + np.maximum(delta, -0.99))
-        if wedge is not None:
-            tb = _avoid_wedge(tb, box, wedge)
-        if noise_mk > 0:
-            tb = tb + noise_mk * rng.standard_normal(tb.shape)
-        out[sl] = tb
+        out[sl] = observe_21cm(t21 * x_hi * (1.0 + np.maximum(delta, -0.99)), box, noise_mk, wedge, rng)
         if return_xhi:
             xhi_out[sl] = x_hi
     return (out, xhi_out) if return_xhi else out
+
+
+def observe_21cm(tb: np.ndarray, box: float, noise_mk: float = 0.0, wedge: float | None = None,
+                 rng=None) -> np.ndarray:
+    """The observation model of every 21-cm simulator here: foreground wedge removed, then thermal noise.
+
+    Parameters
+    ----------
+    tb : array (B, n, n, n) [mK], axis 1 the line of sight
+    box : side [Mpc/h]
+    noise_mk : white noise rms per voxel [mK]
+    wedge : slope of the removed wedge ``|k_par| < wedge |k_perp| + 0.05`` h/Mpc; None keeps all modes
+    rng : numpy Generator or seed
+
+    Returns
+    -------
+    array of tb's shape [mK]
+    """
+    if wedge is not None:
+        tb = _avoid_wedge(tb, box, wedge)
+    if noise_mk > 0:
+        tb = tb + noise_mk * np.random.default_rng(rng).standard_normal(tb.shape)
+    return tb
 
 
 def _avoid_wedge(cubes: np.ndarray, box: float, slope: float, buffer: float = 0.05) -> np.ndarray:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ...core.errors import InputError, suggest
 
-__all__ = ["FieldKind", "KINDS", "PLANCK", "REION_REDSHIFT", "kind_spec"]
+__all__ = ["FieldKind", "KINDS", "PLANCK", "REION_KINDS", "REION_REDSHIFT", "kind_spec"]
 
 #: Fixed cosmology of the reionisation field and of the parameters not varied (Planck 2018).
 PLANCK = {"omega_m": 0.3111, "sigma_8": 0.8102, "h": 0.6766, "ombh2": 0.02242}
@@ -44,7 +44,13 @@ KINDS = {
                            high=(50.0, 5.4), dims=(3,), size={3: 32}, box={3: 128.0}, field_unit="mK",
                            description="21-cm brightness temperature at z=8 from excursion-set reionisation "
                                        "(ionising efficiency zeta, minimum virial temperature of sources)"),
+    "21cmfast": FieldKind("21cmfast", parameters=("zeta", "log10_tvir"), units=("", "K"), low=(10.0, 4.6),
+                          high=(50.0, 5.4), dims=(3,), size={3: 32}, box={3: 128.0}, field_unit="mK",
+                          description="the same 21-cm field from 21cmFAST, an independent simulator "
+                                      "(needs sim2sky[cross]; ~1 s per 32^3 box)"),
 }
+#: kinds simulating 21-cm cubes: 3-D only, noise in mK, foreground wedge
+REION_KINDS = ("reion21cm", "21cmfast")
 
 
 def kind_spec(kind: str) -> FieldKind:

@@ -5,15 +5,9 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")  # files only; never needs a display
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import ListedColormap  # noqa: E402
-
-from .schema import CUBE_CLASSES  # noqa: E402
+from .schema import CUBE_CLASSES
 
 __all__ = ["write_report"]
 
@@ -29,6 +23,14 @@ def _stretch(img, hi):
 
 def write_report(spec, z: float, p: dict, catalogue, summary, folder: Path) -> None:
     """``report.html`` and its figures (``p`` maps plane names to maps) into ``folder``."""
+    # matplotlib only when a report is written: importing pyplot costs ~0.7 s of every command that
+    # imports this case (spectra classify among them), measured with python -X importtime
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
     folder = Path(folder)
     s1, s2, ha, o3, hb, n2, code, oh, ebv = (
         p[k] for k in ("SII6717", "SII6731", "HA6563", "OIII5007", "HB4861", "NII6584", "CLASS", "OH_MEAN", "EBV_MEAN"))

@@ -1,0 +1,162 @@
+"""Spectra classification end to end and cold, as a user runs the CLI (issue 35), with a time breakdown.
+
+For each size, a stacked FITS file (flux and IVAR images, float32, one spectrum per row) of simulated
+spectra is written once (cached in ``--cache``), then ``sim2sky spectra classify FILE --out OUT.fits``
+runs in a fresh process under ``/usr/bin/time -v``: wall time, user CPU and peak RSS, with the redshift
+posterior (the default) and with ``--no-z-posterior``. The files are on the model grid (the identity
+resampling) except one of the same size on an SDSS-like linear grid (3,600-10,400 Å, 4,000 pixels),
+which shows the resampling term.
+
+The breakdown comes from one more run of the same command under cProfile: the cumulative time of
+start-up (imports, CLI), model loading (``SpectraPipeline``), reading (``iter_spectra``), preprocessing
+(``model_inputs``: resampling, scaling), the network (``CalibratedClassifier.predict_all``), the
+redshift posterior (sampling and its calibration) and writing (``write_table``), as fractions of the
+profiled run applied to the unprofiled wall time (the profiler slows Python-heavy parts more).
+
+Peer, same run: the real redrock 0.21 (``_redrock_peer.py``, DESI star and QSO templates, our galaxy
+PCA bases, 2 processes) on ``--n-peer`` of the same spectra, seconds per spectrum.
+
+    python benchmarks/speed_spectra.py --out benchmarks/results_speed_spectra.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile  # noqa: F401  (run as python -m cProfile in the child)
+import json
+import pstats
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+import _data  # noqa: F401  (the shared data mirror)
+from sim2sky.cases.spectra import model_wave, simulate_spectra
+from sim2sky.core.atomic import write_text
+
+SIM2SKY = str(Path(sys.executable).with_name("sim2sky"))
+BUCKETS = [  # (label, function name, file suffix): cumulative time of each
+    ("model load", "__init__", "spectra/pipeline.py"),
+    ("read", "iter_spectra", "spectra/io.py"),
+    ("preprocess (resample, scale)", "model_inputs", "spectra/pipeline.py"),
+    ("network", "predict_all", "learn/classifier.py"),
+    ("redshift posterior", "classify", "spectra/pipeline.py"),        # minus the network, below
+    ("write", "write_table", "core/tables.py"),
+    ("command", "classify_files", "spectra/pipeline.py"),
+]
+
+
+def write_stack(path: Path, n: int, survey_grid: bool, seed: int = 900) -> None:
+    """n spectra as a stacked FITS image (flux HDU 0, IVAR HDU 1) with a linear or log-linear WCS."""
+    block = simulate_spectra(max(1, 4096 // 13), seed=seed)          # 4,095 spectra, repeated with fresh noise
+    wave = model_wave()
+    f0, iv0 = block["flux"], block["ivar"]
+    if survey_grid:
+        new = np.linspace(3600.0, 10400.0, 4000)
+        f0 = np.stack([np.interp(new, wave, r) for r in f0]).astype(np.float32)
+        iv0 = np.stack([np.interp(new, wave, r) for r in iv0]).astype(np.float32)
+        h = fits.Header({"CRVAL1": 3600.0, "CDELT1": float(new[1] - new[0]), "CRPIX1": 1.0, "CUNIT1": "Angstrom",
+                         "CTYPE1": "WAVE"})
+    else:
+        lw = np.log10(wave)
+        h = fits.Header({"CRVAL1": float(lw[0]), "CDELT1": float(lw[1] - lw[0]), "CRPIX1": 1.0, "DC-FLAG": 1,
+                         "CUNIT1": "Angstrom"})
+    rng = np.random.default_rng(seed)
+    flux = np.empty((n, f0.shape[1]), np.float32)
+    for i in range(0, n, len(f0)):
+        m = min(len(f0), n - i)
+        sd = 1.0 / np.sqrt(np.maximum(iv0[:m], 1e-30))
+        flux[i:i + m] = f0[:m] + 0.3 * sd * rng.standard_normal(sd.shape).astype(np.float32)
+    ivar = np.tile(iv0, (n // len(iv0) + 1, 1))[:n]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fits.HDUList([fits.PrimaryHDU(flux, header=h), fits.ImageHDU(ivar, name="IVAR")]).writeto(path, overwrite=True)
+
+
+def timed(cmd) -> dict:
+    t = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+    field = {l.split(":")[0].strip(): l.split(":")[-1].strip() for l in proc.stderr.splitlines() if ":" in l}
+    return {"wall_s": wall, "user_s": float(field.get("User time (seconds)", "nan")),
+            "rss_gb": int(field.get("Maximum resident set size (kbytes)", "0")) / 1e6}
+
+
+def breakdown(cmd, prof: Path, wall: float) -> dict:
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), SIM2SKY, *cmd[1:]], check=True,
+                   capture_output=True)
+    profiled = time.perf_counter() - t
+    stats = pstats.Stats(str(prof)).stats
+    cum = {}
+    for label, name, suffix in BUCKETS:
+        cum[label] = sum(v[3] for (file, _, fn), v in stats.items() if fn == name and file.endswith(suffix))
+    cum["redshift posterior"] = max(cum["redshift posterior"] - cum["network"], 0.0)
+    command = cum.pop("command")
+    cum["start-up (imports, CLI)"] = max(profiled - command - cum["model load"], 0.0)
+    cum["other"] = max(command - sum(v for k, v in cum.items() if k not in ("model load", "start-up (imports, CLI)")), 0.0)
+    scale = wall / profiled
+    return {"profiled_wall_s": profiled, "seconds": {k: v * scale for k, v in cum.items()}}
+
+
+def redrock_peer(path: Path, n: int) -> dict:
+    from _redrock_peer import RedrockPeer
+
+    with fits.open(path) as h:
+        flux, ivar = np.asarray(h[0].data[:n], float), np.asarray(h["IVAR"].data[:n], float)
+    peer = RedrockPeer(np.random.default_rng(0), mp_procs=2)
+    t = time.perf_counter()
+    peer.fit(flux, ivar)
+    return {"n": n, "seconds_per_spectrum": (time.perf_counter() - t) / n}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 40_001, 100_000])
+    ap.add_argument("--survey-size", type=int, default=40_001, help="size of the file on an SDSS-like grid")
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--n-peer", type=int, default=20)
+    ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/speed"))
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    res = {"settings": {"sizes": args.sizes, "survey_size": args.survey_size, "repeats": args.repeats},
+           "machine": {"cpus": __import__("os").cpu_count()}, "help": [], "runs": []}
+    for _ in range(args.repeats):
+        res["help"].append(timed([SIM2SKY, "--help"])["wall_s"])
+    print(f"sim2sky --help: {min(res['help']):.2f} s (cold process)")
+    files = [(n, False) for n in args.sizes] + ([(args.survey_size, True)] if args.survey_size else [])
+    for n, survey in files:
+        path = args.cache / f"spectra_{n}{'_survey' if survey else ''}.fits"
+        if not path.exists():
+            write_stack(path, n, survey)
+        for z in (True, False):
+            cmd = [SIM2SKY, "spectra", "classify", str(path), "--out", str(args.cache / "out.fits"), "--no-progress",
+                   *([] if z else ["--no-z-posterior"])]
+            runs = [timed(cmd) for _ in range(args.repeats)]
+            best = min(runs, key=lambda r: r["wall_s"])
+            row = {"n": n, "grid": "survey (resampled)" if survey else "model", "z_posterior": z, "runs": runs,
+                   "wall_s": best["wall_s"], "per_s": n / best["wall_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
+            if n == args.sizes[min(1, len(args.sizes) - 1)] or survey:
+                row["breakdown"] = breakdown(cmd, args.cache / "classify.prof", best["wall_s"])
+            res["runs"].append(row)
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())
+            print(f"{n:>8,} spectra, {row['grid']:18s}, z posterior {'on ' if z else 'off'}: {row['wall_s']:.1f} s "
+                  f"({row['per_s']:,.0f}/s), RSS {row['rss_gb']:.2f} GB{'; ' + parts if parts else ''}", flush=True)
+        if args.out:
+            write_text(args.out, json.dumps(res, indent=1, default=float))
+    if args.n_peer:
+        res["redrock"] = redrock_peer(args.cache / f"spectra_{args.sizes[0]}.fits", args.n_peer)
+        ours = next(r for r in res["runs"] if "breakdown" in r and r["z_posterior"] and r["grid"] == "model")
+        res["ratio_vs_redrock"] = res["redrock"]["seconds_per_spectrum"] * ours["per_s"]
+        print(f"redrock: {res['redrock']['seconds_per_spectrum']:.2f} s per spectrum; sim2sky end to end "
+              f"{res['ratio_vs_redrock']:,.0f}x faster")
+    if args.out:
+        write_text(args.out, json.dumps(res, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()
