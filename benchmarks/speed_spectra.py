@@ -22,11 +22,7 @@ PCA bases, 2 processes) on ``--n-peer`` of the same spectra, seconds per spectru
 from __future__ import annotations
 
 import argparse
-import cProfile  # noqa: F401  (run as python -m cProfile in the child)
 import json
-import pstats
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -34,10 +30,10 @@ import numpy as np
 from astropy.io import fits
 
 import _data  # noqa: F401  (the shared data mirror)
+from _cold import SIM2SKY, breakdown, timed
 from sim2sky.cases.spectra import model_wave, simulate_spectra
 from sim2sky.core.atomic import write_text
 
-SIM2SKY = str(Path(sys.executable).with_name("sim2sky"))
 BUCKETS = [  # (label, function name, file suffix): cumulative time of each
     ("model load", "__init__", "spectra/pipeline.py"),
     ("read", "iter_spectra", "spectra/io.py"),
@@ -45,8 +41,8 @@ BUCKETS = [  # (label, function name, file suffix): cumulative time of each
     ("network", "predict_all", "learn/classifier.py"),
     ("redshift posterior", "classify", "spectra/pipeline.py"),        # minus the network, below
     ("write", "write_table", "core/tables.py"),
-    ("command", "classify_files", "spectra/pipeline.py"),
 ]
+COMMAND = ("classify_files", "spectra/pipeline.py")
 
 
 def write_stack(path: Path, n: int, survey_grid: bool, seed: int = 900) -> None:
@@ -73,34 +69,6 @@ def write_stack(path: Path, n: int, survey_grid: bool, seed: int = 900) -> None:
     ivar = np.tile(iv0, (n // len(iv0) + 1, 1))[:n]
     path.parent.mkdir(parents=True, exist_ok=True)
     fits.HDUList([fits.PrimaryHDU(flux, header=h), fits.ImageHDU(ivar, name="IVAR")]).writeto(path, overwrite=True)
-
-
-def timed(cmd) -> dict:
-    t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    field = {l.split(":")[0].strip(): l.split(":")[-1].strip() for l in proc.stderr.splitlines() if ":" in l}
-    return {"wall_s": wall, "user_s": float(field.get("User time (seconds)", "nan")),
-            "rss_gb": int(field.get("Maximum resident set size (kbytes)", "0")) / 1e6}
-
-
-def breakdown(cmd, prof: Path, wall: float) -> dict:
-    t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(prof), SIM2SKY, *cmd[1:]], check=True,
-                   capture_output=True)
-    profiled = time.perf_counter() - t
-    stats = pstats.Stats(str(prof)).stats
-    cum = {}
-    for label, name, suffix in BUCKETS:
-        cum[label] = sum(v[3] for (file, _, fn), v in stats.items() if fn == name and file.endswith(suffix))
-    cum["redshift posterior"] = max(cum["redshift posterior"] - cum["network"], 0.0)
-    command = cum.pop("command")
-    cum["start-up (imports, CLI)"] = max(profiled - command - cum["model load"], 0.0)
-    cum["other"] = max(command - sum(v for k, v in cum.items() if k not in ("model load", "start-up (imports, CLI)")), 0.0)
-    scale = wall / profiled
-    return {"profiled_wall_s": profiled, "seconds": {k: v * scale for k, v in cum.items()}}
 
 
 def redrock_peer(path: Path, n: int) -> dict:
@@ -141,7 +109,8 @@ def main():
             row = {"n": n, "grid": "survey (resampled)" if survey else "model", "z_posterior": z, "runs": runs,
                    "wall_s": best["wall_s"], "per_s": n / best["wall_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
             if n == args.sizes[min(1, len(args.sizes) - 1)] or survey:
-                row["breakdown"] = breakdown(cmd, args.cache / "classify.prof", best["wall_s"])
+                row["breakdown"] = breakdown(cmd, args.cache / "classify.prof", best["wall_s"], BUCKETS, COMMAND,
+                                             nested=[("redshift posterior", "network")])
             res["runs"].append(row)
             parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())
             print(f"{n:>8,} spectra, {row['grid']:18s}, z posterior {'on ' if z else 'off'}: {row['wall_s']:.1f} s "

@@ -93,6 +93,9 @@ def _benchmarks_page(app):
             "tool or our own re-implementation (and why), and the same-run figure from its results file.", "",
             peers, ""]
     out += ["## Radio galaxies on real MiraBest images", "", "From `benchmarks/radio_table.py`:", "", radio, ""]
+    speed = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "speed_table.py")], capture_output=True,
+                           text=True, check=True).stdout
+    out += ["## Speed, cold and end to end", "", "From `benchmarks/speed_table.py`:", "", speed, ""]
     for path in sorted((ROOT / "benchmarks").glob("results_*.json")):
         rows = list(_scalars(json.loads(path.read_text())))
         if not rows:
@@ -111,8 +114,8 @@ def _benchmarks_page(app):
 
 
 def _skip(app, what, name, obj, skip, options):
-    """scikit-learn's BaseEstimator methods (get_params, set_params, set_*_request): documented by
-    scikit-learn, with references into its own docs."""
+    """The estimator protocol's methods (get_params, set_params; set_*_request on scikit-learn
+    classes): documented by scikit-learn, with references into its own docs."""
     if name in ("get_params", "set_params", "get_metadata_routing") or (name.startswith("set_") and
                                                                          name.endswith("_request")):
         return True

@@ -113,3 +113,22 @@ def test_a_missing_extra_is_one_line_naming_it(tmp_path, monkeypatch):
     r = runner.invoke(app, ["fields", "simulate", "--kind", "gaussian", "--n", "2", "--size", "16",
                             "--out", str(tmp_path / "f.h5")])
     assert r.exit_code == 2 and "sim2sky[fields]" in " ".join(r.output.split()), r.output
+
+
+def _walk(cmd, path=()):
+    yield path, cmd
+    for name, sub in getattr(cmd, "commands", {}).items():
+        yield from _walk(sub, (*path, name))
+
+
+def test_help_text_loses_no_bracketed_units_to_rich_markup():
+    """'--help' renders with rich markup: an unescaped '[arcsec]' would print as nothing."""
+    from rich.text import Text
+
+    lost = []
+    for path, cmd in _walk(typer.main.get_command(app)):
+        texts = [cmd.help or ""] + [getattr(p, "help", None) or "" for p in cmd.params]
+        for text in texts:
+            if Text.from_markup(text).plain != text.replace("\\[", "["):
+                lost.append((" ".join(path), text[:60]))
+    assert not lost, lost

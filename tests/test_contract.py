@@ -76,8 +76,8 @@ def test_every_case_is_registered_and_exposes_the_contract():
         mod = _case(name)
         for fn in ("simulate", "train", "load"):
             assert callable(getattr(mod, fn)) and fn in mod.__all__, f"{name}.{fn}"
-        pipeline = [v for v in vars(mod).values() if isinstance(v, type) and issubclass(v, CasePipeline)
-                    and v is not CasePipeline]
+        exported = [getattr(mod, n) for n in mod.__all__]      # resolves lazy (PEP 562) exports too
+        pipeline = [v for v in exported if isinstance(v, type) and issubclass(v, CasePipeline) and v is not CasePipeline]
         assert len(pipeline) == 1 and pipeline[0].case == name, name
         for verb in ("predict", "check", "calibrate"):
             assert callable(getattr(pipeline[0], verb))

@@ -32,7 +32,7 @@ def simulate_hicube(
     out_path: Path = typer.Option(..., "--out", help="Output cube (.fits, DATA extension in Jy/beam with WCS)."),
     n_sources: int = typer.Option(100, "--n-sources", help="Number of HI galaxies.", min=1),
     shape: str = typer.Option("128,192,192", help="Channels, y, x (30 kHz channels from 1.15 GHz, 2.8\" pixels)."),
-    noise: Optional[float] = typer.Option(None, help="Channel noise [Jy/beam] (default 30e-6, SDC2-like).", min=0.0),
+    noise: Optional[float] = typer.Option(None, help="Channel noise \\[Jy/beam] (default 30e-6, SDC2-like).", min=0.0),
     artefacts: bool = typer.Option(True, help="Continuum-subtraction residuals and RFI-like channels."),
     truth: Optional[Path] = typer.Option(None, help="Truth catalogue (.csv/.ecsv/.fits; default <out>_truth.csv)."),
     mask: Optional[Path] = typer.Option(None, help="Also write the truth source-id cube (.fits)."),
@@ -53,7 +53,7 @@ def simulate_blends(
                                   "positions, fluxes); .fits: a survey field image with WCS."),
     n: int = typer.Option(1000, "--n", help=".npz: number of 48x48 blend stamps (1-3 galaxies each).", min=1),
     n_galaxies: int = typer.Option(100, "--n-galaxies", help=".fits: galaxies in the field (half in close pairs).", min=1),
-    size: int = typer.Option(512, help=".fits: field side [pixels of 0.2\"].", min=8),
+    size: int = typer.Option(512, help=".fits: field side \\[pixels of 0.2\"].", min=8),
     truth: Optional[Path] = typer.Option(None, help=".fits: truth table (default <out>_truth.csv)."),
     seed: int = typer.Option(0, help="Random seed.", min=0),
 ):

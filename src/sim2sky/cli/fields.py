@@ -18,15 +18,15 @@ emulate_app = typer.Typer(help="Conditional emulators of fields: learn p(field |
 @user_errors
 def simulate_fields(
     kind: str = typer.Option("lognormal", "--kind", help="gaussian or lognormal (matter density contrast, "
-                             "parameters omega_m, sigma_8), reion21cm (21-cm brightness temperature at z=8 [mK], "
+                             "parameters omega_m, sigma_8), reion21cm (21-cm brightness temperature at z=8 \\[mK], "
                              "parameters zeta, log10_tvir), or 21cmfast (the same from 21cmFAST, an independent "
-                             "simulator; needs sim2sky[cross], ~1 s per cube)."),
+                             "simulator; needs sim2sky\\[cross], ~1 s per cube)."),
     n: int = typer.Option(1000, "--n", help="Number of fields; parameters drawn uniformly from the kind's prior.", min=1),
     out_path: Path = typer.Option(..., "--out", help="Output file: .npz, .h5 or .fits (theta, x, names, metadata)."),
     size: Optional[int] = typer.Option(None, "--size", help="Pixels per side (default 64 for maps, 32 for cubes).", min=8),
     dim: Optional[int] = typer.Option(None, "--dim", help="2 (maps) or 3 (cubes); 21-cm kinds are 3-D only.", min=2, max=3),
-    box: Optional[float] = typer.Option(None, "--box", help="Box side [Mpc/h] (default 256 for maps, 128 for cubes).", min=1e-06),
-    depth: float = typer.Option(20.0, help="Maps: depth [Mpc/h] of the projected slab.", min=1e-06),
+    box: Optional[float] = typer.Option(None, "--box", help="Box side \\[Mpc/h] (default 256 for maps, 128 for cubes).", min=1e-06),
+    depth: float = typer.Option(20.0, help="Maps: depth \\[Mpc/h] of the projected slab.", min=1e-06),
     noise: float = typer.Option(0.0, help="White-noise rms per pixel (density contrast; mK for the 21-cm kinds).", min=0.0),
     wedge: Optional[float] = typer.Option(None, help="21-cm kinds: foreground avoidance, drop modes with "
                                                      "|k_par| < WEDGE |k_perp| + 0.05 h/Mpc.", min=0.0),

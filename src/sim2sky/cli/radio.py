@@ -21,8 +21,8 @@ def radio_predict(
     out_path: Path = typer.Option(..., "--out", help="Output table (.csv, .ecsv, .fits): one row per image, in input "
                                   "order: class (FRI, FRII, Bent, Compact or unknown), p_<class>, flag, ood_distance, "
                                   "peak_snr, ra, dec."),
-    pixel_scale: Optional[float] = typer.Option(None, "--pixel-scale", help="Pixel size [arcsec] (overrides the header)."),
-    beam: Optional[float] = typer.Option(None, "--beam", help="Beam FWHM [arcsec] (overrides BMAJ/BMIN)."),
+    pixel_scale: Optional[float] = typer.Option(None, "--pixel-scale", help="Pixel size \\[arcsec] (overrides the header)."),
+    beam: Optional[float] = typer.Option(None, "--beam", help="Beam FWHM \\[arcsec] (overrides BMAJ/BMIN)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped classifier)."),
 ):
     """Classify radio sources into FRI, FRII, Bent (wide-angle and head-tail), Compact or unknown.

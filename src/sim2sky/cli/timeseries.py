@@ -19,7 +19,7 @@ _SURVEY_HELP = "Survey cadence and noise: eros1 (EROS-1 LMC, B_E), s82 (SDSS Str
 
 @user_errors
 def simulate(
-    out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits): id, t [d], mag, err, class, period."),
+    out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits): id, t \\[d], mag, err, class, period."),
     n: int = typer.Option(700, "--n", help="Number of light curves (classes RRab, RRc, Cep, LPV, EB, DSCT, constant cycled).", min=1),
     survey: str = typer.Option("eros1", help=_SURVEY_HELP),
     seed: int = typer.Option(0, help="Random seed.", min=0),
@@ -58,9 +58,10 @@ def classify(
     out_path: Path = typer.Option(..., "--out", help="Per-star table (.csv/.ecsv/.fits): class, p_<class>, period, flag."),
     model: str = typer.Option("eros1", help="Shipped model (eros1, s82; both calibrated on real development "
                               "labels) or a model folder from 'lightcurves train' or 'lightcurves calibrate'."),
-    id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time [days]."),
+    id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time column, in days (or with a time unit)."),
     mag_col: str = typer.Option("mag", "--mag-col"), err_col: str = typer.Option("err", "--err-col"),
-    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the feature extraction.", min=1),
+    n_jobs: int = typer.Option(0, "--n-jobs", help="Processes for the period search and features (0: every "
+                               "available core).", min=0),
 ):
     """Classify light curves: period (Lomb-Scargle), class probabilities and 'unknown'; with a model calibrated on
     survey groups (the shipped eros1), also group, p_group, p_group_<G> and the conformal group_set."""

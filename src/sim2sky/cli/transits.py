@@ -18,7 +18,7 @@ transits_app = typer.Typer(help="Transit candidates in light curves: simulate Ke
 
 @user_errors
 def simulate(
-    out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits/.parquet): id, t [d], flux, err, scenario, period."),
+    out_path: Path = typer.Option(..., "--out", help="Long table (.csv/.ecsv/.fits/.parquet): id, t \\[d], flux, err, scenario, period."),
     n: int = typer.Option(8, "--n", help="Number of 90-d Kepler quarters (scenarios planet, EB, BEB, systematic cycled).", min=1),
     seed: int = typer.Option(0, help="Random seed.", min=0),
 ):
@@ -52,7 +52,7 @@ def vet_lightcurves(
     table: Path = typer.Argument(..., help="Long table of cadences: one row per flux measurement (CSV/ECSV/FITS/Parquet)."),
     out_path: Path = typer.Option(..., "--out", help="Per-star table: label, p_planet, p_<scenario>, period, t0, duration_hr, depth_ppm, snr."),
     model: Optional[Path] = typer.Option(None, help="Vetter model folder (default: the shipped simulation-trained vetter)."),
-    id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time [days]."),
+    id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time \\[days]."),
     flux_col: str = typer.Option("flux", "--flux-col", help="Relative flux (median ~1)."),
     err_col: str = typer.Option("err", "--err-col"),
     n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (~1 s per quarter).", min=1),

@@ -11,19 +11,22 @@ from .atomic import OutputExistsError, atomic_dir, atomic_file, check_out_dir, o
 from .config import from_dict, to_dict
 from .data import DataError, available, dataset_file, dataset_root, datasets, fetch
 from .errors import InputError, ModelFolderError, suggest
+from .estimator import Estimator
 from .progress import progress
 from .tables import read_arrays, read_table, read_table_columns, table_columns, write_table
-from .threads import limit_threads, pin_threads
+from .runtime import check_device, check_precision, runtime, set_runtime
+from .threads import available_cores, limit_threads, pin_threads, resolve_jobs
 
 __all__ = [
     "OutputExistsError", "atomic_dir", "atomic_file", "check_out_dir", "output_kind", "save_npy", "save_npz", "write_text",
     "from_dict", "to_dict",
     "DataError", "available", "dataset_file", "dataset_root", "datasets", "fetch",
-    "InputError", "ModelFolderError", "suggest",
+    "InputError", "ModelFolderError", "suggest", "Estimator",
     "read_model_folder", "save_model_folder", "seal_folder", "sha256_file", "verify_folder",
     "progress",
     "read_arrays", "read_table", "read_table_columns", "table_columns", "write_table",
-    "limit_threads", "pin_threads",
+    "check_device", "check_precision", "runtime", "set_runtime",
+    "available_cores", "limit_threads", "pin_threads", "resolve_jobs",
 ]
 
 _LAZY = {name: "modelio" for name in ("read_model_folder", "save_model_folder", "seal_folder",

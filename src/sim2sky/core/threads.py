@@ -11,8 +11,9 @@ per-block context would race between worker threads: inside dask tasks use
 from __future__ import annotations
 
 import contextlib
+import os
 
-__all__ = ["limit_threads", "pin_threads"]
+__all__ = ["limit_threads", "pin_threads", "available_cores", "resolve_jobs"]
 
 
 @contextlib.contextmanager
@@ -46,3 +47,16 @@ def pin_threads(n: int = 1) -> None:
 
     torch.set_num_threads(n)
     threadpool_limits(n)
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:                      # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def resolve_jobs(n_jobs: int) -> int:
+    """``n_jobs`` processes, where 0 or less means every available core."""
+    return int(n_jobs) if n_jobs > 0 else available_cores()

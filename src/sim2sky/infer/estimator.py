@@ -296,7 +296,8 @@ class NPEEstimator(nn.Module):
             if generator is None:
                 return q.sample((m,))
             base = q.base.base_dist if hasattr(q.base, "base_dist") else q.base
-            z = torch.randn((m, *base.loc.shape), generator=generator, dtype=base.loc.dtype)
+            # noise from the (CPU) generator, then moved: the same draws on any device
+            z = torch.randn((m, *base.loc.shape), generator=generator, dtype=base.loc.dtype).to(base.loc.device)
             return q.transform.inv(base.loc + base.scale * z)
 
         if not self.rejection_box:

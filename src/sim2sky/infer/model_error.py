@@ -22,9 +22,9 @@ arXiv:1911.01429.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
 
 from ..core.errors import InputError
+from ..core.estimator import Estimator
 
 __all__ = ["ResidualErrorModel", "remove_smooth"]
 
@@ -46,7 +46,7 @@ def remove_smooth(residual: np.ndarray, degree: int, weight: np.ndarray | None =
     return out
 
 
-class ResidualErrorModel(BaseEstimator):
+class ResidualErrorModel(Estimator):
     """Theory-vs-data residuals (n, L) as a PCA random field conditioned on one parameter.
 
     Parameters

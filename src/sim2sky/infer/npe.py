@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from sklearn.base import BaseEstimator
 import torch
 from torch import nn
 
+from ..core.estimator import Estimator
 from .ensemble import NPEEnsemble, build_estimator, merge_histories
 from .estimator import NPEConfig
 from .posterior import Posterior
@@ -23,7 +23,7 @@ from .train import NPETrainer, TrainConfig, validate_training_data, validation_l
 __all__ = ["NPE"]
 
 
-class NPE(BaseEstimator):
+class NPE(Estimator):
     """Amortised posterior estimation in one object (scikit-learn conventions).
 
     Parameters

@@ -14,6 +14,7 @@ import torch
 
 from ..core.errors import InputError
 from ..core.progress import progress as progress_bar
+from ..nn.device import placed
 
 __all__ = ["Posterior"]
 
@@ -100,11 +101,12 @@ class Posterior:
         if seed is not None:
             torch.manual_seed(seed)
         chunk = max(1, max_rows // max(num_samples, 1))
+        estimator, dev = placed(self, self.estimator)     # sim2sky --device
         with progress_bar(m, "sampling", progress) as bar:
             for i in range(0, m, chunk):
-                xs = torch.from_numpy(x[i : i + chunk])
-                s = self.estimator.sample(xs, num_samples, generator)    # (n, c, d)
-                out[i : i + chunk] = s.transpose(0, 1).numpy()
+                xs = torch.from_numpy(x[i : i + chunk]).to(dev)
+                s = estimator.sample(xs, num_samples, generator)    # (n, c, d)
+                out[i : i + chunk] = s.transpose(0, 1).cpu().numpy()
                 bar.advance(len(xs))
         return out
 

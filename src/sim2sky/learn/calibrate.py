@@ -26,12 +26,11 @@ Sadinle, M., Lei, J. & Wasserman, L. (2019), "Least ambiguous set-valued classif
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
 from scipy.special import log_softmax
-from sklearn.base import BaseEstimator
 
 from ..core.errors import InputError
 from ..core.calibration import conformal_quantile
+from ..core.estimator import Estimator
 
 __all__ = ["ProbabilityScaling", "ConformalSets", "check_proba", "calibrate_classes", "ClassCalibration",
            "expected_calibration_error"]
@@ -53,7 +52,7 @@ def check_proba(proba, y=None, what: str = "proba") -> tuple[np.ndarray, np.ndar
     return p, y
 
 
-class ProbabilityScaling(BaseEstimator):
+class ProbabilityScaling(Estimator):
     """Temperature or vector scaling of class probabilities, fitted on labelled real data.
 
     Parameters
@@ -90,6 +89,8 @@ class ProbabilityScaling(BaseEstimator):
             ll = log_softmax(logp * w + b, axis=1)[np.arange(n), y]
             return -ll.mean() + (self.l2 * np.sum(v**2) if self.kind == "vector" else 0.0)
 
+        from scipy.optimize import minimize  # noqa: PLC0415  (0.15 s import; fitting only, not prediction)
+
         v0 = np.zeros(1 if self.kind == "temperature" else 2 * k)
         self.nll_before_ = float(nll(v0))
         res = minimize(nll, v0, method="L-BFGS-B")
@@ -114,7 +115,7 @@ class ProbabilityScaling(BaseEstimator):
         return m
 
 
-class ConformalSets(BaseEstimator):
+class ConformalSets(Estimator):
     """Split-conformal prediction sets of classes at miscoverage ``alpha``.
 
     Parameters

@@ -16,15 +16,15 @@ import copy
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator
 import torch
 from torch import nn
-from sklearn.metrics import precision_recall_curve
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
+from ..core.estimator import Estimator
 from ..core.modelio import read_model_folder, save_model_folder
 from ..core.threads import limit_threads
+from ..nn.device import autocast, placed, torch_device
 from ..nn.encoders import MLP, build_encoder
 from .loop import LoopConfig, fit_epochs
 
@@ -46,6 +46,8 @@ class ClassifierConfig(LoopConfig):
     seed: int = 0
     num_threads: int = 1
     hidden: tuple[int, ...] = ()
+    #: where ``fit`` trains: cpu, cuda[:N], auto; None: the runtime setting (``sim2sky --device``)
+    device: str | None = None
 
 
 
@@ -93,13 +95,14 @@ def mlp_classifier(x_dim: int, n_classes: int, hidden=(256, 256, 128), seed: int
 
 def recall_at_precision(score: np.ndarray, y: np.ndarray, precision: float = 0.99) -> float:
     """Highest recall at which precision >= ``precision`` (y = 1 for positives, score higher = positive)."""
+    from sklearn.metrics import precision_recall_curve  # noqa: PLC0415  (scikit-learn: 1.2 s import)
 
     p, r, _ = precision_recall_curve(y, score)
     ok = p >= precision
     return float(r[ok].max()) if ok.any() else 0.0
 
 
-class CalibratedClassifier(BaseEstimator):
+class CalibratedClassifier(Estimator):
     """Temperature-calibrated classifier with Mahalanobis "unknown" detection.
 
     Parameters
@@ -144,9 +147,10 @@ class CalibratedClassifier(BaseEstimator):
         if x_ref is not None:
             x_ref, y_ref = self.check_inputs(x_ref, y_ref, "x_ref")
         torch.manual_seed(self.config.seed)
+        dev = torch_device(self.config.device)
         with limit_threads(self.config.num_threads, blas=False):
-            net = copy.deepcopy(self.network)
-            xt, yt = torch.as_tensor(x), torch.as_tensor(y)
+            net = copy.deepcopy(self.network).to(dev)
+            xt, yt = torch.as_tensor(x, device=dev), torch.as_tensor(y, device=dev)
             set_standardization(net, xt)
             net.train()
 
@@ -157,8 +161,9 @@ class CalibratedClassifier(BaseEstimator):
             self.history_ = fit_epochs(step, len(x), net.parameters(), self.config.loop(), self.progress,
                                        "training classifier")
             net.eval()
+            self.history_["device"] = str(dev)
             self.train_priors_ = np.bincount(y, minlength=len(self.classes)) / len(y)
-            self.network_ = net
+            self.network_ = net.to("cpu")
             self.calibrate(x_cal, y_cal, x_ref, y_ref)
         return self
 
@@ -208,10 +213,13 @@ class CalibratedClassifier(BaseEstimator):
         x = np.asarray(x, np.float32)
         weights = self.prior_weights(class_priors)
         probs, dists, logits = [], [], []
+        net, dev = self._placed()
         with torch.no_grad(), limit_threads(self.config.num_threads, blas=False):
             for i in range(0, len(x), batch):
-                emb = self.network_.embed(torch.as_tensor(x[i:i + batch]))
-                lg = self.network_.head(emb) / self.temperature_
+                with autocast(dev, self._precision):
+                    emb = net.embed(torch.as_tensor(x[i:i + batch]).to(dev, non_blocking=True))
+                    lg = net.head(emb)
+                emb, lg = emb.float().cpu(), lg.float().cpu() / self.temperature_
                 logits.append(lg.numpy())
                 p = torch.softmax(lg, 1).numpy()
                 if weights is not None:
@@ -226,6 +234,19 @@ class CalibratedClassifier(BaseEstimator):
         labels = np.where(dist > self.threshold_, UNKNOWN, labels)
         return {"proba": proba, "logits": np.concatenate(logits) if logits else np.zeros((0, k), np.float32),
                 "distance": dist, "label": labels}
+
+    _device: str | None = None          # run-time placement (:meth:`to`), not a setting
+    _precision: str | None = None
+
+    def to(self, device: str | None = None, precision: str | None = None) -> "CalibratedClassifier":
+        """Run predictions on ``device`` (cpu, cuda[:N], auto) in ``precision`` (float32, bfloat16,
+        float16: autocast); None keeps the runtime setting (``sim2sky --device/--precision``)."""
+        self._device, self._precision = device, precision
+        torch_device(device)                       # validate now, not at the first batch
+        return self
+
+    def _placed(self):
+        return placed(self, self.network_, self._device)
 
     def prior_weights(self, class_priors) -> np.ndarray | None:
         """Per-class weights prior / training fraction, or None (``class_priors`` None)."""
@@ -248,8 +269,9 @@ class CalibratedClassifier(BaseEstimator):
     def embed(self, x, batch: int = 65536) -> np.ndarray:
         """Backbone features (n, h) of inputs ``x`` (for representation analyses)."""
         x = np.asarray(x, np.float32)
-        with torch.no_grad():
-            return np.concatenate([self.network_.embed(torch.as_tensor(x[i:i + batch])).numpy()
+        net, dev = self._placed()
+        with torch.no_grad(), autocast(dev, self._precision):
+            return np.concatenate([net.embed(torch.as_tensor(x[i:i + batch]).to(dev)).float().cpu().numpy()
                                    for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, 0), np.float32)
 
     # -- persistence --------------------------------------------------------------------------

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator
 import torch
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
+from ..core.estimator import Estimator
 from ..core.modelio import read_model_folder, save_model_folder
 from ..nn.fieldflow import FieldFlow
 from .loop import LoopConfig, fit_epochs
@@ -84,7 +84,7 @@ class EmulatorConfig(LoopConfig):
     seed: int = 0
 
 
-class FieldEmulator(BaseEstimator):
+class FieldEmulator(Estimator):
     """Learn ``p(field | theta)`` from simulated (theta, field) pairs.
 
     Parameters

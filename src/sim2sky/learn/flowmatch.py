@@ -19,14 +19,16 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from sklearn.base import BaseEstimator
 import torch
 from torch.optim.swa_utils import AveragedModel
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
+from ..core.estimator import Estimator
 from ..core.modelio import read_model_folder, save_model_folder
+from ..core.runtime import check_device
 from ..core.threads import limit_threads
+from ..nn.device import torch_device
 from ..nn.velocity import ConditionalUNet
 from .emulate import check_fields, log_floor
 from .loop import LoopConfig, fit_epochs
@@ -75,18 +77,13 @@ class FlowMatchingConfig(LoopConfig):
     def __post_init__(self):
         if self.epochs < 1 or self.batch_size < 2 or self.steps < 1 or not 0.0 <= self.ema < 1.0:
             raise InputError("flow matching needs epochs >= 1, batch_size >= 2, steps >= 1 and 0 <= ema < 1")
-        if self.device not in ("cpu", "auto") and not self.device.startswith("cuda"):
-            raise InputError(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
+        check_device(self.device, "device")
 
     def torch_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise InputError(f"device {self.device!r}: torch sees no GPU here; use device='cpu' or 'auto'")
-        return torch.device(self.device)
+        return torch_device(self.device)
 
 
-class FlowMatchingEmulator(BaseEstimator):
+class FlowMatchingEmulator(Estimator):
     """Learn ``p(field | theta)`` by conditional flow matching; sample by integrating the learned ODE.
 
     Parameters

@@ -15,7 +15,6 @@ two-sample tests between latent spaces (theory vs data).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator
 import torch
 from sklearn.cluster import HDBSCAN
 from sklearn.neighbors import KNeighborsClassifier
@@ -25,6 +24,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, cross_val_score
 
 from ..core.errors import InputError, ModelFolderError
+from ..core.estimator import Estimator
 from ..core.extras import require
 from ..core.modelio import read_model_folder, save_model_folder
 from ..nn.flows import build_flow
@@ -108,7 +108,7 @@ def cluster_report(labels, truth) -> dict:
             "adjusted_rand": float(metrics.adjusted_rand_score(truth[clustered], labels[clustered])) if clustered.any() else 0.0}
 
 
-class DensityScorer(BaseEstimator):
+class DensityScorer(Estimator):
     """Density of latent vectors with a neural spline flow; ``score(z) = -log p(z)`` ranks anomalies.
 
     Parameters

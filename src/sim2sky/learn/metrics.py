@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score
 
 from .calibrate import expected_calibration_error
 from .classifier import UNKNOWN
@@ -33,6 +32,7 @@ def classification_check(truth, label, proba, classes, unknown: str = UNKNOWN) -
         ``recall`` per class; ``ece`` (top-label, 15 bins); ``confusion`` (k, k+1) with the
         unknown column last, rows in ``classes`` order.
     """
+    from sklearn.metrics import confusion_matrix, f1_score  # noqa: PLC0415  (scikit-learn: 1.2 s import)
     classes = list(classes)
     truth, label = np.asarray(truth).astype(str), np.asarray(label).astype(str)
     proba = np.asarray(proba, float)

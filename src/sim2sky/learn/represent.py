@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator
 import torch
 from torch import nn
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
+from ..core.estimator import Estimator
 from ..core.modelio import read_model_folder, save_model_folder
 from ..nn.encoders import MLP, build_encoder
 from .loop import LoopConfig, fit_epochs
@@ -86,7 +86,7 @@ class RepresentationConfig(LoopConfig):
 
 
 
-class Representation(BaseEstimator):
+class Representation(Estimator):
     """Learn a low-dimensional representation of feature vectors or spectra (no labels).
 
     Parameters

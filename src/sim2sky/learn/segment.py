@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import BaseEstimator
 import torch
 import torch.nn.functional as F
 
 from ..core.config import from_dict, to_dict
 from ..core.errors import InputError, ModelFolderError
+from ..core.estimator import Estimator
 from ..core.modelio import read_model_folder, save_model_folder
 from ..nn.encoders import build_encoder
 from .loop import LoopConfig, fit_epochs
@@ -42,7 +42,7 @@ class SegmenterConfig(LoopConfig):
     dice: float = 0.0
 
 
-class Segmenter(BaseEstimator):
+class Segmenter(Estimator):
     """Per-pixel probabilities from a dense network (scikit-learn conventions).
 
     Parameters

@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.spatial import cKDTree
-from sklearn.base import BaseEstimator
 
 from ..core.errors import InputError
+from ..core.estimator import Estimator
 
 __all__ = ["TrustScore", "StatisticTrust", "FLAG_UNLIKE_TRAINING"]
 
 FLAG_UNLIKE_TRAINING = "unlike_training"
 
 
-class TrustScore(BaseEstimator):
+class TrustScore(Estimator):
     """k-NN distance to the training simulations in an embedding, with a simulation-based threshold.
 
     Parameters
@@ -111,7 +111,7 @@ class TrustScore(BaseEstimator):
         return m
 
 
-class StatisticTrust(BaseEstimator):
+class StatisticTrust(Estimator):
     """A scalar misspecification statistic in units of its median over simulations, with the
     ``quantile`` of the simulations as the ``unlike_training`` threshold.
 

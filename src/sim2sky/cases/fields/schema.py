@@ -34,20 +34,20 @@ class FieldKind:
 
 _COSMO = dict(parameters=("omega_m", "sigma_8"), units=("", ""), low=(0.10, 0.60), high=(0.50, 1.00), dims=(2, 3),
               size={2: 64, 3: 32}, box={2: 256.0, 3: 128.0}, field_unit="")
+#: one prior and box for both 21-cm simulators, so that their posteriors compare
+_REION = dict(parameters=("zeta", "log10_tvir"), units=("", "K"), low=(10.0, 4.6), high=(50.0, 5.4), dims=(3,),
+              size={3: 32}, box={3: 128.0}, field_unit="mK")
 
 KINDS = {
     "gaussian": FieldKind("gaussian", **_COSMO, description="Gaussian random field of the z=0 linear matter "
                           "density contrast (2-D: a slab of depth --depth projected)"),
     "lognormal": FieldKind("lognormal", **_COSMO, description="log-normal density contrast with the linear P(k) "
                            "(exact on the grid: xi_G = ln(1 + xi))"),
-    "reion21cm": FieldKind("reion21cm", parameters=("zeta", "log10_tvir"), units=("", "K"), low=(10.0, 4.6),
-                           high=(50.0, 5.4), dims=(3,), size={3: 32}, box={3: 128.0}, field_unit="mK",
-                           description="21-cm brightness temperature at z=8 from excursion-set reionisation "
-                                       "(ionising efficiency zeta, minimum virial temperature of sources)"),
-    "21cmfast": FieldKind("21cmfast", parameters=("zeta", "log10_tvir"), units=("", "K"), low=(10.0, 4.6),
-                          high=(50.0, 5.4), dims=(3,), size={3: 32}, box={3: 128.0}, field_unit="mK",
-                          description="the same 21-cm field from 21cmFAST, an independent simulator "
-                                      "(needs sim2sky[cross]; ~1 s per 32^3 box)"),
+    "reion21cm": FieldKind("reion21cm", **_REION, description="21-cm brightness temperature at z=8 from "
+                           "excursion-set reionisation (ionising efficiency zeta, minimum virial temperature of "
+                           "sources)"),
+    "21cmfast": FieldKind("21cmfast", **_REION, description="the same 21-cm field from 21cmFAST, an independent "
+                          "simulator (needs sim2sky[cross]; ~1 s per 32^3 box)"),
 }
 #: kinds simulating 21-cm cubes: 3-D only, noise in mK, foreground wedge
 REION_KINDS = ("reion21cm", "21cmfast")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
-from sklearn.metrics import confusion_matrix, f1_score
 
 from .cube import classify_cube
 from .mockcube import make_mock_cube
@@ -18,6 +17,7 @@ __all__ = ["run_cube_demo", "score_against_truth"]
 
 def score_against_truth(cube, out_dir) -> dict:
     """Compare ``cube classify`` products in ``out_dir`` with the ``TRUTH_*`` extensions of ``cube``."""
+    from sklearn.metrics import confusion_matrix, f1_score  # noqa: PLC0415  (scikit-learn: 1.2 s import)
     out_dir = Path(out_dir)
     with fits.open(cube) as h:
         truth = h["TRUTH_CLASS"].data.astype(int)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 import astropy.units as u
 import numpy as np
 from astropy.table import Table
-from sklearn.metrics import confusion_matrix, f1_score
 
 from ...core.errors import InputError, suggest
 from ...core.tables import write_table
@@ -178,6 +177,7 @@ def write_line_table(out, n_per_class: int, sn_halpha=None, domain: str = "theor
 
 def evaluate_classifier(clf, data: dict) -> dict:
     """Accuracy, macro-F1, per-class recall, ECE and confusion matrix on a labelled set."""
+    from sklearn.metrics import confusion_matrix, f1_score  # noqa: PLC0415  (scikit-learn: 1.2 s import)
     x, y = data["x"][data["valid"]], data["y"][data["valid"]]
     pred = clf.predict_all(x)
     yhat = pred["proba"].argmax(1)

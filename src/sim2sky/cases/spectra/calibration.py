@@ -30,7 +30,6 @@ one keeps the other.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from ...core.calibration import data_digest, read_calibration, write_calibrated
 from ...core.errors import InputError
@@ -84,6 +83,7 @@ def star_truth(meta: dict) -> np.ndarray:
 
 def rank_auc(score: np.ndarray, positive: np.ndarray) -> float:
     """Area under the ROC curve of ``score`` for the boolean ``positive``; NaN if one class is empty."""
+    from sklearn.metrics import roc_auc_score  # noqa: PLC0415  (scikit-learn: 1.2 s import)
     pos = np.asarray(positive, bool)
     if pos.all() or not pos.any():
         return float("nan")

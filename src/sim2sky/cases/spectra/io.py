@@ -151,9 +151,14 @@ def _wcs_wave(header, n: int, what: str) -> np.ndarray:
     return wave
 
 
+def _first_image(hdul):
+    """The first non-empty 1-D or 2-D image HDU, or None."""
+    return next((h for h in hdul if getattr(h, "is_image", False) and h.header.get("NAXIS", 0) in (1, 2)
+                 and h.header.get("NAXIS1", 0) > 0), None)
+
+
 def _image_hdu(hdul, path: Path):
-    img = next((h for h in hdul if getattr(h, "is_image", False) and h.header.get("NAXIS", 0) in (1, 2)
-                and h.header.get("NAXIS1", 0) > 0), None)
+    img = _first_image(hdul)
     if img is None:
         raise InputError(f"{path.name}: no spectrum found: expected a 1-D/2-D image with a wavelength WCS, WAVE + FLUX "
                          "extensions, an SDSS COADD table or a table with wavelength and flux columns")
@@ -435,8 +440,7 @@ def iter_spectra(path, chunk: int = 8192):
         with hdul:
             names = {h.name for h in hdul}
             if "COADD" not in names and "FLUX" not in names and not any(n.endswith("_WAVELENGTH") for n in names):
-                img = next((h for h in hdul if getattr(h, "is_image", False) and h.header.get("NAXIS", 0) in (1, 2)
-                            and h.header.get("NAXIS1", 0) > 0), None)
+                img = _first_image(hdul)
                 table = next((k for k, h in enumerate(hdul) if isinstance(h, fits.BinTableHDU)), None)
                 if img is not None and img.header["NAXIS"] == 2 and img.header["NAXIS2"] > chunk:
                     for i in range(0, img.header["NAXIS2"], chunk):

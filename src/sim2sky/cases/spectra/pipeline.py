@@ -122,8 +122,8 @@ class SpectraPipeline:
         elif self.redshift is not None:
             s = self.redshift_samples_raw(x, seed)
             if self.z_calibration is not None and calibrated:
-                iv = {k: np.expm1(v[:, 0]) for k, v in self.z_calibration.intervals(s, snr).items()}
-                s = self.z_calibration.transform_samples(s, snr)
+                iv, s = self.z_calibration.apply(s, snr)
+                iv = {k: np.expm1(v[:, 0]) for k, v in iv.items()}
             else:
                 iv = dict(zip(("median", "lo68", "hi68", "lo95", "hi95"),
                               np.expm1(np.quantile(s[..., 0], [0.5, 0.16, 0.84, 0.025, 0.975], axis=1))))
@@ -150,8 +150,7 @@ class SpectraPipeline:
         if self.star_trust is not None and calibrated:
             trust = self.star_trust.score(posterior_mismatch(x, s))
         if self.star_calibration is not None and calibrated:
-            iv = self.star_calibration.intervals(s)
-            s = self.star_calibration.transform_samples(s)
+            iv, s = self.star_calibration.apply(s)
         else:
             iv = {}
             for c in (68, 95):

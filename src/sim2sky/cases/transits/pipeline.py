@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from joblib import Parallel, delayed
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
 from ...core.errors import InputError
 from ...learn import CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error, recall_at_precision
@@ -150,6 +149,7 @@ def load_transit_vetter(path=None) -> CalibratedClassifier:
 
 def vetting_scores(proba: np.ndarray, y: np.ndarray) -> dict:
     """Planet-vs-rest AUC, average precision, recall at 99%/90% precision; scenario accuracy, ECE, confusion."""
+    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score  # noqa: PLC0415  (scikit-learn: 1.2 s import)
 
     planet = (np.asarray(y) == SCENARIOS.index(PLANET)).astype(int)
     score = proba[:, SCENARIOS.index(PLANET)]

@@ -11,31 +11,28 @@
 Vocabulary in :mod:`.schema`; file-level API in :mod:`.lcapi`.
 """
 
-from .cadence import SURVEYS, Survey, get_survey
-from .calibration import (GROUP_NAMES, S82_SPLIT_SEED, LightCurveCalibration, calibrate_lightcurves, eros_table,
-                          s82_halves, s82_table)
-from .lcapi import (classify_lightcurves_file, read_lightcurve_table, simulate_lightcurves_file,
-                    train_lightcurves_file, vet_tces_file)
-from .lcfeatures import best_period, features_table, folded_curve, gls_power, lightcurve_features
-from .lcpipeline import (FEATURE_COLUMNS, FOLDED_COLUMNS, LightCurveTraining, classify_lightcurves, group_proba,
-                         group_scores, lightcurve_model_dir, load_lightcurve_model, sequence_network, simulate_features,
-                         train_lightcurve_classifier)
-from .lcsim import eclipsing_binary, fourier_curve, simulate_lightcurves
-from .ogle import ogle_features, read_ogle3
-from .schema import (EROS_TYPES, FEATURE_NAMES, LC_CLASSES, LC_FEATURE_NAMES, OGLE_CLASSES, OGLE_TYPES, RARE_CLASSES,
-                     REAL_GROUPS, ogle_class)
-from .surveys import read_eros, read_s82
-from .vetting import (TCE_FEATURES, labelled_tces, load_vetter, read_tces, recall_at_precision, split_by_star,
-                      tce_features, train_vetter)
+from ...core.lazy import lazy_exports
 
-from .case import LightCurvesCase, load, simulate, train
-
-__all__ = ["simulate", "train", "load", "LightCurvesCase", "GROUP_NAMES", "LightCurveCalibration",
-           "calibrate_lightcurves", "eros_table", "s82_table", "S82_SPLIT_SEED", "s82_halves", "lightcurve_model_dir", "SURVEYS", "Survey", "get_survey", "classify_lightcurves_file", "read_lightcurve_table",
-           "simulate_lightcurves_file", "train_lightcurves_file", "vet_tces_file", "best_period", "features_table",
-           "gls_power", "lightcurve_features", "folded_curve", "FEATURE_COLUMNS", "FOLDED_COLUMNS", "sequence_network", "LightCurveTraining", "classify_lightcurves",
-           "group_proba", "group_scores", "load_lightcurve_model", "simulate_features", "train_lightcurve_classifier",
-           "eclipsing_binary", "fourier_curve", "simulate_lightcurves", "ogle_features", "read_ogle3", "EROS_TYPES",
-           "FEATURE_NAMES", "LC_CLASSES", "LC_FEATURE_NAMES", "OGLE_CLASSES", "OGLE_TYPES", "RARE_CLASSES",
-           "REAL_GROUPS", "ogle_class", "read_eros", "read_s82", "TCE_FEATURES", "labelled_tces", "load_vetter",
-           "read_tces", "recall_at_precision", "split_by_star", "tce_features", "train_vetter"]
+# lazy (PEP 562): the feature workers of a parallel run import lcfeatures only, not torch through
+# calibration; 2.6 s less per worker process
+_EXPORTS = {
+    "cadence": ("SURVEYS", "Survey", "get_survey"),
+    "calibration": ("GROUP_NAMES", "S82_SPLIT_SEED", "LightCurveCalibration", "calibrate_lightcurves", "eros_table",
+                    "s82_halves", "s82_table"),
+    "lcapi": ("classify_lightcurves_file", "read_lightcurve_table", "simulate_lightcurves_file",
+              "train_lightcurves_file", "vet_tces_file"),
+    "lcfeatures": ("best_period", "features_table", "folded_curve", "gls_power", "lightcurve_features"),
+    "lcpipeline": ("FEATURE_COLUMNS", "FOLDED_COLUMNS", "LightCurveTraining", "classify_lightcurves", "group_proba",
+                   "group_scores", "lightcurve_model_dir", "load_lightcurve_model", "sequence_network",
+                   "simulate_features", "train_lightcurve_classifier"),
+    "lcsim": ("eclipsing_binary", "fourier_curve", "simulate_lightcurves"),
+    "ogle": ("ogle_features", "read_ogle3"),
+    "schema": ("EROS_TYPES", "FEATURE_NAMES", "LC_CLASSES", "LC_FEATURE_NAMES", "OGLE_CLASSES", "OGLE_TYPES",
+               "RARE_CLASSES", "REAL_GROUPS", "ogle_class"),
+    "surveys": ("read_eros", "read_s82"),
+    "vetting": ("TCE_FEATURES", "labelled_tces", "load_vetter", "read_tces", "recall_at_precision", "split_by_star",
+                "tce_features", "train_vetter"),
+    "case": ("LightCurvesCase", "load", "simulate", "train"),
+}
+__all__ = [name for names in _EXPORTS.values() for name in names]
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score
 
 from ...core.errors import InputError
 from ...learn import CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error, mlp_classifier
@@ -130,6 +129,7 @@ def group_proba(proba: np.ndarray, classes=LC_CLASSES, groups=REAL_GROUPS) -> tu
 
 def group_scores(proba_groups: np.ndarray, names, truth) -> dict:
     """Accuracy, macro-F1 over the true groups present, ECE and the confusion matrix."""
+    from sklearn.metrics import confusion_matrix, f1_score  # noqa: PLC0415  (scikit-learn: 1.2 s import)
 
     truth = np.asarray(truth)
     if not set(truth) <= set(names):

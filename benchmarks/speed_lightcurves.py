@@ -1,0 +1,148 @@
+"""Light-curve classification end to end and cold, as a user runs the CLI (issue 35), with a time breakdown.
+
+For each size, a long FITS table of simulated EROS-1 light curves (120 epochs each, the seven
+classes cycled) is written once (cached in ``--cache``), then ``sim2sky lightcurves predict FILE
+--out OUT.csv`` runs in a fresh process under ``/usr/bin/time -v`` (wall, user CPU, peak RSS)
+with the default ``--n-jobs 0`` (every core) and with ``--n-jobs 1``. The period search is
+part of every run: a generalised Lomb-Scargle periodogram on 90,000 frequencies per curve.
+
+The breakdown comes from one more run under cProfile (the main process; worker time shows as the
+wall time of the feature term): start-up, read (``read_long_table``), period search and features
+(``features_table``), network (``predict_all``), calibration columns and write.
+
+``--before SRC`` times the same commands with another source tree first on ``PYTHONPATH`` (the
+code before this change, e.g. a ``git worktree`` of the previous commit), sizes ``--before-sizes``.
+
+Peer, same run: astropy's ``LombScargle`` (``method="fast"``, the Press & Rybicki extirpolation;
+its default) on the same frequency grid, and our in-process period search, seconds per curve
+on ``--n-peer`` curves.
+
+    python benchmarks/speed_lightcurves.py --out benchmarks/results_speed_lightcurves.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import _data  # noqa: F401  (the shared data mirror)
+from _cold import SIM2SKY, breakdown, timed
+from sim2sky.cases.variables.lcapi import lightcurve_table
+from sim2sky.cases.variables.lcfeatures import _FMAX, _MAX_FREQ, _OVERSAMPLE, best_period, check_lightcurve
+from sim2sky.core.atomic import write_text
+from sim2sky.core.tables import write_table
+
+BUCKETS = [  # (label, function name, file suffix): cumulative time of each
+    ("read", "read_long_table", "core/tables.py"),
+    ("period search and features", "features_table", "variables/lcfeatures.py"),
+    ("network", "predict_all", "learn/classifier.py"),
+    ("calibration columns", "apply_columns", "variables/calibration.py"),
+    ("write", "write_table", "core/tables.py"),
+]
+COMMAND = ("classify_lightcurves_file", "variables/lcapi.py")
+
+
+def write_curves(path: Path, n: int, seed: int = 700) -> None:
+    """n simulated EROS-1 light curves as a long FITS table (id, t, mag, err, class, period)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_table(lightcurve_table(n, "eros1", seed), path)
+
+
+def peer(path: Path, n: int) -> dict:
+    """Seconds per curve: astropy LombScargle on our grid vs our period search, same curves."""
+    from astropy.table import Table
+    from astropy.timeseries import LombScargle
+
+    tab = Table.read(path)
+    ids = list(dict.fromkeys(np.asarray(tab["id"])))[:n]
+    curves = [tab[np.asarray(tab["id"]) == i] for i in ids]
+    curves = [check_lightcurve(np.asarray(c["t"]), np.asarray(c["mag"]), np.asarray(c["err"])) for c in curves]
+    out = {"n": len(curves)}
+    t0 = time.perf_counter()
+    ours = [best_period(*c)[0] for c in curves]
+    out["ours_s_per_curve"] = (time.perf_counter() - t0) / len(curves)
+    t0 = time.perf_counter()
+    theirs = []
+    for t, m, e in curves:
+        baseline = max(t[-1] - t[0], 1.0)
+        over = min(_OVERSAMPLE, _MAX_FREQ / (_FMAX * baseline))
+        df = 1.0 / (over * baseline)
+        freq = df * np.arange(1, int(_FMAX / df) + 1)
+        power = LombScargle(t, m, e).power(freq, method="fast")
+        theirs.append(1.0 / freq[int(np.argmax(power))])
+    out["astropy_s_per_curve"] = (time.perf_counter() - t0) / len(curves)
+    out["same_period_1pct"] = float(np.mean(np.abs(np.array(ours) / np.array(theirs) - 1) < 0.01))
+    out["speedup"] = out["astropy_s_per_curve"] / out["ours_s_per_curve"]
+    return out
+
+
+def run_size(path, n, jobs, repeats, cache, env=None, profile=False) -> dict:
+    cmd = [SIM2SKY, "lightcurves", "predict", str(path), "--out", str(cache / "out.csv"), "--n-jobs", str(jobs)]
+    runs = [timed(cmd, env) for _ in range(repeats)]
+    best = min(runs, key=lambda r: r["wall_s"])
+    row = {"n": n, "n_jobs": jobs, "runs": runs, "wall_s": best["wall_s"], "per_s": n / best["wall_s"],
+           "user_s": best["user_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
+    if profile:
+        row["breakdown"] = breakdown(cmd, cache / "lc.prof", best["wall_s"], BUCKETS, COMMAND)
+    return row
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[700, 10_000, 30_000])
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--before", type=Path, default=None, help="source tree (its src/) of the code before")
+    ap.add_argument("--before-sizes", type=int, nargs="+", default=[700, 10_000])
+    ap.add_argument("--n-peer", type=int, default=50)
+    ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/speed_lc"))
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    res = {"settings": {"sizes": args.sizes, "repeats": args.repeats, "survey": "eros1", "epochs_per_curve": 120},
+           "machine": {"cpus": os.cpu_count()}, "runs": [], "before": []}
+
+    def save():
+        if args.out:
+            write_text(args.out, json.dumps(res, indent=1, default=float))
+
+    paths = {}
+    for n in sorted(set(args.sizes) | set(args.before_sizes if args.before else [])):
+        paths[n] = args.cache / f"eros1_{n}.fits"
+        if not paths[n].exists():
+            write_curves(paths[n], n)
+    if args.before:
+        env = {**os.environ, "PYTHONPATH": str(args.before / "src")}
+        for n in args.before_sizes:
+            for jobs in (1, 2):
+                row = run_size(paths[n], n, jobs, 1, args.cache, env)
+                res["before"].append(row)
+                print(f"before: {n:>7,} curves, {jobs} process(es): {row['wall_s']:.1f} s ({row['per_s']:,.0f}/s), "
+                      f"RSS {row['rss_gb']:.2f} GB", flush=True)
+                save()
+    for n in args.sizes:
+        for jobs in (0, 1):
+            big = n > 10_000
+            if big and jobs == 1:
+                continue                                   # minutes; the two-process figure is the product's
+            row = run_size(paths[n], n, jobs, 1 if big else args.repeats, args.cache,
+                           profile=(jobs == 0 and n == args.sizes[min(1, len(args.sizes) - 1)]))
+            res["runs"].append(row)
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())
+            print(f"{n:>7,} curves, --n-jobs {jobs}: {row['wall_s']:.1f} s ({row['per_s']:,.0f}/s), user "
+                  f"{row['user_s']:.1f} s, RSS {row['rss_gb']:.2f} GB{'; ' + parts if parts else ''}", flush=True)
+            save()
+    if args.n_peer:
+        res["peer"] = peer(paths[args.sizes[0]], args.n_peer)
+        p = res["peer"]
+        print(f"period search per curve: ours {p['ours_s_per_curve'] * 1e3:.1f} ms, astropy LombScargle "
+              f"{p['astropy_s_per_curve'] * 1e3:.1f} ms ({p['speedup']:.0f}x), same period (1%) on "
+              f"{p['same_period_1pct']:.0%}")
+    save()
+
+
+if __name__ == "__main__":
+    main()
