@@ -1,7 +1,7 @@
 """Cold, end-to-end speed of the main commands as Markdown, from the speed result files.
 
-Reads ``results_speed_spectra.json`` (benchmarks/speed_spectra.py) and
-``results_speed_lightcurves.json`` (benchmarks/speed_lightcurves.py): one row per run, with
+Reads ``results_speed_spectra.json`` (benchmarks/speed_spectra.py), ``results_speed_cube.json``
+(benchmarks/speed_cube.py) and ``results_speed_lightcurves.json`` (benchmarks/speed_lightcurves.py): one row per run, with
 its conditions (size, cores, cold CLI), the throughput, peak memory, the largest terms of the
 time breakdown and the same-run peer. Used by the benchmarks page.
 
@@ -42,6 +42,15 @@ def lightcurve_rows(r) -> list[str]:
     return out
 
 
+def cube_rows(r) -> list[str]:
+    out = []
+    for row in r["runs"]:
+        what = f"{row['size']} x {row['size']} x 3,681 mock MUSE cube ({row['spectra']:,} spaxels), maps + report"
+        out.append(f"| `cube classify` | {what} | {row['wall_s']:.1f} | {row['per_s']:,.0f} | {row['rss_gb']:.2f} | "
+                   f"{_terms(row)} |")
+    return out
+
+
 def table() -> str:
     lines = ["Cold: a fresh `sim2sky` process per run, as a user runs it, on a 2-core machine (best of the "
              "repeats; wall time includes start-up, reading and writing).", "",
@@ -67,6 +76,14 @@ def table() -> str:
                          f"CPU has bfloat16 instructions).")
         if r.get("help"):
             notes.append(f"`sim2sky --help`: {min(r['help']):.2f} s.")
+    cube = HERE / "results_speed_cube.json"
+    if cube.exists():
+        r = json.loads(cube.read_text())
+        lines += cube_rows(r)
+        for row in r["runs"]:
+            if "before" in row:
+                notes.append(f"`cube classify` {row['size']} x {row['size']} with the previous commit's code: "
+                             f"{row['before']['wall_s']:.1f} s.")
     curves = HERE / "results_speed_lightcurves.json"
     if curves.exists():
         r = json.loads(curves.read_text())

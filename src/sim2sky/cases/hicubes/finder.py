@@ -191,15 +191,24 @@ def compress_labels(labels: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return new[labels]
 
 
-def _parameters(snr: np.ndarray, labels: np.ndarray, sign: float) -> np.ndarray:
-    """log10 of (peak, sum, mean) S/N of each source (the sign flipped for negative sources)."""
+def _label_sums(v: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of ``v`` and number of voxels of each label 1 .. labels.max(): two (n,) arrays."""
+    n = int(labels.max())
+    flat = labels.ravel()
+    return (np.bincount(flat, weights=v.ravel(), minlength=n + 1)[1:].astype(np.float64),
+            np.bincount(flat, minlength=n + 1)[1:].astype(np.float64))
+
+
+def _parameters(snr: np.ndarray, labels: np.ndarray, sign: float, sums=None) -> np.ndarray:
+    """log10 of (peak, sum, mean) S/N of each source (the sign flipped for negative sources);
+    ``sums``: :func:`_label_sums` of ``snr`` when already computed."""
     idx = np.arange(1, labels.max() + 1)
     if len(idx) == 0:
         return np.zeros((0, 3))
     v = sign * snr
     peak = ndimage.maximum(v, labels, idx)
-    total = ndimage.sum(v, labels, idx)
-    count = ndimage.sum(np.ones_like(v), labels, idx)
+    total, count = _label_sums(snr, labels) if sums is None else sums
+    total = sign * total
     mean = total / np.maximum(count, 1)
     return np.log10(np.maximum(np.column_stack([peak, total, mean]), 1e-3))
 
@@ -226,16 +235,15 @@ def reliability(pos_params: np.ndarray, neg_params: np.ndarray, scale: float = 0
     return np.clip((p - n) / np.maximum(p, 1e-30), 0, 1)
 
 
-def integrated_snr(snr: np.ndarray, labels: np.ndarray, beam_sigma_px: float, sign: float = 1.0) -> np.ndarray:
+def integrated_snr(snr: np.ndarray, labels: np.ndarray, beam_sigma_px: float, sign: float = 1.0,
+                   sums=None) -> np.ndarray:
     """SoFiA-2's integrated S/N of each source: sum / sqrt(N x Omega), Omega = 2 pi sigma_beam^2 [px]
-    (1 without a beam), of a noise-normalised cube."""
-    idx = np.arange(1, labels.max() + 1)
-    if len(idx) == 0:
+    (1 without a beam), of a noise-normalised cube; ``sums``: :func:`_label_sums` of ``snr``."""
+    if labels.max() < 1:
         return np.zeros(0)
-    total = ndimage.sum(sign * snr, labels, idx)
-    count = ndimage.sum(np.ones_like(snr), labels, idx)
+    total, count = _label_sums(snr, labels) if sums is None else sums
     omega = 2 * np.pi * beam_sigma_px ** 2 if beam_sigma_px > 0 else 1.0
-    return total / np.sqrt(count * omega)
+    return sign * total / np.sqrt(count * omega)
 
 
 def sofia_like_find(snr: np.ndarray, threshold: float = 4.0, min_reliability: float = 0.9,
@@ -268,7 +276,8 @@ def sofia_like_find(snr: np.ndarray, threshold: float = 4.0, min_reliability: fl
     pos, neg = smooth_and_clip(snr, kernels_xy, kernels_z, threshold, replacement)
     labels = link_sources(pos, radius, min_size)
     neg_labels = link_sources(neg, radius, min_size)
-    rel = reliability(_parameters(snr, labels, 1.0), _parameters(snr, neg_labels, -1.0), scale_kernel)
-    rel = np.where(integrated_snr(snr, labels, beam_sigma_px) >= min_snr, rel, 0.0)
+    sums = _label_sums(snr, labels) if labels.max() > 0 else None       # one pass for both statistics
+    rel = reliability(_parameters(snr, labels, 1.0, sums), _parameters(snr, neg_labels, -1.0), scale_kernel)
+    rel = np.where(integrated_snr(snr, labels, beam_sigma_px, sums=sums) >= min_snr, rel, 0.0)
     keep = np.concatenate([[False], rel >= min_reliability])
     return compress_labels(labels, keep), rel[rel >= min_reliability]

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.interpolate import RegularGridInterpolator
 
 from .base import NebulaModel, Parameter, argon_from_sulphur, fill_doublets, helium_from_abundance, siii_from_excitation
 from .lines import LINE_NAMES, atomic, data_file
@@ -78,6 +77,8 @@ def _regular_interpolator(grid: dict, axes, fixed: dict):
     values = [np.unique(c) for c in cols]
     logr = _grid_log_ratios({**grid, "log_flux": grid["log_flux"][keep]})
     order = np.lexsort(tuple(reversed(cols)))
+    from scipy.interpolate import RegularGridInterpolator  # noqa: PLC0415  (imports scipy.optimize: 0.15 s)
+
     return RegularGridInterpolator(values, logr[order].reshape(*(len(v) for v in values), -1))
 
 
@@ -248,6 +249,8 @@ class _PyqzHII(NebulaModel):
     def _interpolators(self):
 
         if getattr(self, "_interp", None) is None:
+            from scipy.interpolate import RegularGridInterpolator  # noqa: PLC0415  (0.15 s import)
+
             g = pyqz_grid(self.family)
             p = g["params"]
             self._interp = []
