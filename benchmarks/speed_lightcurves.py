@@ -101,9 +101,13 @@ def main():
     ap.add_argument("--n-peer", type=int, default=50)
     ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/speed_lc"))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--append", action="store_true", help="add these runs to the results already in --out")
     args = ap.parse_args()
     res = {"settings": {"sizes": args.sizes, "repeats": args.repeats, "survey": "eros1", "epochs_per_curve": 120},
            "machine": {"cpus": os.cpu_count()}, "runs": [], "before": []}
+    if args.append and args.out and args.out.exists():
+        res = json.loads(args.out.read_text())
+        res["settings"]["sizes"] = sorted(set(res["settings"]["sizes"]) | set(args.sizes))
 
     def save():
         if args.out:
@@ -128,14 +132,15 @@ def main():
             big = n > 10_000
             if big and jobs == 1:
                 continue                                   # minutes; the two-process figure is the product's
+            res["runs"] = [r for r in res["runs"] if (r["n"], r["n_jobs"]) != (n, jobs)]     # --append: replace
             row = run_size(paths[n], n, jobs, 1 if big else args.repeats, args.cache,
-                           profile=(jobs == 0 and n == args.sizes[min(1, len(args.sizes) - 1)]))
+                           profile=(not args.append and jobs == 0 and n == args.sizes[min(1, len(args.sizes) - 1)]))
             res["runs"].append(row)
             parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())
             print(f"{n:>7,} curves, --n-jobs {jobs}: {row['wall_s']:.1f} s ({row['per_s']:,.0f}/s), user "
                   f"{row['user_s']:.1f} s, RSS {row['rss_gb']:.2f} GB{'; ' + parts if parts else ''}", flush=True)
             save()
-    if args.n_peer:
+    if args.n_peer and not args.append:
         res["peer"] = peer(paths[args.sizes[0]], args.n_peer)
         p = res["peer"]
         print(f"period search per curve: ours {p['ours_s_per_curve'] * 1e3:.1f} ms, astropy LombScargle "

@@ -173,9 +173,11 @@ def test_lac_sets_agree_with_crepes():
     p_test, _ = _toy_classes(2000, rng)
     ours = ConformalSets(alpha=0.1, method="lac").fit(p_cal, y_cal).predict(p_test)
     cc = crepes.ConformalClassifier().fit(1 - p_cal[np.arange(len(y_cal)), y_cal])
-    theirs = cc.predict_set(1 - p_test, confidence=0.9).astype(bool)
+    theirs = cc.predict_set(1 - p_test, confidence=0.9, smoothing=False).astype(bool)   # no global-RNG draws
     theirs[np.arange(len(p_test)), p_test.argmax(1)] = True   # ours never returns an empty set
-    assert (ours == theirs).mean() > 0.999
+    # without crepes' smoothing (random draws from numpy's global state, which made this test
+    # depend on the tests before it) the two LAC sets are the same set for every object
+    assert (ours == theirs).all(), (ours != theirs).any(1).sum()
 
 
 def test_conformal_sets_refuse_bad_input():

@@ -248,3 +248,38 @@ def test_folded_curve_and_the_cnn_encoder(tmp_path):
     assert res["features"].shape == (7, len(clf.feature_names)) and np.allclose(np.nansum(res["proba"], 1), 1, atol=1e-5)
     with pytest.raises(Exception, match="encoder"):
         train_lightcurve_classifier(LightCurveTraining(n_per_class=30, encoder="gru"))
+
+
+def test_large_fits_tables_are_classified_in_pieces_of_whole_stars(tmp_path):
+    """A FITS long table is read through a memory map in pieces (bounded memory for 10^6 stars): the
+    output equals the whole-table read row for row, and ids whose rows are not together are refused."""
+    from astropy.table import QTable, vstack
+
+    from sim2sky.cases.variables import classify_lightcurves_file
+    from sim2sky.cases.variables.lcapi import lightcurve_table
+    from sim2sky.core.errors import InputError
+    from sim2sky.core.tables import iter_long_table
+
+    tab = lightcurve_table(21, "eros1", seed=4)
+    path = tmp_path / "curves.fits"
+    tab.write(path)
+    pieces = list(iter_long_table(path, "id", ("t", "mag", "err"), chunk_rows=500, units=("d", "mag", "mag")))
+    assert len(pieces) > 4 and sum(len(p[0]) for p in pieces) == 21
+    whole = classify_lightcurves_file(path, tmp_path / "whole.ecsv", chunk_rows=10**9)
+    parts = classify_lightcurves_file(path, tmp_path / "parts.ecsv", chunk_rows=500)
+    assert whole["counts"] == parts["counts"]
+    a, b = QTable.read(tmp_path / "whole.ecsv"), QTable.read(tmp_path / "parts.ecsv")
+    assert a.colnames == b.colnames and list(a["id"]) == list(b["id"])
+    for c in a.colnames:
+        if a[c].dtype.kind == "f":
+            np.testing.assert_allclose(np.asarray(a[c]), np.asarray(b[c]), rtol=1e-6, equal_nan=True)
+        else:
+            assert list(a[c]) == list(b[c]), c
+    # the rows of one star split by others: refused in pieces, naming the star
+    first = tab["id"] == tab["id"][0]
+    shuffled = vstack([tab[first][:60], tab[~first], tab[first][60:]])
+    bad = tmp_path / "split.fits"
+    shuffled.write(bad)
+    with pytest.raises(InputError, match=str(tab["id"][0])):
+        classify_lightcurves_file(bad, tmp_path / "o.ecsv", chunk_rows=500)
+    assert classify_lightcurves_file(bad, tmp_path / "o.ecsv", chunk_rows=10**9)["n"] == 21    # whole: fine

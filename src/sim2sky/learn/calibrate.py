@@ -163,10 +163,16 @@ class ConformalSets(Estimator):
         self.n_cal_ = len(p)
         return self
 
-    def predict(self, proba, seed: int | None = None) -> np.ndarray:
-        """Boolean membership (n, K): class k is in object i's set. Never empty (the top class is kept)."""
+    def predict(self, proba, seed: int | None = None, offset: int = 0) -> np.ndarray:
+        """Boolean membership (n, K): class k is in object i's set. Never empty (the top class is kept).
+
+        ``offset``: the rows are rows ``offset ..`` of a larger set classified in pieces; the
+        randomisation then continues the same stream, so the sets equal those of one call.
+        """
         p, _ = check_proba(proba)
-        u = np.random.default_rng(self.seed + 1 if seed is None else seed).random(len(p))
+        stream = np.random.PCG64(self.seed + 1 if seed is None else seed)
+        stream.advance(int(offset))                  # one 64-bit draw per uniform
+        u = np.random.Generator(stream).random(len(p))
         sets = self._all_scores(p, u) <= self.qhat_
         sets[np.arange(len(p)), p.argmax(1)] = True
         return sets
@@ -245,9 +251,10 @@ class ClassCalibration:
         self.scaling = ProbabilityScaling.from_dict(record["fitted"]["scaling"])
         self.sets = ConformalSets.from_dict(record["fitted"]["sets"])
 
-    def apply(self, proba) -> tuple[np.ndarray, np.ndarray]:
+    def apply(self, proba, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and sets of rows ``offset ..`` (see :meth:`ConformalSets.predict`)."""
         p = self.scaling.transform(proba)
-        return p, self.sets.predict(p)
+        return p, self.sets.predict(p, offset=offset)
 
     def set_labels(self, sets: np.ndarray) -> np.ndarray:
         """The sets as strings ``A|B`` (classes in model order)."""

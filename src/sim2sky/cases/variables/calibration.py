@@ -101,15 +101,16 @@ class LightCurveCalibration(ClassCalibration):
         record, _ = read_calibration(model_dir)
         return None if record is None or record.get("case") != "lightcurves" else cls(record)
 
-    def apply_columns(self, columns: dict, proba: np.ndarray, classes) -> None:
-        """Add/replace the calibrated columns of :func:`~.lcapi.classify_lightcurve_table` in place."""
+    def apply_columns(self, columns: dict, proba: np.ndarray, classes, offset: int = 0) -> None:
+        """Add/replace the calibrated columns of :func:`~.lcapi.classify_lightcurve_table` in place
+        (``offset``: the first row's index when a table is classified in pieces)."""
         ok = np.isfinite(proba).all(1)
         names = np.asarray(self.classes)
         p = np.full((len(proba), len(names)), np.nan)
         sets = np.zeros((len(proba), len(names)), bool)
         base = group_proba(proba[ok], classes)[0] if self.level == "group" else proba[ok]
         if ok.any():
-            p[ok], sets[ok] = self.apply(base)
+            p[ok], sets[ok] = self.apply(base, offset)
         best = np.where(ok, names[np.nan_to_num(p).argmax(1)], "")
         label_sets = np.where(ok, self.set_labels(sets), "")
         if self.level == "group":

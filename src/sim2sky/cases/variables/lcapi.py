@@ -14,10 +14,11 @@ from astropy.table import QTable
 from astropy.table import Table
 
 from ...core.contract import qtable
-from ...core.tables import long_table, read_long_table, write_table
+from ...core.tables import iter_long_table, long_table, read_long_table, write_table
 from ...learn import CalibratedClassifier
 from .calibration import LightCurveCalibration
-from .lcpipeline import LightCurveTraining, classify_lightcurves, lightcurve_model_dir, train_lightcurve_classifier
+from .lcpipeline import (LightCurveTraining, classify_lightcurves, lightcurve_model_dir, load_lightcurve_model,
+                         train_lightcurve_classifier)
 from .lcsim import simulate_lightcurves
 from .vetting import load_vetter, read_tces, tce_features
 
@@ -25,11 +26,13 @@ __all__ = ["read_lightcurve_table", "lightcurve_table", "classify_lightcurve_tab
            "vet_tces_file"]
 
 
+_HINT = "; name them with --id-col/--t-col/--mag-col/--err-col"
+
+
 def read_lightcurve_table(path, id_col: str = "id", t_col: str = "t", mag_col: str = "mag", err_col: str = "err"):
     """``(ids, t_list, mag_list, err_list)`` from a long table (file or astropy Table), one light curve
     per distinct id; ``t`` in days and ``mag``/``err`` in mag, converted when the columns carry units."""
-    return read_long_table(path, id_col, (t_col, mag_col, err_col),
-                           "; name them with --id-col/--t-col/--mag-col/--err-col", units=("d", "mag", "mag"))
+    return read_long_table(path, id_col, (t_col, mag_col, err_col), _HINT, units=("d", "mag", "mag"))
 
 
 def lightcurve_table(n: int, survey: str = "eros1", seed: int = 0) -> QTable:
@@ -59,6 +62,25 @@ def train_lightcurves_file(out, survey: str = "eros1", n_per_class: int = 2000, 
     return {"out": Path(out), "classes": clf.classes, "temperature": clf.temperature_}
 
 
+def _columns(ids, t, mag, err, clf, n_jobs, calibration, offset: int = 0) -> tuple[dict, dict]:
+    """Per-star output columns of one piece of light curves and :func:`classify_lightcurves`' dict."""
+    res = classify_lightcurves(t, mag, err, clf, n_jobs=n_jobs)
+    columns = {"id": ids, "class": res["label"].astype(str), "period": res["period"], "distance": res["distance"],
+               "flag": res["flag"]}
+    for j, c in enumerate(res["classes"]):
+        columns[f"p_{c}"] = res["proba"][:, j]
+    if calibration is not None:
+        calibration.apply_columns(columns, res["proba"], res["classes"], offset)
+    return columns, res
+
+
+def _model(model, calibration, calibrated):
+    clf = model if isinstance(model, CalibratedClassifier) else load_lightcurve_model(model)
+    if calibration is None and calibrated and not isinstance(model, CalibratedClassifier):
+        calibration = LightCurveCalibration.from_folder(lightcurve_model_dir(model))
+    return clf, (calibration if calibrated else None)
+
+
 def classify_lightcurve_table(data, model="eros1", n_jobs: int = 1, calibration=None, calibrated: bool = True,
                               **cols) -> tuple[QTable, dict]:
     """One row per star of a long table (file or Table): ``id``, ``class``, ``period`` [d],
@@ -69,24 +91,30 @@ def classify_lightcurve_table(data, model="eros1", n_jobs: int = 1, calibration=
     ``p_group``, ``p_group_<G>``, ``group_set``, ``set_size`` for survey-group calibrations);
     ``calibrated=False`` keeps the raw output.
     """
-    if calibration is None and calibrated and not isinstance(model, CalibratedClassifier):
-        calibration = LightCurveCalibration.from_folder(lightcurve_model_dir(model))
-    ids, t, mag, err = read_lightcurve_table(data, **cols)
-    res = classify_lightcurves(t, mag, err, model, n_jobs=n_jobs)
-    columns = {"id": ids, "class": res["label"].astype(str), "period": res["period"], "distance": res["distance"],
-               "flag": res["flag"]}
-    for j, c in enumerate(res["classes"]):
-        columns[f"p_{c}"] = res["proba"][:, j]
-    if calibration is not None and calibrated:
-        calibration.apply_columns(columns, res["proba"], res["classes"])
+    clf, calibration = _model(model, calibration, calibrated)
+    columns, res = _columns(*read_lightcurve_table(data, **cols), clf, n_jobs, calibration)
     return qtable(columns, {"period": u.d}), res
 
 
-def classify_lightcurves_file(path, out, model: str = "eros1", n_jobs: int = 1, **cols) -> dict:
-    """Classify every light curve of a long table; write one row per star (class, P(class), period, flag)."""
-    tab, res = classify_lightcurve_table(path, model, n_jobs, **cols)
+def classify_lightcurves_file(path, out, model: str = "eros1", n_jobs: int = 1, id_col: str = "id",
+                              t_col: str = "t", mag_col: str = "mag", err_col: str = "err",
+                              chunk_rows: int = 500_000) -> dict:
+    """Classify every light curve of a long table; write one row per star (class, P(class), period, flag).
+
+    A FITS table longer than ``chunk_rows`` rows is read and classified in pieces of whole stars
+    (their rows together), so memory stays bounded whatever the number of stars.
+    """
+    clf, calibration = _model(model, None, True)
+    pieces, done = [], 0
+    for piece in iter_long_table(path, id_col, (t_col, mag_col, err_col), _HINT, units=("d", "mag", "mag"),
+                                 chunk_rows=chunk_rows):
+        pieces.append(_columns(*piece, clf, n_jobs, calibration, offset=done)[0])
+        done += len(piece[0])
+    columns = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+    tab = qtable(columns, {"period": u.d})
     write_table(tab, out)
-    counts = {c: int(np.sum(np.asarray(tab["class"]) == c)) for c in (*res["classes"], "unknown", "flagged")}
+    classes = tuple(clf.classes)
+    counts = {c: int(np.sum(np.asarray(tab["class"]) == c)) for c in (*classes, "unknown", "flagged")}
     if "group" in tab.colnames:                       # a survey-group calibration
         counts.update({f"group {g}": int(np.sum(np.asarray(tab["group"]) == g)) for g in dict.fromkeys(tab["group"]) if g})
     return {"out": Path(out), "n": len(tab), "counts": counts}
