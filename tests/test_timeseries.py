@@ -283,3 +283,8 @@ def test_large_fits_tables_are_classified_in_pieces_of_whole_stars(tmp_path):
     with pytest.raises(InputError, match=str(tab["id"][0])):
         classify_lightcurves_file(bad, tmp_path / "o.ecsv", chunk_rows=500)
     assert classify_lightcurves_file(bad, tmp_path / "o.ecsv", chunk_rows=10**9)["n"] == 21    # whole: fine
+    # a truncated file is one error, never a silently shorter output
+    cut = tmp_path / "cut.fits"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(InputError, match="cut.fits"):
+        classify_lightcurves_file(cut, tmp_path / "o2.ecsv", chunk_rows=500)

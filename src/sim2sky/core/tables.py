@@ -220,7 +220,12 @@ def iter_long_table(path, id_col: str, value_cols: tuple[str, ...], hint: str = 
     from astropy.io import fits
     from astropy.table import Table
 
-    with fits.open(path, memmap=True) as hdul:
+    try:
+        hdul = fits.open(path, memmap=True)
+    except (OSError, ValueError):                     # not FITS after all: read_table names the problem
+        yield read_long_table(path, id_col, value_cols, hint, units)
+        return
+    with hdul:
         k = next((i for i, h in enumerate(hdul) if isinstance(h, fits.BinTableHDU)), None)
         hdu = None if k is None else hdul[k]
         wanted = (id_col, *value_cols)
@@ -237,11 +242,18 @@ def iter_long_table(path, id_col: str, value_cols: tuple[str, ...], hint: str = 
         unit_of = {c.name: c.unit for c in hdu.columns if c.unit}
         # the raw records, read block by block from the file (astropy's column access would convert
         # and cache whole columns: 2.5 GB for 12 million rows)
-        dtype, offset = np.dtype(hdu.data.dtype), hdul.fileinfo(k)["datLoc"]
+        try:
+            dtype, offset = np.dtype(hdu.data.dtype), hdul.fileinfo(k)["datLoc"]
+        except (TypeError, ValueError, OSError) as exc:   # e.g. a truncated file: its data cannot be mapped
+            raise InputError(f"{path.name}: unreadable FITS table ({exc})") from None
         n = hdu.header["NAXIS2"]
 
     def block(a, b):
-        return np.fromfile(path, dtype=dtype, count=b - a, offset=offset + a * dtype.itemsize)
+        rows = np.fromfile(path, dtype=dtype, count=b - a, offset=offset + a * dtype.itemsize)
+        if len(rows) != b - a:
+            raise InputError(f"{path.name}: the table is truncated (its header promises {n:,} rows, the file "
+                             f"ends after {a + len(rows):,})")
+        return rows
 
     def text(values):
         return np.char.rstrip(values).astype(str) if values.dtype.kind == "S" else np.asarray(values).astype(str)
