@@ -33,7 +33,7 @@ import numpy as np
 import _data  # noqa: F401  (the shared data mirror)
 from _cold import SIM2SKY, breakdown, timed
 from sim2sky.cases.variables.lcapi import lightcurve_table
-from sim2sky.cases.variables.lcfeatures import _FMAX, _MAX_FREQ, _OVERSAMPLE, best_period, check_lightcurve
+from sim2sky.cases.variables.lcfeatures import best_period, check_lightcurve, frequency_grid
 from sim2sky.core.atomic import write_text
 from sim2sky.core.tables import write_table
 
@@ -69,10 +69,8 @@ def peer(path: Path, n: int) -> dict:
     t0 = time.perf_counter()
     theirs = []
     for t, m, e in curves:
-        baseline = max(t[-1] - t[0], 1.0)
-        over = min(_OVERSAMPLE, _MAX_FREQ / (_FMAX * baseline))
-        df = 1.0 / (over * baseline)
-        freq = df * np.arange(1, int(_FMAX / df) + 1)
+        df, n_freq, _ = frequency_grid(t)
+        freq = df * np.arange(1, n_freq + 1)
         power = LombScargle(t, m, e).power(freq, method="fast")
         theirs.append(1.0 / freq[int(np.argmax(power))])
     out["astropy_s_per_curve"] = (time.perf_counter() - t0) / len(curves)

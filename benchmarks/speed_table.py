@@ -22,33 +22,23 @@ def _terms(row, k=3) -> str:
     return "; ".join(f"{name} {v:.1f} s" for name, v in top)
 
 
-def spectra_rows(r) -> list[str]:
-    out = []
-    for row in r["runs"]:
-        grid = "model grid" if row["grid"] == "model" else "SDSS-like 4,000-px grid, resampled"
-        what = f"{row['n']:,} spectra ({grid}), {'with' if row['z_posterior'] else 'without'} z posterior"
-        out.append(f"| `spectra predict` | {what} | {row['wall_s']:.1f} | {row['per_s']:,.0f} | "
-                   f"{row['rss_gb']:.2f} | {_terms(row)} |")
-    return out
+def _row(command: str, what: str, row) -> str:
+    return (f"| `{command}` | {what} | {row['wall_s']:.1f} | {row['per_s']:,.0f} | {row['rss_gb']:.2f} | "
+            f"{_terms(row)} |")
 
 
-def lightcurve_rows(r) -> list[str]:
-    out = []
-    for row in r["runs"]:
-        jobs = "all cores" if row["n_jobs"] == 0 else f"{row['n_jobs']} process"
-        what = f"{row['n']:,} EROS-1 curves (period search included), {jobs}"
-        out.append(f"| `lightcurves predict` | {what} | {row['wall_s']:.1f} | {row['per_s']:,.0f} | "
-                   f"{row['rss_gb']:.2f} | {_terms(row)} |")
-    return out
+def _spectra(row) -> str:
+    grid = "model grid" if row["grid"] == "model" else "SDSS-like 4,000-px grid, resampled"
+    return f"{row['n']:,} spectra ({grid}), {'with' if row['z_posterior'] else 'without'} z posterior"
 
 
-def cube_rows(r) -> list[str]:
-    out = []
-    for row in r["runs"]:
-        what = f"{row['size']} x {row['size']} x 3,681 mock MUSE cube ({row['spectra']:,} spaxels), maps + report"
-        out.append(f"| `cube classify` | {what} | {row['wall_s']:.1f} | {row['per_s']:,.0f} | {row['rss_gb']:.2f} | "
-                   f"{_terms(row)} |")
-    return out
+def _curves(row) -> str:
+    jobs = "all cores" if row["n_jobs"] == 0 else f"{row['n_jobs']} process"
+    return f"{row['n']:,} EROS-1 curves (period search included), {jobs}"
+
+
+def _cube(row) -> str:
+    return f"{row['size']} x {row['size']} x 3,681 mock MUSE cube ({row['spectra']:,} spaxels), maps + report"
 
 
 def table() -> str:
@@ -59,7 +49,7 @@ def table() -> str:
     spectra = HERE / "results_speed_spectra.json"
     if spectra.exists():
         r = json.loads(spectra.read_text())
-        lines += spectra_rows(r)
+        lines += [_row("spectra predict", _spectra(row), row) for row in r["runs"]]
         if "redrock" in r:
             notes.append(f"redrock 0.21 (same run, 2 processes): {r['redrock']['seconds_per_spectrum']:.2f} s per "
                          f"spectrum; `spectra predict` end to end with the redshift posterior is "
@@ -79,7 +69,7 @@ def table() -> str:
     cube = HERE / "results_speed_cube.json"
     if cube.exists():
         r = json.loads(cube.read_text())
-        lines += cube_rows(r)
+        lines += [_row("cube classify", _cube(row), row) for row in r["runs"]]
         for row in r["runs"]:
             if "before" in row:
                 notes.append(f"`cube classify` {row['size']} x {row['size']} with the previous commit's code: "
@@ -87,7 +77,7 @@ def table() -> str:
     curves = HERE / "results_speed_lightcurves.json"
     if curves.exists():
         r = json.loads(curves.read_text())
-        lines += lightcurve_rows(r)
+        lines += [_row("lightcurves predict", _curves(row), row) for row in r["runs"]]
         for row in r.get("before", []):
             notes.append(f"light curves before this change: {row['n']:,} curves, {row['n_jobs']} process(es), "
                          f"{row['wall_s']:.1f} s ({row['per_s']:,.0f}/s).")

@@ -34,34 +34,29 @@ def _version(value: bool):
         raise typer.Exit()
 
 
-def _device(value: str | None):
-    from ..core.errors import InputError
-    from ..core.runtime import check_device
+def _checked(name: str):
+    """A typer callback validating ``--device`` / ``--precision`` with :mod:`sim2sky.core.runtime`."""
+    def callback(value: str | None):
+        from ..core.errors import InputError
+        from ..core.runtime import check_device, check_precision
 
-    try:
-        return None if value is None else check_device(value)
-    except InputError as exc:
-        raise typer.BadParameter(str(exc).partition(": ")[2]) from None
+        check = {"device": check_device, "precision": check_precision}[name]
+        try:
+            return None if value is None else check(value)
+        except InputError as exc:
+            raise typer.BadParameter(str(exc).partition(": ")[2]) from None
 
-
-def _precision(value: str | None):
-    from ..core.errors import InputError
-    from ..core.runtime import check_precision
-
-    try:
-        return None if value is None else check_precision(value)
-    except InputError as exc:
-        raise typer.BadParameter(str(exc).partition(": ")[2]) from None
+    return callback
 
 
 @app.callback()
 def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                        help="Show the version and exit."),
-          device: str = typer.Option(None, "--device", callback=_device, envvar="SIM2SKY_DEVICE",
+          device: str = typer.Option(None, "--device", callback=_checked("device"), envvar="SIM2SKY_DEVICE",
                                      help="Where networks train and predict: cpu (default), cuda, cuda:N or auto "
                                           "(cuda when torch sees a GPU). Before the case: sim2sky --device cuda "
                                           "spectra predict ..."),
-          precision: str = typer.Option(None, "--precision", callback=_precision, envvar="SIM2SKY_PRECISION",
+          precision: str = typer.Option(None, "--precision", callback=_checked("precision"), envvar="SIM2SKY_PRECISION",
                                         help="Classifier inference precision: float32 (default), bfloat16, or "
                                              "float16 (GPU only); posteriors always sample in float32.")):
     """sim2sky: simulation-based inference, calibrated classifiers and cube processing for astronomy."""
