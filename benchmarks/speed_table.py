@@ -1,7 +1,8 @@
 """Cold, end-to-end speed of the main commands as Markdown, from the speed result files.
 
 Reads ``results_speed_spectra.json`` (benchmarks/speed_spectra.py), ``results_speed_cube.json``
-(benchmarks/speed_cube.py) and ``results_speed_lightcurves.json`` (benchmarks/speed_lightcurves.py): one row per run, with
+(benchmarks/speed_cube.py), ``results_speed_lightcurves.json`` (benchmarks/speed_lightcurves.py) and
+``results_speed_transits.json`` (benchmarks/speed_transits.py): one row per run, with
 its conditions (size, cores, cold CLI), the throughput, peak memory, the largest terms of the
 time breakdown and the same-run peer. Used by the benchmarks page.
 
@@ -35,6 +36,11 @@ def _spectra(row) -> str:
 def _curves(row) -> str:
     jobs = "all cores" if row["n_jobs"] == 0 else f"{row['n_jobs']} process"
     return f"{row['n']:,} EROS-1 curves (period search included), {jobs}"
+
+
+def _quarters(row) -> str:
+    jobs = "all cores" if row["n_jobs"] == 0 else f"{row['n_jobs']} process"
+    return f"{row['n']:,} simulated Kepler quarters (BLS search, views, vetting), {jobs}"
 
 
 def _cube(row) -> str:
@@ -87,6 +93,20 @@ def table() -> str:
                          f"astropy `LombScargle` on the same grid {p['astropy_s_per_curve'] * 1e3:.1f} ms "
                          f"({p['speedup']:.0f}x); the same period within 1% on {p['same_period_1pct']:.0%} of "
                          f"{p['n']} curves.")
+    transits = HERE / "results_speed_transits.json"
+    if transits.exists():
+        r = json.loads(transits.read_text())
+        lines += [_row("transits predict", _quarters(row), row) for row in r["runs"]]
+        for row in r.get("before", []):
+            notes.append(f"transits before this change: {row['n']:,} quarters, {row['n_jobs']} process(es), "
+                         f"{row['wall_s']:.1f} s.")
+        s = r.get("search")
+        if s:
+            (peer, a), (ours, b) = s["methods"].items()
+            recall = "; ".join(f"{k} {a['recall'][k]:.2f} vs {b['recall'][k]:.2f}" for k in a["recall"])
+            notes.append(f"transit search per Kepler quarter, one core ({s['n_quarters']} simulated quarters): {ours} "
+                         f"{b['s_per_quarter']:.2f} s, {peer} {a['s_per_quarter']:.2f} s ({s['speedup']:.1f}x); "
+                         f"recall {recall}; the same TCE period on {s['same_tce_period']:.1%}.")
     return "\n".join(lines + [""] + [f"- {n}" for n in notes])
 
 

@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from sim2sky.cases.transits import (SCENARIOS, eclipse_flux, kepler_times, load_transit_vetter, occulted_fraction,
-                                    search_tce, simulate_tce_set, tce_views, transit_flux, vetting_scores)
+                                    search_tce, search_views, simulate_tce_set, tce_views, transit_flux, vetting_scores)
 from sim2sky.cases.variables.lcsim import _overlap_area
 from sim2sky.cli import app
 from sim2sky.nn import Branches, build_encoder
@@ -57,6 +57,19 @@ def test_search_recovers_an_injected_planet_and_ignores_white_noise():
     views = tce_views(t, f, e, tce)
     assert views["global"].min() == pytest.approx(-1, abs=0.3) and abs(views["scalars"][5]) < 0.2  # no secondary
     assert all(search_tce(*_noisy(lambda t: np.ones_like(t), s)) is None for s in range(3))
+
+
+def test_coarse_to_fine_search_finds_the_exhaustive_searchs_tce():
+    """The default search refines the strongest coarse peaks on the exhaustive search's own grids:
+    a shallow planet (S/N ~13), a deep one, an EB and a long-period planet come out identical."""
+    cases = [lambda t: transit_flux(t, 3.7, 1.1, 0.012, 10.0, 0.3), lambda t: transit_flux(t, 0.83, 0.2, 0.05, 4.0, 0.1),
+             lambda t: eclipse_flux(t, 4.2, 0.7, 0.7, 0.6, 9.0, 0.2), lambda t: transit_flux(t, 21.3, 5.0, 0.02, 40.0, 0.2)]
+    for k, signal in enumerate(cases):
+        t, f, e = _noisy(signal, 10 + k)
+        fast, full = search_tce(t, f, e), search_tce(t, f, e, exhaustive=True)
+        assert fast is not None and fast == full, (k, fast, full)
+    assert search_views(*_noisy(lambda t: np.ones_like(t), 0))[2] == "no TCE"
+    assert "at least 200 cadences" in search_views(t[:50], f[:50], e[:50])[2]
 
 
 def test_views_expose_an_eclipsing_binary():

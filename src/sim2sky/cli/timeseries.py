@@ -80,7 +80,8 @@ def vet(
                                  "tce_depth, errors), or a long light-curve table (id, t, flux, err)."),
     out_path: Path = typer.Option(..., "--out", help="Scores table (.csv/.ecsv/.fits) with p_planet per TCE or star."),
     model: Optional[Path] = typer.Option(None, help="Vetter model folder (default: the shipped vetter for the input kind)."),
-    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (light curves only).", min=1),
+    n_jobs: int = typer.Option(0, "--n-jobs", help="Processes for the transit search (light curves only; 0: every "
+                               "available core).", min=0),
 ):
     """Vet transit candidates: a TCE table (catalogue features, DR24-trained vetter) or light curves
     (BLS search + the simulation-trained light-curve vetter; see 'sim2sky transits vet' for column options)."""

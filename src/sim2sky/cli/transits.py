@@ -55,7 +55,8 @@ def vet_lightcurves(
     id_col: str = typer.Option("id", "--id-col"), t_col: str = typer.Option("t", "--t-col", help="Time \\[days]."),
     flux_col: str = typer.Option("flux", "--flux-col", help="Relative flux (median ~1)."),
     err_col: str = typer.Option("err", "--err-col"),
-    n_jobs: int = typer.Option(1, "--n-jobs", help="Processes for the transit search (~1 s per quarter).", min=1),
+    n_jobs: int = typer.Option(0, "--n-jobs", help="Processes for the transit search (~0.2 s per Kepler quarter "
+                               "and process; 0: every available core).", min=0),
 ):
     """Search each light curve for its strongest periodic dip (BLS, S/N >= 7.1) and vet it."""
     file_out(out_path)

@@ -19,10 +19,11 @@ import torch
 from joblib import Parallel, delayed
 
 from ...core.errors import InputError
+from ...core.threads import resolve_jobs
 from ...learn import CalibratedClassifier, ClassifierConfig, ClassifierNet, expected_calibration_error, recall_at_precision
 from ...nn import Branches
 from .schema import GLOBAL_BINS, LOCAL_BINS, LOCAL_CHANNELS, N_INPUTS, PLANET, SCALAR_NAMES, SCENARIOS
-from .search import search_tce, tce_inputs, tce_views
+from .search import search_tce, search_views, tce_inputs, tce_views
 from .forward import simulate_scenario
 
 __all__ = ["TransitTraining", "simulate_tce_set", "vetter_network", "train_transit_vetter", "load_transit_vetter",
@@ -160,18 +161,16 @@ def vetting_scores(proba: np.ndarray, y: np.ndarray) -> dict:
             "confusion": confusion_matrix(y, proba.argmax(1), labels=range(len(SCENARIOS))).tolist(), "n": len(y)}
 
 
-def _search_one(t, f, e):
-    try:
-        tce = search_tce(t, f, e)
-    except InputError as err:
-        return None, str(err)
-    if tce is None:
-        return None, "no TCE"
-    return (tce, tce_inputs(tce_views(t, f, e, tce))), ""
+def _searched(items, n_jobs: int) -> list:
+    """:func:`~.search.search_views` of each (t, flux, err), in ``n_jobs`` processes (0: every core)."""
+    n_jobs = resolve_jobs(n_jobs)
+    if n_jobs > 1 and len(items) > 4:
+        return Parallel(n_jobs=n_jobs, batch_size=4)(delayed(search_views)(*a) for a in items)
+    return [search_views(*a) for a in items]
 
 
 def vet_lightcurves(t_list, flux_list, err_list, model=None, n_jobs: int = 1) -> dict:
-    """Search each light curve for its best TCE and vet it.
+    """Search each light curve for its best TCE and vet it (``n_jobs`` search processes; 0: every core).
 
     Returns per light curve ``period``, ``t0``, ``duration`` (days), ``depth`` (relative),
     ``snr`` (NaN without a TCE), ``proba`` (n, 4) over SCENARIOS, ``p_planet`` (n,), ``label``
@@ -179,20 +178,18 @@ def vet_lightcurves(t_list, flux_list, err_list, model=None, n_jobs: int = 1) ->
     """
 
     clf = model if isinstance(model, CalibratedClassifier) else load_transit_vetter(model)
-    items = list(zip(t_list, flux_list, err_list))
-    res = (Parallel(n_jobs=n_jobs)(delayed(_search_one)(*a) for a in items) if n_jobs > 1 and len(items) > 4
-           else [_search_one(*a) for a in items])
-    n = len(items)
+    res = _searched(list(zip(t_list, flux_list, err_list)), n_jobs)
+    n = len(res)
     out = {k: np.full(n, np.nan) for k in ("period", "t0", "duration", "depth", "snr", "p_planet")}
     out["proba"] = np.full((n, len(clf.classes)), np.nan)
-    out["label"] = np.array(["no_tce" if r[1] == "no TCE" else "flagged" for r in res], dtype=object)
-    out["note"] = np.array([r[1] for r in res], dtype=object)
+    out["label"] = np.array(["no_tce" if r[2] == "no TCE" else "flagged" for r in res], dtype=object)
+    out["note"] = np.array([r[2] for r in res], dtype=object)
     ok = [k for k, r in enumerate(res) if r[0] is not None]
     if ok:
-        pred = clf.predict_all(np.stack([res[k][0][1] for k in ok]))
+        pred = clf.predict_all(np.stack([res[k][1] for k in ok]))
         for k in ok:
             for key in ("period", "t0", "duration", "depth", "snr"):
-                out[key][k] = res[k][0][0][key]
+                out[key][k] = res[k][0][key]
         out["proba"][ok], out["label"][ok] = pred["proba"], pred["label"]
         out["p_planet"][ok] = pred["proba"][:, list(clf.classes).index(PLANET)]
     out["classes"] = tuple(clf.classes)

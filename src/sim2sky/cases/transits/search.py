@@ -4,9 +4,10 @@
   ~12 h keep their central depth), then the robust noise per cadence;
 * :func:`search_tce`: box least squares (astropy ``BoxLeastSquares``, Kovács et al. 2002,
   arXiv:astro-ph/0206099) on the 2:1 binned curve, periods split into octaves with durations
-  and frequency steps set for each octave (a transit may drift by at most a third of the
-  shortest duration over the quarter: each duration on its own period grid,
-  1.2-3 s per quarter on one core); a TCE is the best peak with box S/N >= 7.1;
+  and frequency steps set for each octave (a transit may drift by at most a third of its
+  duration over the quarter: each duration on its own period grid). Coarse to fine: every
+  4th period of each grid at a coarser box phase step first, then the full grid and phase step
+  around the 16 strongest peaks; a TCE is the best peak with box S/N >= 7.1;
 * :func:`tce_views`: the global view (whole orbit, ``GLOBAL_BINS``) and local views (primary,
   odd and even transits, phase 0.5; ``LOCAL_BINS`` over +-2.5 durations) as binned medians in
   units of the transit depth (Shallue & Vanderburg 2018, arXiv:1712.05044; the secondary and
@@ -24,12 +25,20 @@ from ...core.errors import InputError
 from .schema import (BIN_CADENCES, CADENCE_DAYS, GLOBAL_BINS, LOCAL_BINS, LOCAL_DURATIONS, MAX_PERIOD, MIN_PERIOD,
                      N_INPUTS, SNR_THRESHOLD, expected_duration)
 
-__all__ = ["check_flux", "detrend", "search_tce", "tce_views", "tce_inputs"]
+__all__ = ["check_flux", "detrend", "search_tce", "tce_views", "tce_inputs", "search_views"]
 
 _OCTAVES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 #: durations tried per octave, in units of the Sun-like central duration: dense dwarfs and grazing
 #: transits are shorter, giants and eclipsing binaries (two stellar radii) longer
 _DURATION_FACTORS = np.array([0.25, 0.45, 0.8, 1.4, 2.4])
+#: coarse to fine (ours): the first pass takes every _COARSE-th period of each grid with box
+#: phase steps of duration / _COARSE_OVERSAMPLE (astropy's default is / 10), keeps the
+#: _PEAKS_PER_GRID highest local maxima of each grid, and the full grid is searched within one
+#: coarse step of the _REFINED highest. Measured with benchmarks/speed_transits.py on simulated
+#: Kepler quarters: 0.21 s instead of 1.41 s per quarter on one core (6.6x), the same
+#: recall for planets, EBs and BEBs, the same TCE period on 98% of quarters (200 tuning quarters,
+#: seeds apart from the reported ones); the misses are near-ties between noise peaks.
+_COARSE, _COARSE_OVERSAMPLE, _PEAKS_PER_GRID, _REFINED = 4, 3, 2, 16
 
 
 def check_flux(t, flux, err, name: str = "light curve"):
@@ -64,21 +73,8 @@ def _bin(t, y, width):
     return (np.bincount(k, t)[keep] / counts[keep], np.bincount(k, y)[keep] / counts[keep], counts[keep])
 
 
-def search_tce(t, flux, err, windows=None) -> dict | None:
-    """Best box-shaped dip: ``{period, t0, duration, depth, snr, noise}`` (days, relative) or None.
-
-    ``windows``: optional list of (p_min, p_max) period intervals searched instead of the full
-    0.5-30 d range (same grid density; used to detect injected signals cheaply in training
-    sets). None is returned when the best peak's S/N is below ``SNR_THRESHOLD``.
-    """
-
-    t, flux, err = check_flux(t, flux, err)
-    resid, noise = detrend(t, flux)
-    tb, yb, nb = _bin(t, resid, BIN_CADENCES * CADENCE_DAYS)
-    bls = BoxLeastSquares(tb, yb, noise / np.sqrt(nb))
-    baseline = tb[-1] - tb[0]
-    intervals = windows or list(zip(_OCTAVES[:-1], _OCTAVES[1:]))
-    best = None
+def _grids(intervals, baseline):
+    """(duration, frequencies) of each period interval and duration, in 1/days."""
     for p_lo, p_hi in intervals:
         p_lo, p_hi = max(p_lo, MIN_PERIOD), min(p_hi, MAX_PERIOD)
         if p_hi <= p_lo:
@@ -86,12 +82,47 @@ def search_tce(t, flux, err, windows=None) -> dict | None:
         durations = np.unique(np.clip(expected_duration(np.sqrt(p_lo * p_hi)) * _DURATION_FACTORS, 0.04, 0.25 * p_lo))
         for duration in durations:          # each duration on its own grid: long boxes need fewer periods
             df = duration / (3.0 * baseline * p_hi)
-            freq = np.arange(1.0 / p_hi, 1.0 / p_lo + df, df)
-            res = bls.power(1.0 / freq, duration, objective="snr")
-            k = int(np.nanargmax(res.power))
-            if best is None or res.power[k] > best["snr"]:
-                best = {"period": float(res.period[k]), "t0": float(res.transit_time[k]), "duration": float(duration),
-                        "depth": float(res.depth[k]), "snr": float(res.power[k])}
+            yield float(duration), np.arange(1.0 / p_hi, 1.0 / p_lo + df, df)
+
+
+def _around_peaks(bls, grids):
+    """The parts of the grids within one coarse step of the strongest peaks of a coarse pass."""
+    peaks = []
+    for duration, freq in grids:
+        coarse = freq[::_COARSE]
+        power = bls.power(1.0 / coarse, duration, objective="snr", oversample=_COARSE_OVERSAMPLE).power
+        power = np.nan_to_num(power, nan=-np.inf)
+        local = np.flatnonzero((power >= np.r_[-np.inf, power[:-1]]) & (power >= np.r_[power[1:], -np.inf]))
+        for j in local[np.argsort(power[local])[::-1][:_PEAKS_PER_GRID]]:
+            peaks.append((power[j], duration, freq[max(0, (j - 1) * _COARSE):(j + 1) * _COARSE + 1]))
+    peaks.sort(key=lambda p: -p[0])
+    return [(duration, freq) for _, duration, freq in peaks[:_REFINED]]
+
+
+def search_tce(t, flux, err, windows=None, exhaustive: bool | None = None) -> dict | None:
+    """Best box-shaped dip: ``{period, t0, duration, depth, snr, noise}`` (days, relative) or None.
+
+    ``windows``: optional list of (p_min, p_max) period intervals searched instead of the full
+    0.5-30 d range (same grid density; used to detect injected signals cheaply in training
+    sets). ``exhaustive``: every period of every grid at astropy's default phase step instead
+    of coarse to fine (default: only when ``windows`` are given). None is returned when the
+    best peak's S/N is below ``SNR_THRESHOLD``.
+    """
+
+    t, flux, err = check_flux(t, flux, err)
+    resid, noise = detrend(t, flux)
+    tb, yb, nb = _bin(t, resid, BIN_CADENCES * CADENCE_DAYS)
+    bls = BoxLeastSquares(tb, yb, noise / np.sqrt(nb))
+    grids = list(_grids(windows or list(zip(_OCTAVES[:-1], _OCTAVES[1:])), tb[-1] - tb[0]))
+    if not (windows is not None if exhaustive is None else exhaustive):
+        grids = _around_peaks(bls, grids)
+    best = None
+    for duration, freq in grids:
+        res = bls.power(1.0 / freq, duration, objective="snr")
+        k = int(np.nanargmax(res.power))
+        if best is None or res.power[k] > best["snr"]:
+            best = {"period": float(res.period[k]), "t0": float(res.transit_time[k]), "duration": duration,
+                    "depth": float(res.depth[k]), "snr": float(res.power[k])}
     if best is None or not best["snr"] >= SNR_THRESHOLD or best["depth"] <= 0:
         return None
     best["noise"] = noise
@@ -157,3 +188,16 @@ def tce_inputs(views: dict) -> np.ndarray:
     x = np.concatenate([views["scalars"], views["global"], views["local"].ravel()]).astype(np.float32)
     assert x.shape == (N_INPUTS,)
     return x
+
+
+def search_views(t, flux, err) -> tuple[dict | None, np.ndarray | None, str]:
+    """``(tce, vetter input, note)`` of one light curve: the full search, then the views of its
+    TCE; ``(None, None, why)`` without one ("no TCE" or the input error). Parallel workers run
+    this module only (no torch)."""
+    try:
+        tce = search_tce(t, flux, err)
+    except InputError as e:
+        return None, None, str(e)
+    if tce is None:
+        return None, None, "no TCE"
+    return tce, tce_inputs(tce_views(t, flux, err, tce)), ""
