@@ -1,7 +1,7 @@
 """Spectra classification end to end and cold, as a user runs the CLI (issue 35), with a time breakdown.
 
 For each size, a stacked FITS file (flux and IVAR images, float32, one spectrum per row) of simulated
-spectra is written once (cached in ``--cache``), then ``sim2sky spectra classify FILE --out OUT.fits``
+spectra is written once (cached in ``--cache``), then ``sim2sky spectra predict FILE --out OUT.fits``
 runs in a fresh process under ``/usr/bin/time -v``: wall time, user CPU and peak RSS, with the redshift
 posterior (the default) and with ``--no-z-posterior``. The files are on the model grid (the identity
 resampling) except one of the same size on an SDSS-like linear grid (3,600-10,400 Å, 4,000 pixels),
@@ -61,14 +61,24 @@ def write_stack(path: Path, n: int, survey_grid: bool, seed: int = 900) -> None:
         h = fits.Header({"CRVAL1": float(lw[0]), "CDELT1": float(lw[1] - lw[0]), "CRPIX1": 1.0, "DC-FLAG": 1,
                          "CUNIT1": "Angstrom"})
     rng = np.random.default_rng(seed)
-    flux = np.empty((n, f0.shape[1]), np.float32)
-    for i in range(0, n, len(f0)):
-        m = min(len(f0), n - i)
-        sd = 1.0 / np.sqrt(np.maximum(iv0[:m], 1e-30))
-        flux[i:i + m] = f0[:m] + 0.3 * sd * rng.standard_normal(sd.shape).astype(np.float32)
-    ivar = np.tile(iv0, (n // len(iv0) + 1, 1))[:n]
+
+    def fluxes():
+        for i in range(0, n, len(f0)):
+            m = min(len(f0), n - i)
+            sd = 1.0 / np.sqrt(np.maximum(iv0[:m], 1e-30))
+            yield f0[:m] + 0.3 * sd * rng.standard_normal(sd.shape).astype(np.float32)
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fits.HDUList([fits.PrimaryHDU(flux, header=h), fits.ImageHDU(ivar, name="IVAR")]).writeto(path, overwrite=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.unlink(missing_ok=True)
+    # streamed block by block: 10^6 spectra are 8 GB
+    for hdu, blocks in ((fits.PrimaryHDU(f0[:1], header=h), fluxes()),
+                        (fits.ImageHDU(iv0[:1], name="IVAR"), (iv0[:min(len(iv0), n - i)] for i in range(0, n, len(iv0))))):
+        hdu.header["NAXIS2"] = n
+        with fits.StreamingHDU(str(tmp.resolve()), hdu.header) as out:
+            for block in blocks:
+                out.write(np.ascontiguousarray(block, np.float32))
+    tmp.replace(path)
 
 
 def redrock_peer(path: Path, n: int) -> dict:
@@ -90,27 +100,35 @@ def main():
     ap.add_argument("--n-peer", type=int, default=20)
     ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/speed"))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--append", action="store_true", help="add these sizes to the results already in --out (no "
+                    "--help timing, breakdown or peer)")
     args = ap.parse_args()
     res = {"settings": {"sizes": args.sizes, "survey_size": args.survey_size, "repeats": args.repeats},
            "machine": {"cpus": __import__("os").cpu_count()}, "help": [], "runs": []}
-    for _ in range(args.repeats):
-        res["help"].append(timed([SIM2SKY, "--help"])["wall_s"])
-    print(f"sim2sky --help: {min(res['help']):.2f} s (cold process)")
+    if args.append and args.out and args.out.exists():
+        res = json.loads(args.out.read_text())
+        res["settings"]["sizes"] = sorted(set(res["settings"]["sizes"]) | set(args.sizes))
+        args.n_peer = 0
+    else:
+        for _ in range(args.repeats):
+            res["help"].append(timed([SIM2SKY, "--help"])["wall_s"])
+        print(f"sim2sky --help: {min(res['help']):.2f} s (cold process)")
     files = [(n, False) for n in args.sizes] + ([(args.survey_size, True)] if args.survey_size else [])
     for n, survey in files:
         path = args.cache / f"spectra_{n}{'_survey' if survey else ''}.fits"
         if not path.exists():
             write_stack(path, n, survey)
         for z in (True, False):
-            cmd = [SIM2SKY, "spectra", "classify", str(path), "--out", str(args.cache / "out.fits"), "--no-progress",
+            cmd = [SIM2SKY, "spectra", "predict", str(path), "--out", str(args.cache / "out.fits"), "--no-progress",
                    *([] if z else ["--no-z-posterior"])]
             runs = [timed(cmd) for _ in range(args.repeats)]
             best = min(runs, key=lambda r: r["wall_s"])
             row = {"n": n, "grid": "survey (resampled)" if survey else "model", "z_posterior": z, "runs": runs,
                    "wall_s": best["wall_s"], "per_s": n / best["wall_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
-            if n == args.sizes[min(1, len(args.sizes) - 1)] or survey:
+            if not args.append and (n == args.sizes[min(1, len(args.sizes) - 1)] or survey):
                 row["breakdown"] = breakdown(cmd, args.cache / "classify.prof", best["wall_s"], BUCKETS, COMMAND,
                                              nested=[("redshift posterior", "network")])
+            res["runs"] = [r for r in res["runs"] if (r["n"], r["grid"], r["z_posterior"]) != (n, row["grid"], z)]
             res["runs"].append(row)
             parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())
             print(f"{n:>8,} spectra, {row['grid']:18s}, z posterior {'on ' if z else 'off'}: {row['wall_s']:.1f} s "

@@ -65,6 +65,12 @@ def table() -> str:
             notes.append(f"`spectra predict` with the previous commit's code ({prev['commit']}), same file and machine: "
                          f"{prev['n']:,} spectra {min(prev['z_posterior_on_wall_s']):.1f} s with the z posterior, "
                          f"{min(prev['z_posterior_off_wall_s']):.1f} s without (best of 2).")
+        mem = r.get("output_in_memory_1e6")
+        if mem:
+            notes.append(f"10^6 spectra with the output joined in memory (commit {mem['commit']}, same file and "
+                         f"machine): {mem['z_posterior_on']['wall_s']:.1f} s at {mem['z_posterior_on']['rss_gb']:.2f} GB "
+                         f"with the z posterior, {mem['z_posterior_off']['wall_s']:.1f} s at "
+                         f"{mem['z_posterior_off']['rss_gb']:.2f} GB without; the output is now streamed.")
         bf = r.get("precision_bfloat16")
         if bf:
             notes.append(f"`sim2sky --precision bfloat16 spectra predict`, {bf['n']:,} spectra with the z posterior: "

@@ -14,6 +14,7 @@ from .errors import InputError, ModelFolderError, suggest
 from .estimator import Estimator
 from .progress import progress
 from .tables import read_arrays, read_table, read_table_columns, table_columns, write_table
+from .tablestream import TableStream
 from .runtime import check_device, check_precision, runtime, set_runtime
 from .threads import available_cores, limit_threads, pin_threads, resolve_jobs
 
@@ -24,7 +25,7 @@ __all__ = [
     "InputError", "ModelFolderError", "suggest", "Estimator",
     "read_model_folder", "save_model_folder", "seal_folder", "sha256_file", "verify_folder",
     "progress",
-    "read_arrays", "read_table", "read_table_columns", "table_columns", "write_table",
+    "read_arrays", "read_table", "read_table_columns", "table_columns", "write_table", "TableStream",
     "check_device", "check_precision", "runtime", "set_runtime",
     "available_cores", "limit_threads", "pin_threads", "resolve_jobs",
 ]

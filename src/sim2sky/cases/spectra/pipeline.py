@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from astropy.table import Table
 
 from ...core.errors import InputError
 from ...core.progress import progress as progress_bar
-from ...core.tables import write_table
+from ...core.tablestream import TableStream
 from ...core.calibration import read_calibration
 from ...infer.calibrate import IntervalCalibration
 from ...infer.io import load_posterior
@@ -174,21 +173,6 @@ def _out_format(out: Path) -> None:
         raise InputError(f"--out: {out.name} must end in .csv, .fits or .ecsv")
 
 
-def _collect(parts: list[dict]) -> Table:
-    keys = []
-    for p in parts:
-        keys += [k for k in p if k not in keys]
-    cols = {}
-    for k in keys:
-        vals = [p[k] if k in p else np.full(len(next(iter(p.values()))), None if k in ("source",) else np.nan)
-                for p in parts]
-        try:
-            cols[k] = np.concatenate(vals)
-        except ValueError:
-            cols[k] = np.concatenate([np.asarray(v, dtype=object).astype(str) for v in vals])
-    return Table(cols)
-
-
 def classify_set(pipe: SpectraPipeline, s: SpectrumSet, redshift: float | None = None, seed: int = 0) -> dict:
     """Output columns (dict of (n,) arrays) for one :class:`SpectrumSet`: its pass-through columns,
     ``source``, ``row``, ``p_<CLASS>``, ``class``, the redshift summaries, ``snr``, ``coverage``,
@@ -230,19 +214,18 @@ def classify_files(inputs, out, redshift: float | None = None, model_dir=None, s
     pipe = SpectraPipeline(model_dir)
     if not z_posterior:
         pipe.redshift = None
-    parts = []
-    with progress_bar(None, "spectra", progress) as bar:
+    rows, counts = {}, dict.fromkeys((*CLASSES, UNKNOWN), 0)
+    with progress_bar(None, "spectra", progress) as bar, TableStream(out) as table:
         for path in inputs:
             for s in iter_spectra(path, chunk):
                 cols = classify_set(pipe, s, redshift=redshift, seed=seed)
-                cols["row"] = np.arange(len(s)) + sum(len(p["row"]) for p in parts if p["source"][0] == s.source)
-                parts.append(cols)
+                cols["row"] = np.arange(len(s)) + rows.get(s.source, 0)
+                rows[s.source] = rows.get(s.source, 0) + len(s)
+                for c in counts:
+                    counts[c] += int((cols["class"] == c).sum())
+                table.append(cols)
                 bar.advance(len(s))
-    table = _collect(parts)
-    write_table(table, out)
-    labels = np.asarray(table["class"])
-    counts = {c: int((labels == c).sum()) for c in (*CLASSES, UNKNOWN) if (labels == c).any()}
-    return {"n": len(table), "counts": counts, "out": str(out)}
+    return {"n": table.n_rows, "counts": {c: v for c, v in counts.items() if v}, "out": str(out)}
 
 
 def star_columns(pipe: SpectraPipeline, s: SpectrumSet, seed: int = 0, calibrated: bool = True) -> dict:
@@ -275,12 +258,12 @@ def stars_files(inputs, out, model_dir=None, seed: int = 0, chunk: int = 8192, p
     out = Path(out)
     _out_format(out)
     pipe = SpectraPipeline(model_dir)
-    parts = []
-    with progress_bar(None, "stars", progress) as bar:
+    stars = 0
+    with progress_bar(None, "stars", progress) as bar, TableStream(out) as table:
         for path in [Path(p) for p in inputs]:
             for s in iter_spectra(path, chunk):
-                parts.append(star_columns(pipe, s, seed))
+                cols = star_columns(pipe, s, seed)
+                stars += int(np.isin(cols["class"], STAR_CLASSES).sum())
+                table.append(cols)
                 bar.advance(len(s))
-    table = _collect(parts)
-    write_table(table, out)
-    return {"n": len(table), "out": str(out), "stars": int(np.isin(np.asarray(table["class"]), STAR_CLASSES).sum())}
+    return {"n": table.n_rows, "out": str(out), "stars": stars}
