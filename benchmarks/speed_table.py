@@ -28,6 +28,12 @@ def _row(command: str, what: str, row) -> str:
             f"{_terms(row)} |")
 
 
+def _before(command: str, objects: str, results) -> list[str]:
+    """Notes on the runs of the code before the change (``results["before"]``)."""
+    return [f"{command} before this change: {row['n']:,} {objects}, {row['n_jobs']} process(es), {row['wall_s']:.1f} s "
+            f"({row['per_s']:,.1f}/s)." for row in results.get("before", [])]
+
+
 def _spectra(row) -> str:
     grid = "model grid" if row["grid"] == "model" else "SDSS-like 4,000-px grid, resampled"
     return f"{row['n']:,} spectra ({grid}), {'with' if row['z_posterior'] else 'without'} z posterior"
@@ -90,9 +96,7 @@ def table() -> str:
     if curves.exists():
         r = json.loads(curves.read_text())
         lines += [_row("lightcurves predict", _curves(row), row) for row in r["runs"]]
-        for row in r.get("before", []):
-            notes.append(f"light curves before this change: {row['n']:,} curves, {row['n_jobs']} process(es), "
-                         f"{row['wall_s']:.1f} s ({row['per_s']:,.0f}/s).")
+        notes += _before("light curves", "curves", r)
         p = r.get("peer")
         if p:
             notes.append(f"period search per EROS-1 curve (90,000 frequencies): ours {p['ours_s_per_curve'] * 1e3:.1f} ms, "
@@ -103,9 +107,7 @@ def table() -> str:
     if transits.exists():
         r = json.loads(transits.read_text())
         lines += [_row("transits predict", _quarters(row), row) for row in r["runs"]]
-        for row in r.get("before", []):
-            notes.append(f"transits before this change: {row['n']:,} quarters, {row['n_jobs']} process(es), "
-                         f"{row['wall_s']:.1f} s.")
+        notes += _before("transits", "quarters", r)
         s = r.get("search")
         if s:
             (peer, a), (ours, b) = s["methods"].items()
