@@ -8,7 +8,7 @@ from astropy.table import Table
 
 from sim2sky.core.errors import InputError
 from sim2sky.core.tablestream import TableStream
-from sim2sky.core.tables import write_table
+from sim2sky.core.tables import qtable, write_table
 
 
 def _joined(parts) -> Table:
@@ -47,6 +47,20 @@ def test_streamed_table_is_the_joined_tables_file(tmp_path, suffix):
     assert np.isnan(np.ma.filled(np.ma.asarray(t["objid"][5:8], float), np.nan)).all()
     assert [str(v) for v in t["mixed"][5:8]] == ["x", "yy", "zzz"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([ref.name, out.name])      # no spill left
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".ecsv", ".fits"])
+def test_chunks_built_as_qtables_give_the_qtables_file(tmp_path, suffix):
+    """What the light-curve command writes: qtable() chunks (dimensionless numbers, integer counts,
+    boolean flags) give the bytes of write_table(qtable(joined columns))."""
+    parts = [{"id": np.array([f"s{k}" for k in range(n)]), "period": np.linspace(1, 2, n), "flag": np.arange(n) % 2 == 0,
+              "p_a": np.full(n, 0.25), "set_size": np.arange(n) % 3} for n in (4, 7)]
+    ref, out = tmp_path / f"ref{suffix}", tmp_path / f"out{suffix}"
+    write_table(qtable({k: np.concatenate([p[k] for p in parts]) for k in parts[0]}, {"period": "d"}), ref)
+    with TableStream(out, table=lambda cols: qtable(cols, {"period": "d"})) as stream:
+        for part in parts:
+            stream.append(part)
+    assert out.read_bytes() == ref.read_bytes()
 
 
 def test_units_and_an_empty_stream(tmp_path):

@@ -42,13 +42,18 @@ class TableStream:
         Output file: ``.csv``, ``.ecsv`` or ``.fits``.
     units : dict, optional
         Unit (string or astropy unit) of named columns, written to the ECSV and FITS headers.
+    table : callable, optional
+        Builds each chunk's table from its dict of columns (e.g. ``core.tables.qtable`` with the
+        case's units, for the same file as ``write_table(qtable(...))``); default: a ``Table``
+        with ``units``.
     """
 
-    def __init__(self, out, units: dict | None = None):
+    def __init__(self, out, units: dict | None = None, table=None):
         self.out = Path(out)
         if self.out.suffix.lower() not in _FORMATS:
             raise InputError(f"--out: {self.out.name} must end in {', '.join(_FORMATS)}")
         self.units = dict(units or {})
+        self.table = table
         self.n_rows = 0
         self._chunks: list[tuple[int, dict]] = []
         self._kinds: dict[str, set] = {}
@@ -101,6 +106,8 @@ class TableStream:
         for name, dtype in dtypes.items():
             a = np.load(files[name], allow_pickle=False) if name in files else np.full(n, np.nan)
             cols[name] = (_text(a) if dtype.kind == "U" else a).astype(dtype, copy=False)
+        if self.table is not None:
+            return self.table(cols)
         table = Table(cols, copy=False)
         for name, unit in self.units.items():
             if name in table.colnames:
@@ -108,6 +115,8 @@ class TableStream:
         return table
 
     def _write(self, tmp: Path) -> None:
+        from astropy.table import QTable, Table
+
         dtypes = self._dtypes()
         fmt = _FORMATS[self.out.suffix.lower()]
         chunks = range(len(self._chunks)) if self._chunks else [None]
@@ -117,6 +126,8 @@ class TableStream:
                 return
             for k in chunks:
                 table = self._chunk(k, dtypes) if k is not None else _empty(dtypes)
+                if isinstance(table, QTable):                    # as write_table: the same text, faster
+                    table = Table(table, copy=False)
                 buf = io.StringIO()
                 table.write(buf, format=fmt)
                 text = buf.getvalue()
@@ -132,18 +143,18 @@ class TableStream:
         header, pieces = None, 0
         for k in range(max(1, len(self._chunks))):
             table = self._chunk(k, dtypes) if self._chunks else _empty(dtypes)
-            hdu = fits.table_to_hdu(table)
-            if hdu.header.get("PCOUNT", 0):
-                raise ValueError("variable-length columns cannot be streamed")
             buf = io.BytesIO()
-            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buf)
+            table.write(buf, format="fits")                        # as write_table (mixin columns serialised)
             raw = buf.getvalue()
-            start = _BLOCK + len(hdu.header.tostring())          # after the empty primary HDU and this header
-            data = raw[start:start + len(table) * hdu.header["NAXIS1"]]
-            if header is None:
-                header = hdu.header.copy()
-                header["NAXIS2"] = self.n_rows
-                f.write(raw[:_BLOCK] + header.tostring().encode("ascii"))
+            with fits.open(io.BytesIO(raw)) as hdul:
+                hdu, where = hdul[1], hdul.fileinfo(1)
+                if hdu.header.get("PCOUNT", 0):
+                    raise ValueError("variable-length columns cannot be streamed")
+                data = raw[where["datLoc"]:where["datLoc"] + len(table) * hdu.header["NAXIS1"]]
+                if header is None:                                  # the first chunk's, with every row
+                    header = hdu.header.copy()
+                    header["NAXIS2"] = self.n_rows
+                    f.write(raw[:where["hdrLoc"]] + header.tostring().encode("ascii"))
             f.write(data)
             pieces += len(data)
         f.write(b"\0" * (-pieces % _BLOCK))

@@ -15,6 +15,7 @@ from astropy.table import Table
 
 from ...core.contract import qtable
 from ...core.tables import iter_long_table, long_table, read_long_table, write_table
+from ...core.tablestream import TableStream
 from ...learn import CalibratedClassifier
 from .calibration import LightCurveCalibration
 from .lcpipeline import (LightCurveTraining, classify_lightcurves, lightcurve_model_dir, load_lightcurve_model,
@@ -102,22 +103,22 @@ def classify_lightcurves_file(path, out, model: str = "eros1", n_jobs: int = 1, 
     """Classify every light curve of a long table; write one row per star (class, P(class), period, flag).
 
     A FITS table longer than ``chunk_rows`` rows is read and classified in pieces of whole stars
-    (their rows together), so memory stays bounded whatever the number of stars.
+    (their rows together) and the output is written piece by piece (:class:`~sim2sky.core.TableStream`),
+    so memory stays bounded whatever the number of stars.
     """
     clf, calibration = _model(model, None, True)
-    pieces, done = [], 0
-    for piece in iter_long_table(path, id_col, (t_col, mag_col, err_col), _HINT, units=("d", "mag", "mag"),
-                                 chunk_rows=chunk_rows):
-        pieces.append(_columns(*piece, clf, n_jobs, calibration, offset=done)[0])
-        done += len(piece[0])
-    columns = {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
-    tab = qtable(columns, {"period": u.d})
-    write_table(tab, out)
-    classes = tuple(clf.classes)
-    counts = {c: int(np.sum(np.asarray(tab["class"]) == c)) for c in (*classes, "unknown", "flagged")}
-    if "group" in tab.colnames:                       # a survey-group calibration
-        counts.update({f"group {g}": int(np.sum(np.asarray(tab["group"]) == g)) for g in dict.fromkeys(tab["group"]) if g})
-    return {"out": Path(out), "n": len(tab), "counts": counts}
+    counts, groups = dict.fromkeys((*clf.classes, "unknown", "flagged"), 0), {}
+    with TableStream(out, table=lambda columns: qtable(columns, {"period": u.d})) as table:
+        for piece in iter_long_table(path, id_col, (t_col, mag_col, err_col), _HINT, units=("d", "mag", "mag"),
+                                     chunk_rows=chunk_rows):
+            columns = _columns(*piece, clf, n_jobs, calibration, offset=table.n_rows)[0]
+            for c in counts:
+                counts[c] += int(np.sum(columns["class"] == c))
+            for g in dict.fromkeys(np.asarray(columns.get("group", []))):
+                if g:                                   # a survey-group calibration
+                    groups[f"group {g}"] = groups.get(f"group {g}", 0) + int(np.sum(columns["group"] == g))
+            table.append(columns)
+    return {"out": Path(out), "n": table.n_rows, "counts": {**counts, **groups}}
 
 
 def vet_tces_file(path, out, model=None) -> dict:
