@@ -2,7 +2,8 @@
 
 :func:`timed` runs a command under ``/usr/bin/time -v`` (wall, user CPU, peak RSS);
 :func:`breakdown` runs it once more under cProfile and splits the wall time into named terms
-(cumulative time of given functions), scaled to the unprofiled wall time.
+(cumulative time of given functions), scaled to the unprofiled wall time; :func:`jobs_row` is
+one size of a ``sim2sky CASE predict FILE --n-jobs N`` benchmark.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["SIM2SKY", "timed", "breakdown"]
+__all__ = ["SIM2SKY", "timed", "breakdown", "jobs_row"]
 
 SIM2SKY = str(Path(sys.executable).with_name("sim2sky"))
 
@@ -56,3 +57,17 @@ def breakdown(cmd, prof: Path, wall: float, buckets, command: tuple[str, str], n
                        0.0)
     scale = wall / profiled
     return {"profiled_wall_s": profiled, "seconds": {k: v * scale for k, v in cum.items()}}
+
+
+def jobs_row(case: str, path, n: int, jobs: int, repeats: int, cache: Path, buckets, command, env=None,
+             profile: bool = False) -> dict:
+    """Best of ``repeats`` cold runs of ``sim2sky CASE predict PATH --out CACHE/out.csv --n-jobs JOBS``
+    on ``n`` objects: wall, objects/s, user CPU, peak RSS, and the :func:`breakdown` if ``profile``."""
+    cmd = [SIM2SKY, case, "predict", str(path), "--out", str(cache / "out.csv"), "--n-jobs", str(jobs)]
+    runs = [timed(cmd, env) for _ in range(repeats)]
+    best = min(runs, key=lambda r: r["wall_s"])
+    row = {"n": n, "n_jobs": jobs, "runs": runs, "wall_s": best["wall_s"], "per_s": n / best["wall_s"],
+           "user_s": best["user_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
+    if profile:
+        row["breakdown"] = breakdown(cmd, cache / f"{case}.prof", best["wall_s"], buckets, command)
+    return row

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import _data  # noqa: F401  (the shared data mirror)
-from _cold import SIM2SKY, breakdown, timed
+from _cold import jobs_row
 from sim2sky.cases.variables.lcapi import lightcurve_table
 from sim2sky.cases.variables.lcfeatures import best_period, check_lightcurve, frequency_grid
 from sim2sky.core.atomic import write_text
@@ -79,17 +79,6 @@ def peer(path: Path, n: int) -> dict:
     return out
 
 
-def run_size(path, n, jobs, repeats, cache, env=None, profile=False) -> dict:
-    cmd = [SIM2SKY, "lightcurves", "predict", str(path), "--out", str(cache / "out.csv"), "--n-jobs", str(jobs)]
-    runs = [timed(cmd, env) for _ in range(repeats)]
-    best = min(runs, key=lambda r: r["wall_s"])
-    row = {"n": n, "n_jobs": jobs, "runs": runs, "wall_s": best["wall_s"], "per_s": n / best["wall_s"],
-           "user_s": best["user_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
-    if profile:
-        row["breakdown"] = breakdown(cmd, cache / "lc.prof", best["wall_s"], BUCKETS, COMMAND)
-    return row
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[700, 10_000, 30_000])
@@ -120,7 +109,7 @@ def main():
         env = {**os.environ, "PYTHONPATH": str(args.before / "src")}
         for n in args.before_sizes:
             for jobs in (1, 2):
-                row = run_size(paths[n], n, jobs, 1, args.cache, env)
+                row = jobs_row("lightcurves", paths[n], n, jobs, 1, args.cache, BUCKETS, COMMAND, env)
                 res["before"].append(row)
                 print(f"before: {n:>7,} curves, {jobs} process(es): {row['wall_s']:.1f} s ({row['per_s']:,.0f}/s), "
                       f"RSS {row['rss_gb']:.2f} GB", flush=True)
@@ -131,7 +120,7 @@ def main():
             if big and jobs == 1:
                 continue                                   # minutes; the two-process figure is the product's
             res["runs"] = [r for r in res["runs"] if (r["n"], r["n_jobs"]) != (n, jobs)]     # --append: replace
-            row = run_size(paths[n], n, jobs, 1 if big else args.repeats, args.cache,
+            row = jobs_row("lightcurves", paths[n], n, jobs, 1 if big else args.repeats, args.cache, BUCKETS, COMMAND,
                            profile=(not args.append and jobs == 0 and n == args.sizes[min(1, len(args.sizes) - 1)]))
             res["runs"].append(row)
             parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())

@@ -39,14 +39,16 @@ def _spectra(row) -> str:
     return f"{row['n']:,} spectra ({grid}), {'with' if row['z_posterior'] else 'without'} z posterior"
 
 
+def _jobs(row) -> str:
+    return "all cores" if row["n_jobs"] == 0 else f"{row['n_jobs']} process"
+
+
 def _curves(row) -> str:
-    jobs = "all cores" if row["n_jobs"] == 0 else f"{row['n_jobs']} process"
-    return f"{row['n']:,} EROS-1 curves (period search included), {jobs}"
+    return f"{row['n']:,} EROS-1 curves (period search included), {_jobs(row)}"
 
 
 def _quarters(row) -> str:
-    jobs = "all cores" if row["n_jobs"] == 0 else f"{row['n_jobs']} process"
-    return f"{row['n']:,} simulated Kepler quarters (BLS search, views, vetting), {jobs}"
+    return f"{row['n']:,} simulated Kepler quarters (BLS search, views, vetting), {_jobs(row)}"
 
 
 def _cube(row) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _cold import SIM2SKY, breakdown, timed
+from _cold import jobs_row
 from sim2sky.cases.transits import SCENARIOS, search_tce, simulate_scenario, tce_label
 from sim2sky.cases.transits.api import simulate_transits_file
 from sim2sky.core.atomic import write_text
@@ -70,17 +70,6 @@ def search_comparison(n: int, seed: int = 2) -> dict:
     return out
 
 
-def run_size(path, n, jobs, repeats, cache, profile=False, env=None) -> dict:
-    cmd = [SIM2SKY, "transits", "predict", str(path), "--out", str(cache / "out.csv"), "--n-jobs", str(jobs)]
-    runs = [timed(cmd, env) for _ in range(repeats)]
-    best = min(runs, key=lambda r: r["wall_s"])
-    row = {"n": n, "n_jobs": jobs, "runs": runs, "wall_s": best["wall_s"], "per_s": n / best["wall_s"],
-           "user_s": best["user_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
-    if profile:
-        row["breakdown"] = breakdown(cmd, cache / "tr.prof", best["wall_s"], BUCKETS, COMMAND)
-    return row
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n-search", type=int, default=200)
@@ -114,13 +103,14 @@ def main():
         if args.before and n in args.before_sizes:
             env = {**os.environ, "PYTHONPATH": str(args.before / "src")}
             for jobs in (1, 2):
-                row = run_size(path, n, jobs, 1, args.cache, env=env)
+                row = jobs_row("transits", path, n, jobs, 1, args.cache, BUCKETS, COMMAND, env=env)
                 res["before"].append(row)
                 print(f"before: {n:>5} quarters, --n-jobs {jobs}: {row['wall_s']:.1f} s ({row['wall_s'] / n:.2f} s "
                       f"per quarter), RSS {row['rss_gb']:.2f} GB", flush=True)
                 save()
         for jobs in (0, 1):
-            row = run_size(path, n, jobs, args.repeats, args.cache, profile=(jobs == 0 and n == args.sizes[-1]))
+            row = jobs_row("transits", path, n, jobs, args.repeats, args.cache, BUCKETS, COMMAND,
+                           profile=(jobs == 0 and n == args.sizes[-1]))
             res["runs"].append(row)
             parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())
             print(f"{n:>5} quarters, --n-jobs {jobs}: {row['wall_s']:.1f} s ({row['wall_s'] / n:.2f} s per quarter), "
