@@ -10,7 +10,8 @@ from sim2sky.cli import app
 from sim2sky.core.errors import InputError
 from sim2sky.core.estimator import Estimator
 from sim2sky.core.runtime import check_device, check_precision, runtime, set_runtime
-from sim2sky.nn.device import autocast, torch_device
+from sim2sky.core.threads import limit_threads
+from sim2sky.nn.device import CPU_ACTIVATION_BUDGET, autocast, cache_rows, torch_device
 
 runner = CliRunner()
 NO_GPU = not torch.cuda.is_available()
@@ -94,6 +95,45 @@ def test_posterior_draws_do_not_depend_on_the_device_setting(spectra_inputs):
         np.testing.assert_array_equal(a, b)
     else:
         np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_cache_rows_bounds_the_largest_activation_and_leaves_results_alone(spectra_inputs):
+    pipe, x, _, _ = spectra_inputs
+    net = torch.nn.Sequential(torch.nn.Conv1d(2, 16, 3, padding=1), torch.nn.Conv1d(16, 4, 3, padding=1)).eval()
+    cpu = torch.device("cpu")
+    # largest activation: 16 x 300 floats per row
+    assert cache_rows(net, net, (2, 300), 10**6, cpu) == CPU_ACTIVATION_BUDGET // 4800
+    assert cache_rows(net, net, (2, 300), 50, cpu) == 50                         # never above the caller's
+    assert cache_rows(net, net, (2, 10**7), 50, cpu) == 1                        # never below one row
+    assert cache_rows(net.train(), net, (2, 300), 10**6, cpu) == 10**6           # no probe in training mode
+    net.eval()
+    seen = []
+    hook = net[0].register_forward_hook(lambda *a: seen.append(1))
+    cache_rows(net, net, (2, 300), 10**6, cpu)
+    hook.remove()
+    assert not seen                                                              # remembered per row shape
+    clf = pipe.classifier                                                        # 512 rows of (2, 1024)
+    net, dev = clf._placed()
+    assert cache_rows(net, net.embed, x.shape[1:], 65536, dev) == 512
+    a, b = clf.predict_all(x, batch=65536), clf.predict_all(x, batch=37)
+    np.testing.assert_allclose(a["logits"], b["logits"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(a["label"], b["label"])
+
+
+def test_limit_threads_pins_blas_inside_torch_loops_and_restores_it():
+    from threadpoolctl import threadpool_info
+
+    def blas():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before, torch_before = blas(), torch.get_num_threads()
+    with limit_threads(2, blas=1):
+        assert blas() == {1} and torch.get_num_threads() == 2
+    with limit_threads(1):
+        assert blas() == {1} and torch.get_num_threads() == 1
+    with limit_threads(None, blas=1):
+        assert blas() == before
+    assert blas() == before and torch.get_num_threads() == torch_before
 
 
 class _Toy(Estimator):

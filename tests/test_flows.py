@@ -44,6 +44,24 @@ def test_gradcheck_and_broadcasting():
     assert torch.allclose(t.inv(y), x, atol=1e-4)
 
 
+@pytest.mark.parametrize("phi_shape,y_shape", [((50, 1), (30, 50, 1)), ((6, 3), (5, 6, 3)), ((3,), (4, 2, 3)),
+                                               ((1, 3), (6, 4, 3)), ((4, 1), (4, 6))])
+def test_inverse_of_shared_splines_equals_the_expanded_inverse(phi_shape, y_shape):
+    # many values per spline (posterior draws) take the shared path; it must give the same numbers
+    g = torch.Generator().manual_seed(2)
+    phi = torch.randn(*phi_shape, 3 * K - 1, generator=g) * 2
+    y = torch.randn(*y_shape, generator=g) * 3                   # some beyond the bound 5
+    t = FastRQSTransform(phi)
+    assert t._shared(y) is not None
+    shape = torch.broadcast_shapes(phi.shape[:-1], y.shape)
+    expanded = FastRQSTransform(phi.expand(*shape, 3 * K - 1).contiguous())
+    assert expanded._shared(y) is None
+    x = t.inv(y)
+    assert x.shape == shape
+    assert torch.equal(x, expanded.inv(y.expand(shape)))
+    assert torch.allclose(t(x), y.expand(shape), atol=1e-4)
+
+
 def test_flow_with_fused_spline_is_normalised():
     from sim2sky.nn.flows import build_flow
 
@@ -56,3 +74,19 @@ def test_flow_with_fused_spline_is_normalised():
         density = flow(c).log_prob(theta).exp()
     mass = density.sum() * (grid[1] - grid[0]) ** 2
     assert abs(mass.item() - 1.0) < 0.01
+
+
+def test_sampling_and_density_do_not_import_sympy():
+    # torch.broadcast_shapes imports torch.fx's symbolic shapes and sympy (0.3-0.5 s of a cold command)
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "from sim2sky.nn.flows import build_flow\n"
+            "for features in (1, 4):\n"
+            "    flow, _ = build_flow('nsf', features, 3, transforms=2, bins=8)\n"
+            "    q = flow(torch.randn(5, 3))\n"
+            "    q.log_prob(q.sample((7,)))\n"
+            "print('sympy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -14,7 +14,7 @@ import torch
 
 from ..core.errors import InputError
 from ..core.progress import progress as progress_bar
-from ..nn.device import placed
+from ..nn.device import cache_rows, placed
 
 __all__ = ["Posterior"]
 
@@ -100,8 +100,9 @@ class Posterior:
             out = np.empty((m, num_samples, d), dtype=np.float32)
         if seed is not None:
             torch.manual_seed(seed)
-        chunk = max(1, max_rows // max(num_samples, 1))
         estimator, dev = placed(self, self.estimator)     # sim2sky --device
+        # rows per pass from max_rows only: the draws of a row depend on the chunking
+        chunk = max(1, max_rows // max(num_samples, 1))
         with progress_bar(m, "sampling", progress) as bar:
             for i in range(0, m, chunk):
                 xs = torch.from_numpy(x[i : i + chunk]).to(dev)
@@ -117,6 +118,7 @@ class Posterior:
         ensemble, all members' embeddings side by side."""
         x = self.check_x(x, allow_out_of_range=True)
         members = getattr(self.estimator, "members", [self.estimator])
+        batch = _cache_rows(self.estimator, x.shape[1:], batch, torch.device("cpu")) if len(x) else batch
         return np.concatenate([np.concatenate([m.embed(torch.from_numpy(x[i:i + batch])).numpy() for m in members], 1)
                                for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, 0), np.float32)
 
@@ -164,3 +166,8 @@ class Posterior:
             opt.step()
         with torch.no_grad():
             return (support().inv(u) if support is not None else u).numpy()
+
+
+def _cache_rows(estimator, row_shape, upper: int, device) -> int:
+    """Rows per pass such that every member's embedding network runs in cache (:func:`~sim2sky.nn.cache_rows`)."""
+    return min(cache_rows(m, m.embed, row_shape, upper, device) for m in getattr(estimator, "members", [estimator]))

@@ -252,7 +252,7 @@ class NPETrainer:
         ``x_target``: unlabelled observations of the domain the posterior will be applied to (real
         data); their embeddings are aligned with the simulations' by a domain-adversarial loss.
         """
-        with limit_threads(self.config.num_threads or None, blas=False):
+        with limit_threads(self.config.num_threads or None, blas=1):
             return self._fit(estimator, theta, x, x_target)
 
     def _fit(self, estimator, theta: np.ndarray, x: np.ndarray, x_target=None) -> dict:

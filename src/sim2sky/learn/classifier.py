@@ -24,7 +24,7 @@ from ..core.errors import InputError, ModelFolderError
 from ..core.estimator import Estimator
 from ..core.modelio import read_model_folder, save_model_folder
 from ..core.threads import limit_threads
-from ..nn.device import autocast, placed, torch_device
+from ..nn.device import autocast, cache_rows, placed, torch_device
 from ..nn.encoders import MLP, build_encoder
 from .loop import LoopConfig, fit_epochs
 
@@ -148,7 +148,7 @@ class CalibratedClassifier(Estimator):
             x_ref, y_ref = self.check_inputs(x_ref, y_ref, "x_ref")
         torch.manual_seed(self.config.seed)
         dev = torch_device(self.config.device)
-        with limit_threads(self.config.num_threads, blas=False):
+        with limit_threads(self.config.num_threads, blas=1):
             net = copy.deepcopy(self.network).to(dev)
             xt, yt = torch.as_tensor(x, device=dev), torch.as_tensor(y, device=dev)
             set_standardization(net, xt)
@@ -214,7 +214,8 @@ class CalibratedClassifier(Estimator):
         weights = self.prior_weights(class_priors)
         probs, dists, logits = [], [], []
         net, dev = self._placed()
-        with torch.no_grad(), limit_threads(self.config.num_threads, blas=False):
+        with torch.no_grad(), limit_threads(self.config.num_threads, blas=1):
+            batch = cache_rows(net, net.embed, x.shape[1:], batch, dev) if len(x) else batch
             for i in range(0, len(x), batch):
                 with autocast(dev, self._precision):
                     emb = net.embed(torch.as_tensor(x[i:i + batch]).to(dev, non_blocking=True))
@@ -270,6 +271,7 @@ class CalibratedClassifier(Estimator):
         """Backbone features (n, h) of inputs ``x`` (for representation analyses)."""
         x = np.asarray(x, np.float32)
         net, dev = self._placed()
+        batch = cache_rows(net, net.embed, x.shape[1:], batch, dev) if len(x) else batch
         with torch.no_grad(), autocast(dev, self._precision):
             return np.concatenate([net.embed(torch.as_tensor(x[i:i + batch]).to(dev)).float().cpu().numpy()
                                    for i in range(0, len(x), batch)]) if len(x) else np.zeros((0, 0), np.float32)

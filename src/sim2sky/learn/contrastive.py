@@ -62,7 +62,7 @@ def pretrain_contrastive(network: ClassifierNet, x, augment, config: Contrastive
     if len(x) < 2 * 16 or not np.isfinite(x).all():
         raise InputError(f"unlabelled inputs: expected at least 32 finite rows, got {len(x)}")
     torch.manual_seed(config.seed)
-    with limit_threads(config.num_threads, blas=False):
+    with limit_threads(config.num_threads, blas=1):
         net = copy.deepcopy(network)
         xt = torch.as_tensor(x)
         set_standardization(net, xt)

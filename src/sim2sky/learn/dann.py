@@ -64,7 +64,7 @@ def fit_dann(clf: CalibratedClassifier, x_src, y_src, x_tgt, x_cal, y_cal,
         x_ref, y_ref = clf.check_inputs(x_ref, y_ref, "x_ref")
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed + 1)
-    with limit_threads(clf.config.num_threads, blas=False):
+    with limit_threads(clf.config.num_threads, blas=1):
         net = copy.deepcopy(clf.network)
         set_standardization(net, torch.as_tensor(np.concatenate([x_src, x_tgt])))
         width = net.backbone.out_features

@@ -134,7 +134,7 @@ class FlowMatchingEmulator(Estimator):
                              f"{self.network.multiple} for a U-Net of {len(self.network.channels)} levels; use fewer levels")
         if len(theta) < 10:
             raise InputError("need at least 10 simulations to train an emulator")
-        with limit_threads(self.config.num_threads, blas=False):
+        with limit_threads(self.config.num_threads, blas=1):
             return self._fit(theta, fields, progress)
 
     def _fit(self, theta, fields, progress):
@@ -206,7 +206,7 @@ class FlowMatchingEmulator(Estimator):
         dev = self.config.torch_device()
         net = self.network_.to(dev)
         grid = torch.linspace(0.0, 1.0, steps + 1).tolist()
-        with limit_threads(self.config.num_threads, blas=False):
+        with limit_threads(self.config.num_threads, blas=1):
             for i in range(0, len(theta), batch):
                 c = self._theta(theta[i:i + batch]).to(dev)
                 x = torch.randn((len(c), *self.shape_), generator=g).to(dev)      # CPU noise: same fields on any device

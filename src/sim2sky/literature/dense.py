@@ -42,7 +42,7 @@ class Embedder:
     def encode(cls, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         model = cls.model()
         # a query: one thread is faster (and far faster when the CPU is busy)
-        with limit_threads(1 if len(texts) <= 8 else None, blas=False):
+        with limit_threads(1 if len(texts) <= 8 else None, blas=1):
             vec = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                show_progress_bar=progress, convert_to_numpy=True)
         return vec.astype(np.float16)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -154,7 +155,9 @@ class FastRQSTransform(Transform):
     def _aligned(self, x: Tensor) -> tuple[Tensor, Tensor]:
         phi = self.phi
         if phi.shape[:-1] != x.shape:
-            shape = torch.broadcast_shapes(phi.shape[:-1], x.shape)
+            # numpy's, not torch.broadcast_shapes: torch 2.13's imports torch.fx's symbolic shapes
+            # and sympy on first call, 0.3 s of every cold command with a flow
+            shape = np.broadcast_shapes(tuple(phi.shape[:-1]), tuple(x.shape))
             phi, x = phi.expand(*shape, phi.shape[-1]), x.expand(shape)
         return phi, x
 
@@ -165,9 +168,42 @@ class FastRQSTransform(Transform):
         return self.call_and_ladj(x)[0]
 
     def _inverse(self, y: Tensor) -> Tensor:
+        shared = self._shared(y)
+        if shared is not None:
+            return shared
         phi, y = self._aligned(y)
         knots, d, _ = _tables(phi, self.bound, self.log_slope)
         _, ((x0, x1), (y0, y1), (d0, d1)) = _segment(knots, d, y, 1, self.bound)
+        return self._inverse_segment(y, x0, x1, y0, y1, d0, d1)
+
+    def _shared(self, y: Tensor) -> Tensor | None:
+        """The inverse when many values share one spline (posterior draws: phi (B, D, P) for
+        y (S, B, D)), or None. The knot tables are built once per spline, not once per value, and
+        the values of each spline are searched and gathered along one axis: 40,001 spectra x
+        100 redshift draws took 1.3 s through :meth:`_aligned` (tables of every draw), and give
+        the same numbers."""
+        lead = tuple(self.phi.shape[:-1])
+        shape = np.broadcast_shapes(lead, tuple(y.shape))
+        lead = (1,) * (len(shape) - len(lead)) + lead
+        many = [i for i in range(len(shape)) if lead[i] == 1 and shape[i] > 1]
+        if not many:
+            return None
+        keep = [i for i in range(len(shape)) if i not in many]
+        order = keep + many
+        vals = y.expand(shape).permute(order).reshape(*(shape[i] for i in keep), -1)        # (*keep, M)
+        phi = self.phi.reshape(*(lead[i] for i in keep), self.phi.shape[-1])
+        phi = phi.expand(*(shape[i] for i in keep), phi.shape[-1])
+        knots, d, _ = _tables(phi, self.bound, self.log_slope)
+        k = torch.searchsorted(knots[..., 1, :-1].contiguous(), vals.contiguous())         # (*keep, M)
+        table = torch.cat([F.pad(knots, (1, 0), value=-self.bound), F.pad(d, (1, 1), value=1.0).unsqueeze(-2)], -2)
+        ends = table.gather(-1, torch.cat([k, k + 1], -1).unsqueeze(-2).expand(*k.shape[:-1], 3, 2 * k.shape[-1]))
+        (x0, x1), (y0, y1), (d0, d1) = (row.chunk(2, -1) for row in ends.unbind(-2))
+        x = self._inverse_segment(vals, x0, x1, y0, y1, d0, d1)
+        x = x.reshape(*(shape[i] for i in order))
+        return x.permute([order.index(i) for i in range(len(shape))])
+
+    def _inverse_segment(self, y, x0, x1, y0, y1, d0, d1) -> Tensor:
+        """x in the segment (x0, x1) -> (y0, y1) with end slopes d0, d1 (identity outside the bound)."""
         w, h = x1 - x0, y1 - y0
         s = h / w
         dy, dd = y - y0, d0 + d1 - 2 * s

@@ -29,9 +29,7 @@ from pathlib import Path
 import astropy.units as u
 import numpy as np
 from astropy.io import fits
-from astropy.nddata import InverseVariance
 from astropy.table import Table
-from astropy.wcs import WCS
 
 from ...core.errors import InputError, reading
 from ...core.units import parse_unit, spectral_scale
@@ -141,6 +139,8 @@ def _wcs_wave(header, n: int, what: str) -> np.ndarray:
                         "CRVAL1": float(header["CRVAL1"]), "CDELT1": step, "CRPIX1": float(header.get("CRPIX1", 1.0))})
     if unit is not None and axis["CTYPE1"]:
         axis["CUNIT1"] = unit.to_string("fits")
+    from astropy.wcs import WCS                     # here: 0.3 s of imports most inputs never need
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")             # astropy's FITSFixedWarning on informal headers
         wcs = WCS(axis)
@@ -353,6 +353,7 @@ def spectrum_set(data, name: str = "data") -> SpectrumSet:
         wave, flux, ivar = data.spectral_axis, data.flux, None
         unc = getattr(data, "uncertainty", None)
         if unc is not None:
+            from astropy.nddata import InverseVariance      # a specutils input has loaded it already
             ivar = unc.represent_as(InverseVariance).array if hasattr(unc, "represent_as") else None
         return _arrays_spectra(wave, flux, ivar, name)
     if isinstance(data, tuple) and len(data) in (2, 3):
