@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 from functools import partial
 
-import numpy as np
 import torch
 import zuko
 from torch import Tensor
 from torch.distributions import Transform, constraints
 
-from .spline import FastRQSTransform, rqs_parameters
+from .spline import FastRQSTransform, broadcast, rqs_parameters
 
 __all__ = ["BOX_TAILS", "BoxLogitTransform", "FastRQSTransform", "LazyBoxLogit", "LazyLog", "LazyStandardize", "build_flow", "FLOWS"]
 
@@ -132,15 +131,13 @@ class LazyStandardize(zuko.lazy.LazyTransform):
 
 
 class _Coupling(zuko.flows.GeneralCouplingTransform):
-    """zuko's coupling layer (same modules and weights), with the context broadcast by numpy's
-    shape rule: zuko's ``broadcast`` calls ``torch.broadcast_shapes``, which in torch 2.13
-    imports torch.fx's symbolic shapes and sympy on first use, 0.5 s of a cold 10-row
+    """zuko's coupling layer (same modules and weights) with our :func:`~.spline.broadcast`:
+    zuko's imports sympy through ``torch.broadcast_shapes``, 0.5 s of a cold 10-row
     ``nebulae predict`` (measured with cProfile)."""
 
     def meta(self, c: Tensor, x: Tensor):
         if c is not None:
-            shape = np.broadcast_shapes(tuple(x.shape[:-1]), tuple(c.shape[:-1]))
-            x = torch.cat([x.expand(*shape, x.shape[-1]), c.expand(*shape, c.shape[-1])], dim=-1)
+            x = torch.cat(broadcast(x, c, ignore=1), dim=-1)
         phi = self.hyper(x).unflatten(-1, (-1, self.total))
         return zuko.transforms.DependentTransform(self.univariate(*zuko.utils.unpack(phi, self.shapes)), 1)
 

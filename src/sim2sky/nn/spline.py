@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.distributions import Transform, constraints
 
-__all__ = ["FastRQSTransform", "rqs_parameters"]
+__all__ = ["FastRQSTransform", "rqs_parameters", "broadcast"]
 
 
 def rqs_parameters(bins: int) -> int:
@@ -55,16 +55,29 @@ def _tables(phi: Tensor, bound: float, log_slope: float):
     return knots, d, (e, total, clip_wh, clip_d)
 
 
-def _segment(knots: Tensor, d: Tensor, value: Tensor, row: int, bound: float):
-    """Bin k (...) of ``value`` along knot row ``row`` (0: x, 1: y) and the segment's
-    (x0, x1), (y0, y1), (d0, d1)."""
-    k = torch.searchsorted(knots[..., row, :-1].contiguous(), value.unsqueeze(-1).contiguous()).squeeze(-1)
+def broadcast(*tensors: Tensor, ignore: int | tuple[int, ...] = 0) -> list[Tensor]:
+    """``zuko.utils.broadcast`` (the tensors expanded to a common shape, the last ``ignore`` axes
+    of each left out) with numpy's shape rule: ``torch.broadcast_shapes`` in torch 2.13 imports
+    torch.fx's symbolic shapes and sympy on first call, 0.3-0.5 s of every cold command with a flow."""
+    ignore = (ignore,) * len(tensors) if isinstance(ignore, int) else ignore
+    dims = [t.dim() - i for t, i in zip(tensors, ignore)]
+    common = np.broadcast_shapes(*(tuple(t.shape[:i]) for t, i in zip(tensors, dims)))
+    return [t.expand(*common, *t.shape[i:]) for t, i in zip(tensors, dims)]
+
+
+def _segments(knots: Tensor, d: Tensor, values: Tensor, row: int, bound: float):
+    """Bins k (..., M) of ``values`` (..., M), M values per spline, along knot row ``row`` (0: x,
+    1: y), and their segments' (x0, x1), (y0, y1), (d0, d1), each (..., M)."""
+    k = torch.searchsorted(knots[..., row, :-1].contiguous(), values.contiguous())
     table = torch.cat([F.pad(knots, (1, 0), value=-bound), F.pad(d, (1, 1), value=1.0).unsqueeze(-2)], -2)
-    idx = (k.unsqueeze(-1) + _PAIR).unsqueeze(-2).expand(*table.shape[:-1], 2)
-    return k, [pair.unbind(-1) for pair in table.gather(-1, idx).unbind(-2)]
+    ends = table.gather(-1, torch.cat([k, k + 1], -1).unsqueeze(-2).expand(*k.shape[:-1], 3, 2 * k.shape[-1]))
+    return k, [row.chunk(2, -1) for row in ends.unbind(-2)]
 
 
-_PAIR = torch.arange(2)
+def _segment(knots: Tensor, d: Tensor, value: Tensor, row: int, bound: float):
+    """:func:`_segments` for one value per spline: k (...) and the segment ends, each (...)."""
+    k, ends = _segments(knots, d, value.unsqueeze(-1), row, bound)
+    return k.squeeze(-1), [(a.squeeze(-1), b.squeeze(-1)) for a, b in ends]
 
 
 class _Spline(torch.autograd.Function):
@@ -155,10 +168,7 @@ class FastRQSTransform(Transform):
     def _aligned(self, x: Tensor) -> tuple[Tensor, Tensor]:
         phi = self.phi
         if phi.shape[:-1] != x.shape:
-            # numpy's, not torch.broadcast_shapes: torch 2.13's imports torch.fx's symbolic shapes
-            # and sympy on first call, 0.3 s of every cold command with a flow
-            shape = np.broadcast_shapes(tuple(phi.shape[:-1]), tuple(x.shape))
-            phi, x = phi.expand(*shape, phi.shape[-1]), x.expand(shape)
+            phi, x = broadcast(phi, x, ignore=(1, 0))
         return phi, x
 
     def call_and_ladj(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -194,10 +204,7 @@ class FastRQSTransform(Transform):
         phi = self.phi.reshape(*(lead[i] for i in keep), self.phi.shape[-1])
         phi = phi.expand(*(shape[i] for i in keep), phi.shape[-1])
         knots, d, _ = _tables(phi, self.bound, self.log_slope)
-        k = torch.searchsorted(knots[..., 1, :-1].contiguous(), vals.contiguous())         # (*keep, M)
-        table = torch.cat([F.pad(knots, (1, 0), value=-self.bound), F.pad(d, (1, 1), value=1.0).unsqueeze(-2)], -2)
-        ends = table.gather(-1, torch.cat([k, k + 1], -1).unsqueeze(-2).expand(*k.shape[:-1], 3, 2 * k.shape[-1]))
-        (x0, x1), (y0, y1), (d0, d1) = (row.chunk(2, -1) for row in ends.unbind(-2))
+        _, ((x0, x1), (y0, y1), (d0, d1)) = _segments(knots, d, vals, 1, self.bound)
         x = self._inverse_segment(vals, x0, x1, y0, y1, d0, d1)
         x = x.reshape(*(shape[i] for i in order))
         return x.permute([order.index(i) for i in range(len(shape))])
