@@ -38,6 +38,16 @@ def _d4(x: np.ndarray) -> list[np.ndarray]:
     return views
 
 
+def labelled_grids(*names) -> list:
+    """(grid images, class indices) of the non-hybrid images of each named MiraBest split."""
+    splits, out = mirabest_splits(), []
+    for name in names:
+        d = splits[name]
+        keep = d["label"] != "Hybrid"
+        out.append((to_grid(d["images"][keep], 1.8, 5.4)[0], np.array([CLASSES.index(c) for c in d["label"][keep]])))
+    return out
+
+
 def fr_accuracy(proba: np.ndarray, y: np.ndarray) -> float:
     return float(((fr_probability(proba) > 0.5) == (y == CLASSES.index("FRII"))).mean())
 
@@ -48,13 +58,7 @@ def main():
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     torch.set_num_threads(2)
-    splits = mirabest_splits()
-    data = {}
-    for name in ("train", "calibration"):
-        d = splits[name]
-        keep = d["label"] != "Hybrid"
-        data[name] = (to_grid(d["images"][keep], 1.8, 5.4)[0], np.array([CLASSES.index(c) for c in d["label"][keep]]))
-    (x, y), (xcal, ycal) = data["train"], data["calibration"]
+    (x, y), (xcal, ycal) = labelled_grids("train", "calibration")
     order = np.random.default_rng(0).permutation(len(x))
     dev, fit = order[:100], order[100:]
     rows = np.random.default_rng(7).permutation(np.resize(fit, 3000))

@@ -99,10 +99,13 @@ def _peer(stack: Path, n: int) -> dict:
     return {"wall_s": round(wall, 2), "per_s": round(n / wall, 0)}
 
 
-def main(sizes):
+def main(sizes, tag=None):
     mb = load_mirabest()["images"]
-    results = {"cores": os.cpu_count(), "input": "FIRST cutouts 150x150 float32 (MiraBest repeated), one stacked FITS",
-               "runs": []}
+    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}     # notes of earlier runs stay
+    results.update({"cores": os.cpu_count(), "input": "FIRST cutouts 150x150 float32 (MiraBest repeated), one "
+                    "stacked FITS"})
+    if tag is None:
+        results["runs"] = []
     with tempfile.TemporaryDirectory(dir=HERE / "out" if (HERE / "out").is_dir() else None) as tmp:
         for n in sizes:
             stack = Path(tmp) / f"stack_{n}.fits"
@@ -111,7 +114,10 @@ def main(sizes):
             row = {"n": n, "cli": cli, "cli_per_s": round(n / cli["wall_s"], 0), "breakdown": _breakdown(stack),
                    "peer_random_forest": _peer(stack, n)}
             row["breakdown"]["write_and_rest_s"] = round(cli["wall_s"] - sum(row["breakdown"].values()), 3)
-            results["runs"].append(row)
+            if tag is None:
+                results["runs"].append(row)
+            else:
+                results[tag] = row
             print(json.dumps(row), flush=True)
             stack.unlink()
     RESULTS.write_text(json.dumps(results, indent=1))
@@ -120,4 +126,7 @@ def main(sizes):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="2000,10000,20000")
-    main([int(v) for v in ap.parse_args().sizes.split(",")])
+    ap.add_argument("--tag", default=None, help="store the (last) size's row under this key instead of 'runs' "
+                    "(e.g. the previous commit's code run with PYTHONPATH)")
+    args = ap.parse_args()
+    main([int(v) for v in args.sizes.split(",")], args.tag)

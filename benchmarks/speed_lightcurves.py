@@ -13,6 +13,11 @@ wall time of the feature term): start-up, read (``read_long_table``), period sea
 ``--before SRC`` times the same commands with another source tree first on ``PYTHONPATH`` (the
 code before this change, e.g. a ``git worktree`` of the previous commit), sizes ``--before-sizes``.
 
+Floor: on the peer's curves, in process and on one core, the seconds per curve of the features
+(period search included) and of their three NUFFTs alone (two of the 90,000-frequency grid, one at
+twice the frequencies): the transforms bound the throughput at ``cores / seconds`` whatever the
+rest of the pipeline does.
+
 Peer, same run: astropy's ``LombScargle`` (``method="fast"``, the Press & Rybicki extirpolation;
 its default) on the same frequency grid, and our in-process period search, seconds per curve
 on ``--n-peer`` curves.
@@ -32,8 +37,9 @@ import numpy as np
 
 import _data  # noqa: F401  (the shared data mirror)
 from _cold import jobs_row
+from sim2sky.cases.variables import lcfeatures
 from sim2sky.cases.variables.lcapi import lightcurve_table
-from sim2sky.cases.variables.lcfeatures import best_period, check_lightcurve, frequency_grid
+from sim2sky.cases.variables.lcfeatures import best_period, check_lightcurve, frequency_grid, lightcurve_features
 from sim2sky.core.atomic import write_text
 from sim2sky.core.tables import write_table
 
@@ -55,13 +61,9 @@ def write_curves(path: Path, n: int, seed: int = 700) -> None:
 
 def peer(path: Path, n: int) -> dict:
     """Seconds per curve: astropy LombScargle on our grid vs our period search, same curves."""
-    from astropy.table import Table
     from astropy.timeseries import LombScargle
 
-    tab = Table.read(path)
-    ids = list(dict.fromkeys(np.asarray(tab["id"])))[:n]
-    curves = [tab[np.asarray(tab["id"]) == i] for i in ids]
-    curves = [check_lightcurve(np.asarray(c["t"]), np.asarray(c["mag"]), np.asarray(c["err"])) for c in curves]
+    curves = _curves(path, n)
     out = {"n": len(curves)}
     t0 = time.perf_counter()
     ours = [best_period(*c)[0] for c in curves]
@@ -79,6 +81,52 @@ def peer(path: Path, n: int) -> dict:
     return out
 
 
+def _curves(path: Path, n: int) -> list:
+    from astropy.table import Table
+
+    tab = Table.read(path)
+    ids = list(dict.fromkeys(np.asarray(tab["id"])))[:n]
+    return [check_lightcurve(*(np.asarray(tab[c][np.asarray(tab["id"]) == i]) for c in ("t", "mag", "err")))
+            for i in ids]
+
+
+def floor(path: Path, n: int) -> dict:
+    """Seconds per curve on one core: all features, and the period search's transforms alone."""
+    from threadpoolctl import threadpool_limits
+
+    curves = _curves(path, n)
+    spent = [0.0]
+    nufft = lcfeatures._nufft
+
+    def timed_nufft(*a):
+        t = time.perf_counter()
+        out = nufft(*a)
+        spent[0] += time.perf_counter() - t
+        return out
+
+    with threadpool_limits(1):
+        lightcurve_features(*curves[0])                       # plans built (once per process)
+        best = None
+        for _ in range(3):                                    # best of three passes (noisy machine)
+            spent[0] = 0.0
+            lcfeatures._nufft = timed_nufft
+            try:
+                t0 = time.perf_counter()
+                for c in curves:
+                    lightcurve_features(*c)
+                total = time.perf_counter() - t0
+            finally:
+                lcfeatures._nufft = nufft
+            if best is None or total < best[0]:
+                best = (total, spent[0])
+    cores = os.cpu_count()
+    out = {"n": len(curves), "cores": cores, "features_s_per_curve": best[0] / len(curves),
+           "transforms_s_per_curve": best[1] / len(curves)}
+    out["max_per_s_transforms_only"] = cores / out["transforms_s_per_curve"]
+    out["max_per_s_features"] = cores / out["features_s_per_curve"]
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[700, 10_000, 30_000])
@@ -89,10 +137,11 @@ def main():
     ap.add_argument("--cache", type=Path, default=Path("benchmarks/out/speed_lc"))
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--append", action="store_true", help="add these runs to the results already in --out")
+    ap.add_argument("--floor-only", action="store_true", help="only the floor and the peer, into the results in --out")
     args = ap.parse_args()
     res = {"settings": {"sizes": args.sizes, "repeats": args.repeats, "survey": "eros1", "epochs_per_curve": 120},
            "machine": {"cpus": os.cpu_count()}, "runs": [], "before": []}
-    if args.append and args.out and args.out.exists():
+    if (args.append or args.floor_only) and args.out and args.out.exists():
         res = json.loads(args.out.read_text())
         res["settings"]["sizes"] = sorted(set(res["settings"]["sizes"]) | set(args.sizes))
 
@@ -114,7 +163,7 @@ def main():
                 print(f"before: {n:>7,} curves, {jobs} process(es): {row['wall_s']:.1f} s ({row['per_s']:,.0f}/s), "
                       f"RSS {row['rss_gb']:.2f} GB", flush=True)
                 save()
-    for n in args.sizes:
+    for n in [] if args.floor_only else args.sizes:
         for jobs in (0, 1):
             big = n > 10_000
             if big and jobs == 1:
@@ -133,6 +182,11 @@ def main():
         print(f"period search per curve: ours {p['ours_s_per_curve'] * 1e3:.1f} ms, astropy LombScargle "
               f"{p['astropy_s_per_curve'] * 1e3:.1f} ms ({p['speedup']:.0f}x), same period (1%) on "
               f"{p['same_period_1pct']:.0%}")
+        res["floor"] = f = floor(paths[args.sizes[0]], args.n_peer * 4)
+        print(f"floor, one core: features {f['features_s_per_curve'] * 1e3:.2f} ms per curve, of which the three "
+              f"NUFFTs {f['transforms_s_per_curve'] * 1e3:.2f} ms: at most {f['max_per_s_transforms_only']:,.0f} "
+              f"curves/s on {f['cores']} cores from the transforms alone, {f['max_per_s_features']:,.0f}/s with "
+              f"the features (before start-up, reading and writing)")
     save()
 
 

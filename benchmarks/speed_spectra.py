@@ -110,6 +110,12 @@ def main():
         res["settings"]["sizes"] = sorted(set(res["settings"]["sizes"]) | set(args.sizes))
         args.n_peer = 0
     else:
+        if args.out and args.out.exists():
+            # rows of sizes this run does not repeat (the 10^6 file) and notes stay, marked as earlier
+            earlier = json.loads(args.out.read_text())
+            res.update({k: v for k, v in earlier.items() if k not in res})
+            res["runs"] = [{**r, "earlier_run": True} for r in earlier.get("runs", [])
+                           if r["n"] not in args.sizes and not (r["grid"] != "model" and r["n"] == args.survey_size)]
         for _ in range(args.repeats):
             res["help"].append(timed([SIM2SKY, "--help"])["wall_s"])
         print(f"sim2sky --help: {min(res['help']):.2f} s (cold process)")

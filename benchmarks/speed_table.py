@@ -1,8 +1,9 @@
 """Cold, end-to-end speed of the main commands as Markdown, from the speed result files.
 
 Reads ``results_speed_spectra.json`` (benchmarks/speed_spectra.py), ``results_speed_cube.json``
-(benchmarks/speed_cube.py), ``results_speed_lightcurves.json`` (benchmarks/speed_lightcurves.py) and
-``results_speed_transits.json`` (benchmarks/speed_transits.py): one row per run, with
+(benchmarks/speed_cube.py), ``results_speed_lightcurves.json`` (benchmarks/speed_lightcurves.py),
+``results_speed_transits.json`` (benchmarks/speed_transits.py) and ``results_startup.json``
+(benchmarks/startup.py): one row per run, with
 its conditions (size, cores, cold CLI), the throughput, peak memory, the largest terms of the
 time breakdown and the same-run peer. Used by the benchmarks page.
 
@@ -32,6 +33,10 @@ def _before(command: str, objects: str, results) -> list[str]:
     """Notes on the runs of the code before the change (``results["before"]``)."""
     return [f"{command} before this change: {row['n']:,} {objects}, {row['n_jobs']} process(es), {row['wall_s']:.1f} s "
             f"({row['per_s']:,.1f}/s)." for row in results.get("before", [])]
+
+
+def _span(values) -> str:
+    return f"{min(values):.1f}-{max(values):.1f} s"
 
 
 def _spectra(row) -> str:
@@ -70,9 +75,9 @@ def table() -> str:
                          f"{r['ratio_vs_redrock']:,.0f}x faster.")
         prev = r.get("previous_commit")
         if prev:
-            notes.append(f"`spectra predict` with the previous commit's code ({prev['commit']}), same file and machine: "
-                         f"{prev['n']:,} spectra {min(prev['z_posterior_on_wall_s']):.1f} s with the z posterior, "
-                         f"{min(prev['z_posterior_off_wall_s']):.1f} s without (best of 2).")
+            notes += [f"`spectra predict` with the previous commit's code ({prev['commit']}) alternated with this code, "
+                      f"same file and machine, with the z posterior: {prev['n']:,} spectra on the {grid} "
+                      f"{_span(before)} against {_span(now)}." for grid, before, now in prev["runs"]]
         mem = r.get("output_in_memory_1e6")
         if mem:
             notes.append(f"10^6 spectra with the output joined in memory (commit {mem['commit']}, same file and "
@@ -105,6 +110,13 @@ def table() -> str:
                          f"astropy `LombScargle` on the same grid {p['astropy_s_per_curve'] * 1e3:.1f} ms "
                          f"({p['speedup']:.0f}x); the same period within 1% on {p['same_period_1pct']:.0%} of "
                          f"{p['n']} curves.")
+        f = r.get("floor")
+        if f:
+            notes.append(f"light-curve floor, one core, {f['n']} EROS-1 curves: features {f['features_s_per_curve'] * 1e3:.2f} "
+                         f"ms per curve, of which the period search's three NUFFTs {f['transforms_s_per_curve'] * 1e3:.2f} "
+                         f"ms: at most {f['max_per_s_transforms_only']:,.0f} curves/s on {f['cores']} cores from the "
+                         f"transforms alone, {f['max_per_s_features']:,.0f}/s with the features, before start-up, "
+                         f"reading and writing.")
     transits = HERE / "results_speed_transits.json"
     if transits.exists():
         r = json.loads(transits.read_text())
@@ -117,7 +129,16 @@ def table() -> str:
             notes.append(f"transit search per Kepler quarter, one core ({s['n_quarters']} simulated quarters): {ours} "
                          f"{b['s_per_quarter']:.2f} s, {peer} {a['s_per_quarter']:.2f} s ({s['speedup']:.1f}x); "
                          f"recall {recall}; the same TCE period on {s['same_tce_period']:.1%}.")
-    return "\n".join(lines + [""] + [f"- {n}" for n in notes])
+    floor = []
+    startup = HERE / "results_startup.json"
+    if startup.exists():
+        r = json.loads(startup.read_text())
+        floor += ["", f"Start-up floor (`benchmarks/startup.py`): a fresh process each, best of {r['repeats']}, "
+                  f"{r['machine']['cpus']} cores.", "", "| process | wall s |", "|---|---|"]
+        floor += [f"| {name} | {sec:.2f} |" for name, sec in r["seconds"].items()]
+        floor += ["", f"A 10-row `nebulae predict` spends {r['nebulae_work_s']:.2f} s beyond the imports it needs "
+                      f"(the scientific stack and torch)."]
+    return "\n".join(lines + [""] + [f"- {n}" for n in notes] + floor)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,28 @@ def test_snr_is_what_was_asked():
     assert np.allclose(np.median(snr), 30, rtol=0.35) and np.all(cov == 1)
 
 
+def test_inputs_are_per_spectrum_whatever_the_block():
+    """to_inputs works in cache-sized blocks of rows: a spectrum's inputs must not depend on
+    which block it falls in, nor on its neighbours (masked, all-NaN, negative and inf rows)."""
+    from sim2sky.cases.spectra.grid import _BLOCK_ROWS
+
+    rng = np.random.default_rng(5)
+    n = 2 * _BLOCK_ROWS + 37
+    flux = rng.normal(1.0, 2.0, (n, 1024)).astype(np.float32)
+    ivar = rng.uniform(-0.1, 3.0, (n, 1024)).astype(np.float32)
+    flux[_BLOCK_ROWS - 1] = np.nan
+    ivar[_BLOCK_ROWS] = 0.0
+    flux[_BLOCK_ROWS + 1, :10] = np.inf
+    flux[-1] = -1.0
+    whole = to_inputs(flux, ivar)
+    for i in (0, _BLOCK_ROWS - 1, _BLOCK_ROWS, _BLOCK_ROWS + 1, n - 1):
+        one = to_inputs(flux[i:i + 1], ivar[i:i + 1])
+        for a, b in zip(whole, one):
+            assert np.array_equal(a[i:i + 1], b), i
+    assert whole[0].shape == (n, 2, 1024) and whole[3][_BLOCK_ROWS] == 0
+    assert to_inputs(flux[:0], ivar[:0])[0].shape == (0, 2, 1024)
+
+
 def _write_stack(path, flux, ivar, wave, extra=None):
     h = fits.Header()
     h["CRVAL1"], h["CDELT1"], h["CRPIX1"], h["CUNIT1"] = float(wave[0]), float(wave[1] - wave[0]), 1.0, "Angstrom"

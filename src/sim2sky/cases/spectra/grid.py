@@ -60,6 +60,12 @@ def resample_matrix(src_wave: np.ndarray, dst_wave: np.ndarray) -> sparse.csr_ma
     return sparse.csr_matrix((vals, (rows, cols)), shape=(len(dst_wave), len(src_wave)))
 
 
+#: rows per block of :func:`resample` and :func:`to_inputs`: their elementwise passes stay in the
+#: CPU cache (1-4 MB per float32 array) instead of streaming 32-130 MB temporaries through memory
+#: each time (8,192 model-grid spectra: to_inputs 0.36 s -> 0.16-0.18 s, measured; identical outputs)
+_BLOCK_ROWS = 256
+
+
 def row_nanmedian(a: np.ndarray) -> np.ndarray:
     """Median of each row ignoring NaN (NaN for all-NaN rows).
 
@@ -81,27 +87,38 @@ def resample(flux, ivar, matrix: sparse.csr_matrix, min_cover: float = 0.5):
     get flux 0 and ivar 0.
     """
     # float32 throughout (the weights are overlap fractions of a few pixels): float64 doubled the
-    # memory traffic of each pass (8,192 spectra of 4,000 px: 5.1 s -> 3.8 s, measured; the sparse
-    # products on transposed copies are the rest, see benchmarks/speed_spectra.py)
+    # memory traffic of each pass (8,192 spectra of 4,000 px: 5.1 s -> 3.8 s, measured)
     flux = np.atleast_2d(np.asarray(flux, np.float32))
     ivar = np.atleast_2d(np.asarray(ivar, np.float32))
+    if matrix.shape[0] == matrix.shape[1] and matrix.nnz == matrix.shape[0] and np.allclose(matrix.diagonal(), 1.0):
+        # already on the destination grid (our own stacks): nothing to average
+        good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0)
+        return np.where(good, flux, np.float32(0)), np.where(good, ivar, np.float32(0))
+    w = matrix.astype(np.float32).tocsr()
+    w2 = w.multiply(w).tocsr()
+    n, out_len = len(flux), matrix.shape[0]
+    out_f, out_iv = np.empty((n, out_len), np.float32), np.empty((n, out_len), np.float32)
+    # in blocks of _BLOCK_ROWS spectra, whose temporaries stay in the CPU cache: 8,192 spectra of
+    # 4,000 px 0.78 s -> 0.30 s (measured; identical outputs)
+    for i in range(0, n, _BLOCK_ROWS):
+        rows = slice(i, i + _BLOCK_ROWS)
+        out_f[rows], out_iv[rows] = _resample_block(flux[rows], ivar[rows], w, w2, min_cover)
+    return out_f, out_iv
+
+
+def _resample_block(flux, ivar, w, w2, min_cover):
     good = np.isfinite(flux) & np.isfinite(ivar) & (ivar > 0)
     zero = np.float32(0.0)
     iv = np.where(good, ivar, zero)
     fl = np.where(good, flux, zero)
-    if matrix.shape[0] == matrix.shape[1] and matrix.nnz == matrix.shape[0] and np.allclose(matrix.diagonal(), 1.0):
-        # already on the destination grid (our own stacks): nothing to average
-        return fl, iv
-    w = matrix.astype(np.float32)
     # one product for the three linear sums: rows [iv*f; iv; good] stacked, transposed once
     stacked = (w @ np.concatenate([iv * fl, iv, good.astype(np.float32)]).T).T
     num, den, cover = np.split(stacked, 3)
-    den2 = (w.multiply(w) @ iv.T).T                      # sum w^2 ivar
+    den2 = (w2 @ iv.T).T                                  # sum w^2 ivar
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(den > 0, num / den, 0.0)
         out_iv = np.where((den2 > 0) & (cover >= min_cover), den**2 / den2, 0.0)
-    out = np.where(out_iv > 0, out, 0.0)
-    return out.astype(np.float32), out_iv.astype(np.float32)
+    return np.where(out_iv > 0, out, 0.0), out_iv
 
 
 def to_inputs(flux, ivar):
@@ -113,8 +130,18 @@ def to_inputs(flux, ivar):
     """
     flux = np.asarray(flux, np.float32)
     ivar = np.asarray(ivar, np.float32)
-    good = (ivar > 0) & np.isfinite(flux) & np.isfinite(ivar)
     n = len(flux)
+    x = np.zeros((n, 2, flux.shape[1]), np.float32)
+    scale, snr, coverage = (np.zeros(n, np.float32) for _ in range(3))
+    for i in range(0, n, _BLOCK_ROWS):
+        rows = slice(i, i + _BLOCK_ROWS)
+        scale[rows], snr[rows], coverage[rows] = _inputs_block(flux[rows], ivar[rows], x[rows])
+    return x, scale, snr, coverage
+
+
+def _inputs_block(flux, ivar, x):
+    """:func:`to_inputs` of a block of rows, written into ``x``; returns (scale, snr, coverage)."""
+    good = (ivar > 0) & np.isfinite(flux) & np.isfinite(ivar)
     masked = np.where(good, flux, np.nan)
     with np.errstate(all="ignore"):
         with warnings.catch_warnings():
@@ -128,7 +155,6 @@ def to_inputs(flux, ivar):
         warnings.simplefilter("ignore", RuntimeWarning)
         alt = np.nanmean(np.abs(masked), axis=1)
     scale = np.where(bad_scale, np.where(np.isfinite(alt) & (alt > 0), alt, 1.0), scale).astype(np.float32)
-    x = np.zeros((n, 2, flux.shape[1]), np.float32)
     x[:, 0] = np.where(good, np.arcsinh(np.nan_to_num(flux) / scale[:, None]), 0.0)
     x[:, 1] = np.where(good, np.minimum(scale[:, None] / sigma, 100.0) / 100.0, 0.0)
-    return x, scale, np.nan_to_num(snr).astype(np.float32), good.mean(1).astype(np.float32)
+    return scale, np.nan_to_num(snr), good.mean(1)
