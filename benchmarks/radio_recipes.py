@@ -5,12 +5,14 @@ Every recipe trains on simulations and/or the real training split only; each is 
 argmax on the 183 non-hybrid images of the calibration split (FRI/FRII accuracy, bent counted as
 FRI, and 3-class accuracy). The test split is not read. Recipes:
 
-* ``shipped-v1``: ``sim2sky radio train`` before this change (theory, then 40 epochs on the real
-  split repeated 4x beside a third of the simulations);
+* ``shipped-v1``: the recipe of ``sim2sky radio train`` (theory, then 40 epochs on the real split
+  repeated 4x beside a third of the simulations);
 * ``scratch``: real training split only, 150 epochs of 3,000 draws (the field table's reference);
 * ``theory+real``: the theory network, then 150 epochs of 3,000 real draws plus ``--sims-per-epoch``
   simulated cutouts (all classes, so that Compact, absent from MiraBest, is kept);
-* the same with the 16-32-64 network (``wide``).
+* ``shipped-v1 wide``: the shipped recipe with the 16-32-64 network.
+
+Each is also scored with test-time averaging over 2, 4 and 8 rotations/reflections per image.
 
     SIM2SKY_DATA=../shared/data python benchmarks/radio_recipes.py --out benchmarks/results_radio_recipes.json
 """
@@ -26,7 +28,7 @@ import numpy as np
 import torch
 
 import _data  # noqa: F401  (data mirror)
-from radio_capacity import fr_accuracy, labelled_grids
+from radio_capacity import _d4, fr_accuracy, labelled_grids
 from sim2sky.cases.radio import CLASSES, radio_classifier, training_set
 from sim2sky.cases.radio.schema import GRID
 from sim2sky.core.atomic import write_text
@@ -41,16 +43,24 @@ def network(channels, seed):
 
 
 def scores(clf, x, y) -> dict:
-    p = clf.predict_all(x)["proba"]
-    return {"fr_accuracy": fr_accuracy(p, y), "accuracy": float((p.argmax(1) == y).mean())}
+    """Argmax scores of one pass, and of the probabilities averaged over 2 (0 and 180 deg), 4 (the
+    rotations) and 8 (D4) views of each image (test-time averaging: that many network passes)."""
+    views = _d4(x)                                        # rot 0, rot 0 flipped, rot 90, ..., rot 270 flipped
+    probs = [clf.predict_all(v)["proba"] for v in views]
+    p = probs[0]
+    out = {"fr_accuracy": fr_accuracy(p, y), "accuracy": float((p.argmax(1) == y).mean())}
+    for k, sel in ((2, (0, 4)), (4, (0, 2, 4, 6)), (8, range(8))):
+        out[f"fr_accuracy_views{k}"] = fr_accuracy(np.mean([probs[i] for i in sel], 0), y)
+    return out
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--append", action="store_true", help="add these runs to the results already in --out")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--sims-per-epoch", type=int, default=600)
-    ap.add_argument("--recipes", nargs="+", default=["shipped-v1", "scratch", "theory+real", "theory+real wide"])
+    ap.add_argument("--recipes", nargs="+", default=["shipped-v1", "scratch", "theory+real", "shipped-v1 wide"])
     args = ap.parse_args()
     torch.set_num_threads(2)
     (xr, yr), (xcal, ycal) = labelled_grids("train", "calibration")
@@ -58,17 +68,19 @@ def main():
     xc, yc, _ = training_set(3000, seed=1001)
     yi, yci = (np.array([CLASSES.index(c) for c in v]) for v in (y, yc))
     res = {"n_real_train": len(xr), "n_scored": len(xcal), "sims_per_epoch": args.sims_per_epoch, "runs": []}
+    if args.append and args.out and args.out.exists():
+        res = json.loads(args.out.read_text())
     theory = {}
     for recipe in args.recipes:
         channels = (16, 32, 64) if "wide" in recipe else (8, 16, 32)
         for seed in args.seeds:
             t0 = time.perf_counter()
-            if recipe.startswith("theory") or recipe == "shipped-v1":
+            if recipe.startswith(("theory", "shipped-v1")):
                 if channels not in theory:
                     theory[channels] = radio_classifier(network(channels, 1), epochs=20, seed=1).fit(x, yi, xc, yci)
                     res.setdefault("theory_only", {})[str(channels)] = scores(theory[channels], xcal, ycal)
                 start = theory[channels].network_
-            if recipe == "shipped-v1":
+            if recipe.startswith("shipped-v1"):
                 m = len(x) // 3
                 xf, yf = np.concatenate([x[:m], np.repeat(xr, 4, 0)]), np.concatenate([yi[:m], np.repeat(yr, 4)])
                 clf = radio_classifier(start, epochs=40, learning_rate=1e-3, seed=seed).fit(xf, yf, xcal, ycal)
@@ -84,8 +96,9 @@ def main():
             row = {"recipe": recipe, "seed": seed, "channels": list(channels), "seconds": time.perf_counter() - t0,
                    **scores(clf, xcal, ycal)}
             res["runs"].append(row)
-            print(f"{recipe:18s} seed {seed}: FRI/FRII {row['fr_accuracy']:.3f}, 3-class {row['accuracy']:.3f} "
-                  f"({row['seconds']:.0f} s)", flush=True)
+            print(f"{recipe:18s} seed {seed}: FRI/FRII {row['fr_accuracy']:.3f} (2/4/8 views "
+                  f"{row['fr_accuracy_views2']:.3f}/{row['fr_accuracy_views4']:.3f}/{row['fr_accuracy_views8']:.3f}), "
+                  f"3-class {row['accuracy']:.3f} ({row['seconds']:.0f} s)", flush=True)
             if args.out:
                 write_text(args.out, json.dumps(res, indent=1))
 

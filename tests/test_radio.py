@@ -235,6 +235,34 @@ def test_cli_predict_classify_and_errors(tmp_path, tiny_model):
     assert r.exit_code == 0 and "accuracy" in r.output, r.output
 
 
+def test_class_priors_reweight_by_prior_over_training_fraction(tmp_path, tiny_model):
+    """p_k -> p_k * prior_k / train_k, renormalised (Saerens et al. 2002); a zero prior removes a class;
+    "unknown" does not move; bad priors are one-line errors (exit 2 on the command line)."""
+    from sim2sky.cli import app
+
+    ds = radio.simulate(12, seed=9)
+    pipe = radio.load(tiny_model)
+    base = pipe.predict(ds)
+    p0 = np.column_stack([base[f"p_{c}"].value for c in CLASSES])
+    prior = np.array([0.5, 0.3, 0.2, 0.0])
+    t = pipe.predict(ds, class_priors="FRI=5,FRII=3,Bent=2,Compact=0")       # any positive scale
+    p1 = np.column_stack([t[f"p_{c}"].value for c in CLASSES])
+    want = p0 * prior / pipe.classifier_.train_priors_
+    np.testing.assert_allclose(p1, want / want.sum(1, keepdims=True), rtol=1e-4, atol=1e-6)
+    assert not p1[:, CLASSES.index("Compact")].any() and "Compact" not in set(t["class"])
+    np.testing.assert_array_equal(t["ood_distance"], base["ood_distance"])
+    m = pipe.predict(ds, class_priors="mirabest")
+    np.testing.assert_allclose(np.column_stack([m[f"p_{c}"].value for c in CLASSES]),
+                               np.column_stack([pipe.predict(ds, class_priors=[0.433, 0.515, 0.052, 0])[f"p_{c}"].value
+                                                for c in CLASSES]))
+    with pytest.raises(InputError, match="class-priors.*missing: Compact"):
+        pipe.predict(ds, class_priors="FRI=1,FRII=1,Bent=1")
+    ds.write(tmp_path / "s.fits")
+    r = CliRunner().invoke(app, ["radio", "predict", str(tmp_path / "s.fits"), "--out", str(tmp_path / "o.csv"),
+                                 "--model", str(tiny_model), "--class-priors", "FRI=x"])
+    assert r.exit_code == 2 and "class-priors" in r.output and not (tmp_path / "o.csv").exists()
+
+
 def test_explain_gives_attribution_maps(tmp_path, tiny_model):
     from sim2sky.understand import explain
 

@@ -24,6 +24,11 @@ def radio_predict(
     pixel_scale: Optional[float] = typer.Option(None, "--pixel-scale", help="Pixel size \\[arcsec] (overrides the header)."),
     beam: Optional[float] = typer.Option(None, "--beam", help="Beam FWHM \\[arcsec] (overrides BMAJ/BMIN)."),
     model: Optional[Path] = typer.Option(None, "--model", help="Model folder (default: the shipped classifier)."),
+    class_priors: Optional[str] = typer.Option(
+        None, "--class-priors", help="Class fractions of your sample, every class named (e.g. "
+        "FRI=0.4,FRII=0.5,Bent=0.1,Compact=0), or a preset: mirabest (a sample selected like MiraBest: FRI 0.433, "
+        "FRII 0.515, Bent 0.052, no compact sources) or trained (no re-weighting, the default). Probabilities are "
+        "re-weighted by prior / training fraction; 'unknown' is unaffected."),
 ):
     """Classify radio sources into FRI, FRII, Bent (wide-angle and head-tail), Compact or unknown.
 
@@ -35,7 +40,8 @@ def radio_predict(
     from ..core.tables import write_table
 
     file_out(out_path)
-    table = load(model).predict([str(p) for p in inputs], pixel_scale=pixel_scale, beam=beam)
+    table = load(model).predict([str(p) for p in inputs], pixel_scale=pixel_scale, beam=beam,
+                                class_priors=class_priors)
     write_table(table, out_path)
     counts = {c: int((table["class"] == c).sum()) for c in ("FRI", "FRII", "Bent", "Compact", "unknown")}
     out.print(f"{len(table)} images: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v) + f" -> {out_path}")

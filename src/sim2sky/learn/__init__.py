@@ -21,7 +21,7 @@ _EXPORTS = {
     "loop": ("LoopConfig", "fit_epochs"),
     "metrics": ("classification_check",),
     "calibrate": ("ClassCalibration", "ConformalSets", "ProbabilityScaling", "calibrate_classes", "check_proba",
-                  "expected_calibration_error"),
+                  "expected_calibration_error", "parse_class_priors"),
     "trust": ("FLAG_UNLIKE_TRAINING", "StatisticTrust", "TrustScore"),
 }
 __all__ = [name for names in _EXPORTS.values() for name in names]

@@ -33,7 +33,7 @@ from ..core.calibration import conformal_quantile
 from ..core.estimator import Estimator
 
 __all__ = ["ProbabilityScaling", "ConformalSets", "check_proba", "calibrate_classes", "ClassCalibration",
-           "expected_calibration_error"]
+           "expected_calibration_error", "parse_class_priors"]
 
 
 def check_proba(proba, y=None, what: str = "proba") -> tuple[np.ndarray, np.ndarray | None]:
@@ -260,3 +260,45 @@ class ClassCalibration:
         """The sets as strings ``A|B`` (classes in model order)."""
         names = np.asarray(self.classes)
         return np.array(["|".join(names[row]) for row in sets])
+
+
+def parse_class_priors(spec, classes, presets=None) -> np.ndarray | None:
+    """The class fractions expected in the data (``--class-priors``), in ``classes`` order, or None.
+
+    ``spec``: ``"A=0.7,B=0.2,..."`` with every class named (any positive scale), a name in
+    ``presets`` (a dict of name -> {class: fraction} or None for "as trained"), a dict, or numbers
+    in ``classes`` order. :meth:`CalibratedClassifier.predict_all` re-weights its probabilities by
+    prior / training fraction (Saerens et al. 2002, Neural Computation 14, 21).
+    """
+    presets = presets or {}
+    if spec is None or (isinstance(spec, str) and not spec.strip()):
+        return None
+    if isinstance(spec, str) and spec.strip().lower() in presets:
+        spec = presets[spec.strip().lower()]
+        if spec is None:
+            return None
+    if not isinstance(spec, (str, dict)):           # already numbers in class order
+        values = np.asarray(spec, float).ravel()
+        if values.shape != (len(classes),):
+            raise InputError(f"--class-priors: expected {len(classes)} numbers ({', '.join(classes)}), got {len(values)}")
+        return values
+    if isinstance(spec, str):
+        pairs = {}
+        for item in spec.split(","):
+            name, sep, value = item.partition("=")
+            try:
+                if not sep:
+                    raise ValueError
+                pairs[name.strip()] = float(value)
+            except ValueError:
+                raise InputError(f"--class-priors: {item.strip()!r} is not CLASS=NUMBER; give e.g. "
+                                 f"{','.join(f'{c}=1' for c in classes)}"
+                                 + (f" or a preset ({', '.join(presets)})" if presets else "")) from None
+        spec = pairs
+    unknown = [k for k in spec if k not in classes]
+    missing = [c for c in classes if c not in spec]
+    if unknown or missing:
+        raise InputError(f"--class-priors: give a number for every class ({', '.join(classes)})"
+                         + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+                         + (f"; missing: {', '.join(missing)}" if missing else ""))
+    return np.array([float(spec[c]) for c in classes])

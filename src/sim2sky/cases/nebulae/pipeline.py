@@ -23,6 +23,7 @@ from ...core.modelio import seal_folder
 from ...core.errors import InputError
 from ...core.tables import write_table
 from ...infer.io import load_posterior
+from ...learn.calibrate import parse_class_priors as parse_priors
 from ...learn.classifier import CalibratedClassifier, ClassifierConfig, mlp_classifier
 from ...learn.dann import DANNConfig, fit_dann
 from .calibration import NebulaCalibration
@@ -133,43 +134,13 @@ class NebulaPipeline:
 
 
 def parse_class_priors(spec, classes) -> np.ndarray | None:
-    """Class priors from ``"HII=0.7,PN=0.05,..."``, a preset name, a dict or numbers in ``classes``
-    order: an array in ``classes`` order, or None (balanced, as trained).
+    """Class priors from ``"HII=0.7,PN=0.05,..."``, a preset of :data:`CLASS_PRIOR_PRESETS`, a dict or
+    numbers in ``classes`` order (:func:`sim2sky.learn.parse_class_priors`).
 
     Real fields are not balanced like the training set: in a nearby-galaxy mosaic HII-region
     spaxels outnumber PN spaxels by orders of magnitude, and the Bayes-optimal call for an
     ambiguous spectrum changes with that."""
-    if spec is None or (isinstance(spec, str) and not spec.strip()):
-        return None
-    if isinstance(spec, str) and spec.strip().lower() in CLASS_PRIOR_PRESETS:
-        spec = CLASS_PRIOR_PRESETS[spec.strip().lower()]
-        if spec is None:
-            return None
-    if not isinstance(spec, (str, dict)):           # already numbers in class order
-        values = np.asarray(spec, float).ravel()
-        if values.shape != (len(classes),):
-            raise InputError(f"--class-priors: expected {len(classes)} numbers ({', '.join(classes)}), got {len(values)}")
-        return values
-    if isinstance(spec, str):
-        pairs = {}
-        for item in spec.split(","):
-            name, sep, value = item.partition("=")
-            try:
-                if not sep:
-                    raise ValueError
-                pairs[name.strip()] = float(value)
-            except ValueError:
-                raise InputError(f"--class-priors: {item.strip()!r} is not CLASS=NUMBER; give e.g. "
-                                 f"{','.join(f'{c}=1' for c in classes)} or a preset "
-                                 f"({', '.join(CLASS_PRIOR_PRESETS)})") from None
-        spec = pairs
-    unknown = [k for k in spec if k not in classes]
-    missing = [c for c in classes if c not in spec]
-    if unknown or missing:
-        raise InputError(f"--class-priors: give a number for every class ({', '.join(classes)})"
-                         + (f"; unknown: {', '.join(unknown)}" if unknown else "")
-                         + (f"; missing: {', '.join(missing)}" if missing else ""))
-    return np.array([float(spec[c]) for c in classes])
+    return parse_priors(spec, classes, CLASS_PRIOR_PRESETS)
 
 
 def _param_key(label: str) -> str:

@@ -26,12 +26,12 @@ from ...core.contract import CasePipeline, Dataset, qtable, train_settings
 from ...core.data import available
 from ...core.errors import InputError
 from ...core.tables import read_table, write_table
-from ...learn import CalibratedClassifier, UNKNOWN, classification_check
+from ...learn import CalibratedClassifier, UNKNOWN, classification_check, parse_class_priors
 from .io import iter_chunks, read_cutouts
 from .mirabest import load_mirabest, select_rows, split_indices
 from .observe import simulate_cutouts
 from .preprocess import to_grid
-from .schema import CLASSES, SIM_CLASSES, SURVEYS
+from .schema import CLASS_PRIOR_PRESETS, CLASSES, SIM_CLASSES, SURVEYS
 from .training import radio_classifier, radio_network, training_set
 
 __all__ = ["simulate", "train", "load", "RadioCase", "FLAGS"]
@@ -175,7 +175,7 @@ class RadioCase(CasePipeline):
         self.classifier_ = CalibratedClassifier.load(self.model)
 
     def predict(self, data, *, pixel_scale: float | None = None, beam: float | None = None,
-                chunk: int = 2048) -> QTable:
+                class_priors=None, chunk: int = 2048) -> QTable:
         """One row per image, in input order: ``source``, ``class``, ``p_<class>``, ``flag``,
         ``ood_distance``, ``peak_snr`` (after smoothing to the working beam), ``ra``/``dec`` [deg]
         (the cutout centre, NaN without a WCS), ``pixel_scale`` and ``beam`` [arcsec] as read.
@@ -183,7 +183,12 @@ class RadioCase(CasePipeline):
         ``data``: FITS path(s) (2-D cutouts with a celestial WCS, or a stack (n, ny, nx) with
         CDELT and BMAJ in degrees), an ``.npz`` with ``images``, or an array / Quantity / NDData /
         ``(array, WCS)``; ``pixel_scale`` and ``beam`` [arcsec] override or supply what headers lack.
+        ``class_priors``: the class fractions of the sample (``"FRI=0.4,FRII=0.5,Bent=0.1,Compact=0"``,
+        a preset of :data:`~.schema.CLASS_PRIOR_PRESETS` such as ``"mirabest"``, or numbers in
+        :data:`CLASSES` order): probabilities re-weighted by prior / training fraction; the
+        "unknown" test is unaffected.
         """
+        priors = parse_class_priors(class_priors, CLASSES, CLASS_PRIOR_PRESETS)
         if isinstance(data, Dataset):
             pixel_scale = pixel_scale or data.meta["pixel_arcsec"]
             beam = beam or data.meta["beam_arcsec"]
@@ -203,7 +208,7 @@ class RadioCase(CasePipeline):
             finite = np.isfinite(images).any((1, 2))
             finite_any |= bool(finite.any())
             x, s = to_grid(images, pixel, b)
-            res = self.classifier_.predict_all(x)
+            res = self.classifier_.predict_all(x, class_priors=priors)
             proba[rows], dist[rows], label[rows], snr[rows] = res["proba"], res["distance"], res["label"], s
             pix[rows], bm[rows] = float(np.mean(pixel)), b
             empty = (x.reshape(len(x), -1).max(1) <= 0) | ~finite

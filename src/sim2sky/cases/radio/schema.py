@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["IMAGE_FEATURE", "CLASSES", "SIM_CLASSES", "Survey", "SURVEYS", "GRID", "Grid", "CLIP_SIGMA", "OUTPUT_UNITS"]
+__all__ = ["IMAGE_FEATURE", "CLASSES", "SIM_CLASSES", "Survey", "SURVEYS", "GRID", "Grid", "CLIP_SIGMA", "OUTPUT_UNITS",
+           "MIRABEST_PRIORS", "CLASS_PRIOR_PRESETS"]
 
 #: The classifier's classes; anything else (hybrids, double-doubles, artefacts) should come out "unknown".
 CLASSES = ("FRI", "FRII", "Bent", "Compact")
@@ -64,6 +65,15 @@ GRID = Grid()
 #: Pixels below this many noise sigmas are set to zero (MiraBest's and Radio Galaxy Zoo's
 #: preprocessing: Aniyan & Thorat 2017, arXiv:1705.03413; Porter & Scaife 2023).
 CLIP_SIGMA = 3.0
+
+#: Class fractions of a MiraBest-like sample (``--class-priors mirabest``): the 732 non-hybrid images
+#: of MiraBest's training split (FRI 317, FRII 377, bent 38; Porter & Scaife 2023), a sample
+#: selected for extended FR sources, so no compact ones. A FIRST catalogue as a whole is mostly
+#: compact sources: use this preset only for samples selected like MiraBest.
+MIRABEST_PRIORS = {"FRI": 0.433, "FRII": 0.515, "Bent": 0.052, "Compact": 0.0}
+
+#: Named class-prior presets of ``--class-priors`` (``trained`` = as trained: no re-weighting).
+CLASS_PRIOR_PRESETS = {"mirabest": MIRABEST_PRIORS, "trained": None}
 
 #: The feature name a radio classifier's folder records: ``sim2sky explain`` reads cutouts for it.
 IMAGE_FEATURE = "radio_grid"
