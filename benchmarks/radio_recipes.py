@@ -10,7 +10,8 @@ FRI, and 3-class accuracy). The test split is not read. Recipes:
 * ``scratch``: real training split only, 150 epochs of 3,000 draws (the field table's reference);
 * ``theory+real``: the theory network, then 150 epochs of 3,000 real draws plus ``--sims-per-epoch``
   simulated cutouts (all classes, so that Compact, absent from MiraBest, is kept);
-* ``shipped-v1 wide``: the shipped recipe with the 16-32-64 network.
+* ``shipped-v1 wide``: the shipped recipe with the 16-32-64 network;
+* ``shipped-v1 rot``: the shipped recipe, its fine-tuning augmented with rotations by any angle.
 
 Each is also scored with test-time averaging over 2, 4 and 8 rotations/reflections per image.
 
@@ -40,6 +41,18 @@ def network(channels, seed):
     torch.manual_seed(seed)
     return ClassifierNet(CNN2d(GRID.size ** 2, 32, channels, stem=True, convs=1), len(CLASSES),
                          (GRID.size, GRID.size), standardize="global")
+
+
+def any_rotation(x: torch.Tensor) -> torch.Tensor:
+    """The case's augmentation with rotations by any angle (bilinear) instead of multiples of 90 deg."""
+    b = len(x)
+    angle = torch.rand(b) * 2 * torch.pi
+    flip = torch.where(torch.rand(b) < 0.5, -1.0, 1.0)
+    shift = torch.randint(-2, 3, (b, 2)).float() * 2 / x.shape[-1]
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, (b, 1, *x.shape[-2:]), align_corners=False)
+    return torch.nn.functional.grid_sample(x[:, None], grid, align_corners=False)[:, 0]
 
 
 def scores(clf, x, y) -> dict:
@@ -83,7 +96,10 @@ def main():
             if recipe.startswith("shipped-v1"):
                 m = len(x) // 3
                 xf, yf = np.concatenate([x[:m], np.repeat(xr, 4, 0)]), np.concatenate([yi[:m], np.repeat(yr, 4)])
-                clf = radio_classifier(start, epochs=40, learning_rate=1e-3, seed=seed).fit(xf, yf, xcal, ycal)
+                clf = radio_classifier(start, epochs=40, learning_rate=1e-3, seed=seed)
+                if "rot" in recipe:
+                    clf.augment = any_rotation
+                clf.fit(xf, yf, xcal, ycal)
             else:
                 rng = np.random.default_rng(seed)
                 rows = rng.permutation(np.resize(np.arange(len(xr)), 3000))
