@@ -17,6 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...core.arrays import row_nanmedian
 from .schema import CLIP_SIGMA, GRID, Grid
 
 __all__ = ["resampling_matrix", "to_grid"]
@@ -53,14 +54,6 @@ def _support(n_in: int, pixel_in: float, beam_in: float, grid: Grid) -> tuple[np
 _BLOCK = 128
 
 
-def _row_median(a: np.ndarray) -> np.ndarray:
-    """``np.median(a, axis=1)`` through one sort (vectorised in numpy >= 2; 4-5x faster than the
-    partition behind np.median on (4,000, 4,096) float32, measured; identical values)."""
-    s = np.sort(a, axis=1)
-    m = a.shape[1]
-    return 0.5 * (s[:, (m - 1) // 2] + s[:, m // 2])
-
-
 def to_grid(images, pixel_arcsec, beam_arcsec, grid: Grid = GRID, clip: float = CLIP_SIGMA):
     """Cutouts (n, ny, nx) at ``pixel_arcsec`` (a number, or (y, x)) and ``beam_arcsec`` -> the
     networks' inputs.
@@ -88,8 +81,8 @@ def to_grid(images, pixel_arcsec, beam_arcsec, grid: Grid = GRID, clip: float = 
         block = np.where(np.isfinite(block), block, np.float32(0))
         out = np.matmul(np.matmul(ry, block), rx.T)
         flat = out.reshape(len(out), -1)
-        med = _row_median(flat)
-        sigma = 1.4826 * _row_median(np.abs(flat - med[:, None]))
+        med = row_nanmedian(flat)
+        sigma = 1.4826 * row_nanmedian(np.abs(flat - med[:, None]))
         flat = flat - med[:, None]
         flat = np.where(flat > clip * sigma[:, None], flat, np.float32(0))
         peak = flat.max(1)

@@ -14,6 +14,8 @@ import warnings
 import numpy as np
 from scipy import sparse
 
+from ...core.arrays import row_nanmedian
+
 __all__ = ["air_to_vacuum", "vacuum_to_air", "pixel_edges", "resample_matrix", "resample", "row_nanmedian", "to_inputs",
            "INPUT_CHANNELS"]
 
@@ -64,19 +66,6 @@ def resample_matrix(src_wave: np.ndarray, dst_wave: np.ndarray) -> sparse.csr_ma
 #: CPU cache (1-4 MB per float32 array) instead of streaming 32-130 MB temporaries through memory
 #: each time (8,192 model-grid spectra: to_inputs 0.36 s -> 0.16-0.18 s, measured; identical outputs)
 _BLOCK_ROWS = 256
-
-
-def row_nanmedian(a: np.ndarray) -> np.ndarray:
-    """Median of each row ignoring NaN (NaN for all-NaN rows).
-
-    ``np.nanmedian(axis=1)`` falls back to a Python loop over rows when NaNs are present (4.6 s
-    for 10^5 spectra, measured); one vectorised sort (NaNs sort last) takes ~0.3 s."""
-    s = np.sort(a, axis=1)
-    count = np.sum(~np.isnan(a), axis=1)
-    rows = np.arange(len(a))
-    lo = s[rows, np.maximum(count - 1, 0) // 2]
-    hi = s[rows, np.maximum(count, 1) // 2 - (count == 0)]
-    return np.where(count > 0, 0.5 * (lo + hi), np.nan)
 
 
 def resample(flux, ivar, matrix: sparse.csr_matrix, min_cover: float = 0.5):
