@@ -42,6 +42,7 @@ from sim2sky.cases.variables.lcapi import lightcurve_table
 from sim2sky.cases.variables.lcfeatures import best_period, check_lightcurve, frequency_grid, lightcurve_features
 from sim2sky.core.atomic import write_text
 from sim2sky.core.tables import write_table
+from sim2sky.core.tablestream import TableStream
 
 BUCKETS = [  # (label, function name, file suffix): cumulative time of each
     ("read", "read_long_table", "core/tables.py"),
@@ -53,10 +54,25 @@ BUCKETS = [  # (label, function name, file suffix): cumulative time of each
 COMMAND = ("classify_lightcurves_file", "variables/lcapi.py")
 
 
+#: curves simulated per part of a large file, streamed to disk (10^6 curves in one table ran out of
+#: the machine's 24 GB)
+PART = 100_000
+
+
 def write_curves(path: Path, n: int, seed: int = 700) -> None:
-    """n simulated EROS-1 light curves as a long FITS table (id, t, mag, err, class, period)."""
+    """n simulated EROS-1 light curves as a long FITS table (id, t, mag, err, class, period); above
+    ``PART`` curves, parts of ``PART`` with seeds seed, seed + 1, ... and ids ``p<part>_sim<k>``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_table(lightcurve_table(n, "eros1", seed), path)
+    if n <= PART:
+        write_table(lightcurve_table(n, "eros1", seed), path)
+        return
+    with TableStream(path, units={"t": "d", "mag": "mag", "err": "mag", "period": "d"}) as stream:
+        for k, start in enumerate(range(0, n, PART)):
+            tab = lightcurve_table(min(PART, n - start), "eros1", seed + k)
+            columns = {c: np.asarray(getattr(tab[c], "value", tab[c])) for c in tab.colnames}
+            columns["id"] = np.char.add(f"p{k}_", columns["id"])
+            stream.append(columns)
+            print(f"  simulated {min(n, start + PART):,} of {n:,} curves", flush=True)
 
 
 def peer(path: Path, n: int) -> dict:

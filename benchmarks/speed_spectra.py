@@ -10,7 +10,8 @@ which shows the resampling term.
 The breakdown comes from one more run of the same command under cProfile: the cumulative time of
 start-up (imports, CLI), model loading (``SpectraPipeline``), reading (``iter_spectra``), preprocessing
 (``model_inputs``: resampling, scaling), the network (``CalibratedClassifier.predict_all``), the
-redshift posterior (sampling and its calibration) and writing (``write_table``), as fractions of the
+redshift posterior split into its embedding network (``NPEEstimator.embed``, once per spectrum) and
+the rest (the flow's 100 draws per spectrum, their quantiles and calibration), and writing (``write_table``), as fractions of the
 profiled run applied to the unprofiled wall time (the profiler slows Python-heavy parts more).
 
 Peer, same run: the real redrock 0.21 (``_redrock_peer.py``, DESI star and QSO templates, our galaxy
@@ -39,7 +40,8 @@ BUCKETS = [  # (label, function name, file suffix): cumulative time of each
     ("read", "iter_spectra", "spectra/io.py"),
     ("preprocess (resample, scale)", "model_inputs", "spectra/pipeline.py"),
     ("network", "predict_all", "learn/classifier.py"),
-    ("redshift posterior", "classify", "spectra/pipeline.py"),        # minus the network, below
+    ("redshift posterior", "classify", "spectra/pipeline.py"),        # minus the network and embedding, below
+    ("redshift posterior: embedding", "embed", "infer/estimator.py"),  # its ResNet, once per spectrum
     ("write", "write_table", "core/tables.py"),
 ]
 COMMAND = ("classify_files", "spectra/pipeline.py")
@@ -133,7 +135,8 @@ def main():
                    "wall_s": best["wall_s"], "per_s": n / best["wall_s"], "rss_gb": max(r["rss_gb"] for r in runs)}
             if not args.append and (n == args.sizes[min(1, len(args.sizes) - 1)] or survey):
                 row["breakdown"] = breakdown(cmd, args.cache / "classify.prof", best["wall_s"], BUCKETS, COMMAND,
-                                             nested=[("redshift posterior", "network")])
+                                             nested=[("redshift posterior", "network"),
+                                                     ("redshift posterior", "redshift posterior: embedding")])
             res["runs"] = [r for r in res["runs"] if (r["n"], r["grid"], r["z_posterior"]) != (n, row["grid"], z)]
             res["runs"].append(row)
             parts = ", ".join(f"{k} {v:.1f}" for k, v in row.get("breakdown", {}).get("seconds", {}).items())

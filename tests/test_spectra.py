@@ -83,6 +83,29 @@ def test_inputs_are_per_spectrum_whatever_the_block():
     assert to_inputs(flux[:0], ivar[:0])[0].shape == (0, 2, 1024)
 
 
+def test_model_grid_inputs_skip_resampling_with_the_same_result():
+    """Spectra already on the model grid skip resample's masked copies (to_inputs masks itself):
+    the inputs must equal those of resample-then-to_inputs, bad pixels included."""
+    from sim2sky.cases.spectra.grid import is_identity
+    from sim2sky.cases.spectra.io import SpectrumSet
+
+    rng = np.random.default_rng(6)
+    wave = model_wave()
+    flux = rng.normal(1.0, 2.0, (40, len(wave)))                  # float64: converted like the reader's
+    ivar = rng.uniform(-0.1, 3.0, (40, len(wave)))
+    flux[3] = np.nan
+    flux[4, :50] = np.inf
+    ivar[5, 100:] = np.nan
+    ivar[6] = 0.0
+    m = resample_matrix(wave, wave)
+    assert is_identity(m) and not is_identity(resample_matrix(wave * 1.001, wave))
+    got = model_inputs(SpectrumSet("t", wave, flux, ivar))
+    want = to_inputs(*resample(flux, ivar, m))
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert got[3][6] == 0 and 0 < got[3][4] < 1
+
+
 def _write_stack(path, flux, ivar, wave, extra=None):
     h = fits.Header()
     h["CRVAL1"], h["CDELT1"], h["CRPIX1"], h["CUNIT1"] = float(wave[0]), float(wave[1] - wave[0]), 1.0, "Angstrom"

@@ -11,6 +11,10 @@ from .schema import CUBE_CLASSES
 
 __all__ = ["write_report"]
 
+#: zlib level 1 instead of PIL's 6: saving the 300 x 300 benchmark cube's line image took 0.10-0.13 s
+#: at level 6 and 0.05 s at level 1, for a file 13% larger (312 -> 353 kB), measured
+PNG = {"compress_level": 1}
+
 CLASS_COLORS = {"HII": "#d62728", "PN": "#2ca02c", "SNR": "#1f77b4", "DIG": "#e5c100", "AGN": "#9467bd", "unknown": "#7f7f7f",
                 "no-signal": "#000000"}
 
@@ -40,7 +44,7 @@ def write_report(spec, z: float, p: dict, catalogue, summary, folder: Path) -> N
     ax.imshow(rgb, origin="lower")
     ax.set_title("[SII] (R), Hα (G), [OIII] (B)")
     ax.set_xlabel("x [spaxel]"), ax.set_ylabel("y [spaxel]")
-    fig.savefig(folder / "composite.png", dpi=110, bbox_inches="tight")
+    fig.savefig(folder / "composite.png", dpi=110, bbox_inches="tight", pil_kwargs=PNG)
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5.6, 5))
@@ -50,7 +54,7 @@ def write_report(spec, z: float, p: dict, catalogue, summary, folder: Path) -> N
     handles = [plt.Line2D([], [], marker="s", ls="", color=CLASS_COLORS[c], label=c) for c in CUBE_CLASSES]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.set_title("class map")
-    fig.savefig(folder / "classes.png", dpi=110, bbox_inches="tight")
+    fig.savefig(folder / "classes.png", dpi=110, bbox_inches="tight", pil_kwargs=PNG)
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
@@ -58,7 +62,7 @@ def write_report(spec, z: float, p: dict, catalogue, summary, folder: Path) -> N
         im = ax.imshow(img, origin="lower", cmap="viridis")
         fig.colorbar(im, ax=ax, shrink=0.85)
         ax.set_title(title)
-    fig.savefig(folder / "params.png", dpi=110, bbox_inches="tight")
+    fig.savefig(folder / "params.png", dpi=110, bbox_inches="tight", pil_kwargs=PNG)
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
@@ -78,9 +82,12 @@ def write_report(spec, z: float, p: dict, catalogue, summary, folder: Path) -> N
                 ax.plot(s, 0.72 / (s - 0.32) + 1.30, "k-", lw=1, label="Kewley+01")
             ax.set_xlim(-2, 0.7), ax.set_ylim(-1.5, 1.5)
             ax.set_xlabel(lab), ax.set_ylabel("log [OIII]5007/Hβ")
-        axes[0].legend(fontsize=7, markerscale=3)
+        # beside the panels, not loc="best": that scores every position against all the scattered
+        # spaxels (0.6 s of a 300 x 300 cube's 1.7 s report, cProfile) and still covers some
+        axes[1].legend(*axes[0].get_legend_handles_labels(), fontsize=7, markerscale=3, loc="upper left",
+                       bbox_to_anchor=(1.01, 1), frameon=False)
     fig.suptitle("BPT diagrams, spaxels coloured by class")
-    fig.savefig(folder / "bpt.png", dpi=110, bbox_inches="tight")
+    fig.savefig(folder / "bpt.png", dpi=110, bbox_inches="tight", pil_kwargs=PNG)
     plt.close(fig)
 
     counts = "".join(f"<tr><td>{html.escape(c)}</td><td>{n}</td><td>{summary['nebulae'].get(c, '')}</td></tr>"
