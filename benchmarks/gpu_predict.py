@@ -6,7 +6,7 @@ training half: the flow-matching emulator, results_emulators_gpu.json). It simul
 ``--device`` (warm: one batch first), for float32 and ``--precision`` (bfloat16 by default):
 
 * the classifier alone (probabilities, "unknown" distance), spectra/s;
-* the classifier plus the 100-draw redshift posterior and its calibration, spectra/s;
+* the classifier plus the redshift posterior (exact quantiles, 24-node moments) and its calibration, spectra/s;
 
 and checks that the reduced precision gives the float32 class (fraction equal). The card's
 name, torch's version and the settings go into the JSON. Without a GPU it runs on the CPU

@@ -11,7 +11,7 @@ The breakdown comes from one more run of the same command under cProfile: the cu
 start-up (imports, CLI), model loading (``SpectraPipeline``), reading (``iter_spectra``), preprocessing
 (``model_inputs``: resampling, scaling), the network (``CalibratedClassifier.predict_all``), the
 redshift posterior split into its embedding network (``NPEEstimator.embed``, once per spectrum) and
-the rest (the flow's 100 draws per spectrum, their quantiles and calibration), and writing (``write_table``), as fractions of the
+the rest (the flow's exact quantiles and quadrature points, the interval calibration), and writing (``write_table``), as fractions of the
 profiled run applied to the unprofiled wall time (the profiler slows Python-heavy parts more).
 
 Peer, same run: the real redrock 0.21 (``_redrock_peer.py``, DESI star and QSO templates, our galaxy

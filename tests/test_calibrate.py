@@ -115,6 +115,26 @@ def test_covariate_groups_calibrate_per_signal_to_noise():
         cal.intervals(s_test, c_test[:10])
 
 
+def test_calibration_from_exact_quantiles_equals_the_one_from_draws():
+    """apply_quantiles (what a one-parameter posterior's exact quantiles use) gives the intervals
+    apply gives from draws whose quantiles they are, and moves quadrature nodes as it moves draws."""
+    rng = np.random.default_rng(3)
+    s = rng.standard_normal((500, 200, 1)) * rng.uniform(0.5, 2, (500, 1, 1)) + rng.normal(0, 1, (500, 1, 1))
+    t = s[:, 0] + 1.5 * rng.standard_normal((500, 1))
+    snr = rng.uniform(1, 40, 500)
+    cal = IntervalCalibration((0.68, 0.95), floor=False, group_by=("covariate", [10.0])).fit(s, t, snr)
+    q = np.moveaxis(np.quantile(s, cal.probabilities, axis=1), 0, 1)
+    iv, moved = cal.apply(s, snr)
+    iv_q, moved_q = cal.apply_quantiles(q, snr, nodes=s)
+    assert np.allclose(cal.probabilities, [0.5, 0.16, 0.84, 0.025, 0.975])
+    for k in iv:
+        assert np.allclose(iv[k], iv_q[k]), k
+    assert np.allclose(moved, moved_q)
+    assert cal.apply_quantiles(q, snr)[1] is None
+    with pytest.raises(InputError, match="quantiles"):
+        cal.apply_quantiles(q[:, :3], snr)
+
+
 def test_interval_calibration_refuses_bad_input():
     rng = np.random.default_rng(2)
     s, t = _toy_posterior(50, rng)

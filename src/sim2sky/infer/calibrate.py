@@ -172,11 +172,18 @@ class IntervalCalibration(Estimator):
         z = ndtri((1 + level) / 2)
         return np.sqrt(w_lo**2 + (z * floor) ** 2), np.sqrt(w_hi**2 + (z * floor) ** 2)
 
+    @property
+    def probabilities(self) -> list[float]:
+        """The quantile levels the intervals are built from: the median, then each level's ends."""
+        return [0.5] + [q for c in self.levels for q in ((1 - c) / 2, (1 + c) / 2)]
+
     def _quantiles(self, s: np.ndarray):
         """Median (n, d) and per level ``(lo, hi)`` (n, d) of samples (n, S, d), from one sort."""
-        qs = [0.5] + [q for c in self.levels for q in ((1 - c) / 2, (1 + c) / 2)]
-        v = np.quantile(s, qs, axis=1)
-        return v[0], {c: (v[1 + 2 * i], v[2 + 2 * i]) for i, c in enumerate(self.levels)}
+        return self._split(np.moveaxis(np.quantile(s, self.probabilities, axis=1), 0, 1))
+
+    def _split(self, v: np.ndarray):
+        """Median and per-level ``(lo, hi)`` from quantiles (n, 1 + 2 levels, d) at :attr:`probabilities`."""
+        return v[:, 0], {c: (v[:, 1 + 2 * i], v[:, 2 + 2 * i]) for i, c in enumerate(self.levels)}
 
     def _intervals(self, med, raw, g) -> dict:
         centre = med + self.shift_[g]
@@ -217,6 +224,21 @@ class IntervalCalibration(Estimator):
         med, raw = self._quantiles(s)
         g = self._groups(s, covariate, med)
         return self._intervals(med, raw, g), (self._transform(s, med, raw, g) if transform else None)
+
+    def apply_quantiles(self, quantiles, covariate=None, nodes=None) -> tuple[dict, np.ndarray | None]:
+        """:meth:`apply` from exact posterior quantiles instead of draws.
+
+        ``quantiles`` (n, 1 + 2 levels, d) at :attr:`probabilities` (e.g.
+        :meth:`~sim2sky.infer.Posterior.quantiles`); ``nodes`` (n, M, d), optional: points of the
+        posterior (quadrature nodes), shifted and scaled as :meth:`transform_samples` moves draws.
+        """
+        q = np.asarray(quantiles, float)
+        if q.ndim != 3 or q.shape[1] != len(self.probabilities):
+            raise InputError(f"quantiles: expected (n objects, {len(self.probabilities)} levels, d), got {q.shape}")
+        med, raw = self._split(q)
+        g = self._groups(q, covariate, med)
+        moved = None if nodes is None else self._transform(np.asarray(nodes, float), med, raw, g)
+        return self._intervals(med, raw, g), moved
 
     def cross_validate(self, samples, truth, folds: int = 5, seed: int = 0, covariate=None) -> dict:
         """Coverage per level and parameter on held-out folds, before and after calibration."""

@@ -11,6 +11,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from scipy.special import ndtri
 
 from ..core.errors import InputError
 from ..core.progress import progress as progress_bar
@@ -110,6 +111,39 @@ class Posterior:
                 out[i : i + chunk] = s.transpose(0, 1).cpu().numpy()
                 bar.advance(len(xs))
         return out
+
+    @property
+    def exact_quantiles(self) -> bool:
+        """Whether :meth:`quantiles` and :meth:`at_base` apply (one parameter, one flow, no rejection box)."""
+        e = self.estimator
+        return hasattr(e, "at_base") and e.theta_dim == 1 and not getattr(e, "rejection_box", False)
+
+    @torch.inference_mode()
+    def at_base(self, x, z, max_rows: int = 1 << 16) -> np.ndarray:
+        """theta at base-space points ``z`` (k,) for observations x (m, *x_shape): array (m, k, 1)
+        (:meth:`NPEEstimator.at_base`); observations in chunks of ``max_rows // k``."""
+        if not self.exact_quantiles:
+            raise InputError("exact quantiles need a one-parameter posterior of one flow without a rejection box")
+        x = self.check_x(x, allow_out_of_range=True)
+        z = torch.as_tensor(np.asarray(z, np.float64).ravel(), dtype=torch.float32)
+        estimator, dev = placed(self, self.estimator)     # sim2sky --device
+        out = np.empty((len(x), len(z), 1), np.float32)
+        chunk = max(1, max_rows // max(len(z), 1))
+        if len(x):           # the embedding network in cache-sized passes (nn.cache_rows)
+            chunk = min(chunk, _cache_rows(self.estimator, x.shape[1:], chunk, dev))
+        for i in range(0, len(x), chunk):
+            xs = torch.from_numpy(x[i : i + chunk]).to(dev)
+            out[i : i + chunk] = estimator.at_base(xs, z.to(dev)).transpose(0, 1).cpu().numpy()
+        return out
+
+    def quantiles(self, x, probs: Sequence[float], max_rows: int = 1 << 16) -> np.ndarray:
+        """Exact posterior quantiles at ``probs`` (k,) in (0, 1) of a one-parameter posterior for
+        observations x (m, *x_shape): array (m, k, 1). No draws: the inverse flow at the base
+        Gaussian's quantiles (:meth:`at_base`)."""
+        p = np.asarray(probs, np.float64).ravel()
+        if not ((p > 0) & (p < 1)).all():
+            raise InputError(f"probs: expected values in (0, 1), got {p.tolist()}")
+        return self.at_base(x, ndtri(p), max_rows)
 
     @torch.inference_mode()
     def embed(self, x, batch: int = 8192) -> np.ndarray:

@@ -30,6 +30,7 @@ one keeps the other.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import ndtri
 
 from ...core.calibration import data_digest, read_calibration, write_calibrated
 from ...core.errors import InputError
@@ -155,11 +156,16 @@ def redshift_truth(meta: dict) -> np.ndarray:
     return z
 
 
-def calibrate_redshift(data, out, model=None, *, method: str = "scale", samples: int = 100, seed: int = 0,
+def calibrate_redshift(data, out, model=None, *, method: str = "scale", samples: int = 1000, seed: int = 0,
                        overwrite: bool = False) -> dict:
     """Calibrate the redshift posterior of ``model`` (shipped when None) on labelled spectra
     ``data`` (with ``TRUE_Z`` or ``z``): shift and conformal widths at 68% and 95% per S/N group
-    (``method="scale"``) or CQR margins (``"cqr"``), in log(1 + z). Writes ``out``; returns the record."""
+    (``method="scale"``) or CQR margins (``"cqr"``), in log(1 + z). Writes ``out``; returns the record.
+
+    A one-parameter flow is fitted on ``samples`` stratified points of each posterior (its exact
+    quantiles at (k + 1/2) / samples), so the widths the calibration scales are the exact quantiles
+    that prediction uses (:meth:`~.pipeline.SpectraPipeline.redshift_summaries`); other posteriors
+    on ``samples`` draws."""
     s = spectrum_set(data)
     z = redshift_truth(s.meta)
     if len(s) < 50:
@@ -168,7 +174,10 @@ def calibrate_redshift(data, out, model=None, *, method: str = "scale", samples:
     if pipe.redshift is None:
         raise InputError(f"model folder {pipe.model_dir} has no redshift/ model to calibrate")
     x, _, snr, _ = model_inputs(s)
-    draws = pipe.redshift_samples_raw(x, seed=seed)
+    if pipe.redshift.exact_quantiles:
+        draws = pipe.redshift.at_base(x, ndtri((np.arange(samples) + 0.5) / samples))
+    else:
+        draws = pipe.redshift_samples_raw(x, seed=seed)
     truth = np.log1p(z)[:, None]
     cal = IntervalCalibration((0.68, 0.95), method=method, floor=False, group_by=SNR_GROUPS).fit(draws, truth, snr)
     edges = [0.0, *SNR_GROUPS[1], np.inf]
@@ -186,7 +195,8 @@ def calibrate_redshift(data, out, model=None, *, method: str = "scale", samples:
         "fitted": {"intervals": cal.to_dict()},
         "cross_validated": cal.cross_validate(draws, truth, seed=seed, covariate=snr),
         "coverage_before_by_snr": per_snr,
-        "settings": {"method": method, "samples": samples, "seed": seed},
+        "settings": {"method": method, "samples": samples, "seed": seed,
+                     "points": "stratified quantiles" if pipe.redshift.exact_quantiles else "draws"},
     }
     merged, arrays = _keep_other(pipe.model_dir, record, "redshift")
     write_calibrated(pipe.model_dir, out, merged, arrays, overwrite=overwrite)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.polynomial.legendre import leggauss
+from scipy.special import ndtri
 
 from ...core.errors import InputError
 from ...core.progress import progress as progress_bar
@@ -31,6 +33,13 @@ from .stars import posterior_mismatch, star_inputs, star_wave
 __all__ = ["classify_set", "SpectraPipeline", "DEFAULT_MODEL_DIR", "model_inputs", "star_grid_inputs", "classify_files", "stars_files", "star_columns"]
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models"
+
+#: Gauss-Legendre nodes in the flow's base over |u| <= Z_BODY for the redshift posterior's mean and
+#: standard deviation: the moments of its central 99.73%. Beyond, the inverse flow leaves the body
+#: at its spline boundaries (measured on 200 simulated spectra: at |u| = 4 the median spectrum's
+#: value is 7-14 sigma from its median, at 4.5 up to 560 sigma), tails that 100 draws hit for ~0.6%
+#: of spectra and a full Gauss-Hermite rule weights in (std inflated 6x at the median).
+Z_NODES, Z_BODY = 24, 3.0
 
 
 @lru_cache(maxsize=16)
@@ -123,18 +132,46 @@ class SpectraPipeline:
             out.update(z_mean=z, z_median=z, z_std=np.zeros(n), z_q16=z, z_q84=z.copy(), z_q025=z.copy(),
                        z_q975=z.copy())
         elif self.redshift is not None:
-            s = self.redshift_samples_raw(x, seed)
-            if self.z_calibration is not None and calibrated:
-                iv, s = self.z_calibration.apply(s, snr)
-                iv = {k: np.expm1(v[:, 0]) for k, v in iv.items()}
-            else:
-                iv = dict(zip(("median", "lo68", "hi68", "lo95", "hi95"),
-                              np.expm1(np.quantile(s[..., 0], [0.5, 0.16, 0.84, 0.025, 0.975], axis=1))))
-            s = np.expm1(s[..., 0])
-            # z_median is the point estimate (robust to a secondary mode); z_mean is the mean
-            out.update(z_mean=s.mean(1), z_median=iv["median"], z_std=s.std(1), z_q16=iv["lo68"], z_q84=iv["hi68"],
-                       z_q025=iv["lo95"], z_q975=iv["hi95"])
+            out.update(self.redshift_summaries(x, snr, calibrated, seed))
         return out
+
+    def redshift_summaries(self, x, snr, calibrated: bool = True, seed: int = 0) -> dict:
+        """``z_mean``, ``z_median``, ``z_std`` and the 68% / 95% ends (n,) for classifier inputs x.
+
+        A one-parameter flow gives exact quantiles (the inverse flow at the base Gaussian's
+        quantiles), and the mean and standard deviation of its central 99.73% from ``Z_NODES``
+        Gauss-Legendre nodes, in one inverse pass of 5 + ``Z_NODES`` points per spectrum instead
+        of ``z_samples`` draws, with the embedding in cache-sized passes: no sampling noise, and
+        the redshift summaries of 40,001 spectra in 0.91 s instead of 1.11-1.26 s (measured in
+        process; the draws' chunks of 655 spectra had run the embedding outside the cache).
+        Other posteriors (ensembles) are summarised from ``z_samples`` draws.
+        """
+        cal = self.z_calibration if calibrated else None
+        levels = cal.levels if cal is not None else (0.68, 0.95)
+        probs = [0.5] + [p for c in levels for p in ((1 - c) / 2, (1 + c) / 2)]
+        if self.redshift.exact_quantiles:
+            t, w = leggauss(Z_NODES)
+            nodes = Z_BODY * t
+            weights = w * np.exp(-0.5 * nodes**2)
+            weights /= weights.sum()
+            pts = self.redshift.at_base(x, np.concatenate([ndtri(probs), nodes]))
+            q, s = pts[:, :len(probs)].astype(np.float64), pts[:, len(probs):].astype(np.float64)
+        else:
+            s = self.redshift_samples_raw(x, seed).astype(np.float64)
+            q = np.moveaxis(np.quantile(s, probs, axis=1), 0, 1)
+            weights = np.full(s.shape[1], 1.0 / s.shape[1])
+        if cal is not None:
+            iv, s = cal.apply_quantiles(q, snr, nodes=s)
+            iv = {k: v[:, 0] for k, v in iv.items()}
+        else:
+            iv = dict(zip(("median", "lo68", "hi68", "lo95", "hi95"), np.moveaxis(q[..., 0], 1, 0)))
+        z = np.expm1(s[..., 0])
+        mean = z @ weights
+        std = np.sqrt(np.maximum((z - mean[:, None]) ** 2 @ weights, 0.0))
+        iv = {k: np.expm1(v) for k, v in iv.items()}
+        # z_median is the point estimate (robust to a secondary mode); z_mean is the mean
+        return {"z_mean": mean, "z_median": iv["median"], "z_std": std, "z_q16": iv["lo68"], "z_q84": iv["hi68"],
+                "z_q025": iv["lo95"], "z_q975": iv["hi95"]}
 
     def star_samples_raw(self, x, seed: int = 0) -> np.ndarray:
         """Uncalibrated posterior draws (n, star_samples, 3) in the model's space: log10 T_eff, log g, [Fe/H]."""
