@@ -308,7 +308,7 @@ def throughput_section(pipe, args, result):
     rate_z = len(x) / (time.perf_counter() - t)
     result["throughput"] = {"classify_per_s": rate_cls, "classify_and_z_per_s": rate_z,
                             "chi2_peer_per_s": result.get("peer_rates", {}).get("chi2_spectra_per_s")}
-    print(f"  classes only: {rate_cls:,.0f} spectra/s; classes + z posterior (100 draws): {rate_z:,.0f} spectra/s; "
+    print(f"  classes only: {rate_cls:,.0f} spectra/s; classes + z posterior (summaries, calibrated): {rate_z:,.0f} spectra/s; "
           f"chi2 peer: {result['throughput']['chi2_peer_per_s'] or float('nan'):,.1f} spectra/s")
     if args.big:
         big = Path(args.out) / "big.fits"
