@@ -5,7 +5,7 @@ from ..core.lazy import lazy_exports
 
 _EXPORTS = {
     "api": ("check_npe_file", "sample_npe_file", "train_npe_file"),
-    "calibrate": ("IntervalCalibration", "interval_coverage"),
+    "calibrate": ("IntervalCalibration", "interval_coverage", "interval_probabilities"),
     "model_error": ("ResidualErrorModel", "remove_smooth"),
     "checks": ("run_checks",),
     "diagnostics": ("c2st", "coverage_error", "expected_coverage", "sbc_ranks", "tarp"),

@@ -30,7 +30,7 @@ from ..core.calibration import conformal_quantile
 from ..core.errors import InputError
 from ..core.estimator import Estimator
 
-__all__ = ["IntervalCalibration", "interval_coverage"]
+__all__ = ["IntervalCalibration", "interval_coverage", "interval_probabilities"]
 
 
 def interval_coverage(truth, lo, hi) -> np.ndarray:
@@ -39,6 +39,12 @@ def interval_coverage(truth, lo, hi) -> np.ndarray:
     inside = (t >= lo) & (t <= hi)
     ok = np.isfinite(t)
     return np.array([inside[ok[:, j], j].mean() if ok[:, j].any() else np.nan for j in range(t.shape[1])])
+
+
+def interval_probabilities(levels) -> list[float]:
+    """The median, then each central interval's ends: ``[0.5, (1 - c) / 2, (1 + c) / 2, ...]`` for
+    ``c`` in ``levels``; the quantiles :class:`IntervalCalibration` builds intervals from."""
+    return [0.5] + [q for c in levels for q in ((1 - c) / 2, (1 + c) / 2)]
 
 
 class IntervalCalibration(Estimator):
@@ -174,8 +180,8 @@ class IntervalCalibration(Estimator):
 
     @property
     def probabilities(self) -> list[float]:
-        """The quantile levels the intervals are built from: the median, then each level's ends."""
-        return [0.5] + [q for c in self.levels for q in ((1 - c) / 2, (1 + c) / 2)]
+        """The quantile levels the intervals are built from (:func:`interval_probabilities`)."""
+        return interval_probabilities(self.levels)
 
     def _quantiles(self, s: np.ndarray):
         """Median (n, d) and per level ``(lo, hi)`` (n, d) of samples (n, S, d), from one sort."""

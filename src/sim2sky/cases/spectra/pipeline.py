@@ -20,7 +20,7 @@ from ...core.errors import InputError
 from ...core.progress import progress as progress_bar
 from ...core.tablestream import TableStream
 from ...core.calibration import read_calibration
-from ...infer.calibrate import IntervalCalibration
+from ...infer.calibrate import IntervalCalibration, interval_probabilities
 from ...infer.io import load_posterior
 from ...learn.classifier import CalibratedClassifier
 from ...learn.trust import FLAG_UNLIKE_TRAINING, StatisticTrust
@@ -147,8 +147,7 @@ class SpectraPipeline:
         Other posteriors (ensembles) are summarised from ``z_samples`` draws.
         """
         cal = self.z_calibration if calibrated else None
-        levels = cal.levels if cal is not None else (0.68, 0.95)
-        probs = [0.5] + [p for c in levels for p in ((1 - c) / 2, (1 + c) / 2)]
+        probs = interval_probabilities(cal.levels if cal is not None else (0.68, 0.95))
         if self.redshift.exact_quantiles:
             t, w = leggauss(Z_NODES)
             nodes = Z_BODY * t
