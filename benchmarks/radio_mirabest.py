@@ -165,30 +165,12 @@ def main(quick: bool = False):
     folder = HERE / "out" / "radio_model"
     train({"n_sims": n_sims, "epochs": epochs, "finetune_epochs": 2 if quick else 40}, folder, overwrite=True)
     pipe = load(folder)
-    pred = score("shipped: theory + real train + calibrated", pipe.classifier_, time.perf_counter() - t0,
-                 "sim2sky radio train defaults")
-    priors_row(results, pipe, te)
+    shipped_rows(results, pipe, te, xte, (xcal_l, ycal, xc, yci), time.perf_counter() - t0)
     if not quick:
         RESULTS.write_text(json.dumps(results, indent=1))
-    truth = te["label"]
-    labels = list(CLASSES) + ["unknown"]
-    results["shipped_confusion"] = {"rows": ["FRI", "FRII", "Bent", "Hybrid"], "columns": labels,
-                                    "counts": [[int(((truth == r) & (pred["label"] == c)).sum()) for c in labels]
-                                               for r in ("FRI", "FRII", "Bent", "Hybrid")]}
-
-    # resolution: the test images at a 45" beam on 15" pixels (NVSS-like), through predict
-    from scipy.ndimage import gaussian_filter
-
-    sig = np.sqrt(45.0 ** 2 - 5.4 ** 2) / 2.3548 / 1.8
-    coarse = np.stack([gaussian_filter(im, sig) for im in te["images"]])[:, 4::8, 4::8]   # 14.4" pixels
-    for name, model in (("shipped", folder), ("theory only", None)):
-        if model is None:
-            probs = theory.predict_all(to_grid(coarse, 14.4, 45.0)[0])
-            lab, proba = probs["label"], probs["proba"]
-        else:
-            t = pipe.predict(coarse, pixel_scale=14.4, beam=45.0)
-            lab, proba = np.asarray(t["class"]), np.column_stack([t[f"p_{c}"].value for c in CLASSES])
-        results.setdefault("beam45", {})[name] = real_scores(truth, lab, np.nan_to_num(proba, nan=0.25))
+    coarse = beam45(results, pipe, te)
+    probs = theory.predict_all(to_grid(coarse, 14.4, 45.0)[0])
+    results["beam45"]["theory only"] = real_scores(te["label"], probs["label"], np.nan_to_num(probs["proba"], nan=0.25))
 
     # theory vs sky in the theory network's latent space
     emb_sim = theory.embed(xc[:1500])
@@ -201,6 +183,54 @@ def main(quick: bool = False):
         shutil.copytree(folder, HERE / "out" / "radio_model_shipped", dirs_exist_ok=True)
         figures(theory, pipe, te, xte, x, y, emb_sim, emb_real, results)
     print(json.dumps({k: results[k] for k in ("latent", "beam45", "total_seconds")}, indent=1))
+
+
+SHIPPED = "shipped: theory + real train + calibrated"
+
+
+def shipped_rows(results, pipe, te, xte, cal_sets, seconds: float = 0.0) -> None:
+    """The shipped model on the test split (its network averages over the views it records,
+    ``provenance.views``), the same trained network with one view (its backbone alone,
+    recalibrated on the same sets), the class-priors row and the confusion matrix."""
+    xcal_l, ycal, xc, yci = cal_sets
+    clf = pipe.classifier_
+    views = clf.provenance_.get("views", "none")
+    one = clf
+    if views != "none":
+        one = copy.deepcopy(clf)
+        one.network_.backbone = one.network_.backbone.inner
+        one.calibrate(xcal_l, ycal, np.concatenate([xcal_l, xc]), np.concatenate([ycal, yci]))
+    for name, model, note in ((SHIPPED, clf, f"sim2sky radio train defaults (views={views}: the trained network "
+                                              "averaged over the rotations of each image, recalibrated)"),
+                              ("shipped network, one view", one, "the shipped network without the rotation "
+                               "averaging, recalibrated on the same sets")):
+        if name != SHIPPED and views == "none":
+            continue
+        pred = model.predict_all(xte)
+        results["rows"][name] = {**real_scores(te["label"], pred["label"], pred["proba"], te["confident"]),
+                                 "seconds": round(seconds, 1), "note": note}
+        r = results["rows"][name]
+        print(f"{name:48s} acc {r['accuracy_argmax']:.3f} F1 {r['macro_f1']:.3f} ECE {r['ece']:.3f} "
+              f"FR {r['fr_accuracy']:.3f} bent {r['bent_recall']:.2f}", flush=True)
+        if model is clf:
+            truth, labels = te["label"], list(CLASSES) + ["unknown"]
+            results["shipped_confusion"] = {"rows": ["FRI", "FRII", "Bent", "Hybrid"], "columns": labels,
+                                            "counts": [[int(((truth == r) & (pred["label"] == c)).sum()) for c in labels]
+                                                       for r in ("FRI", "FRII", "Bent", "Hybrid")]}
+    priors_row(results, pipe, te)
+
+
+def beam45(results, pipe, te) -> np.ndarray:
+    """The shipped model on the test images at a 45" beam on 14.4" pixels (NVSS-like), through
+    predict; returns those images."""
+    from scipy.ndimage import gaussian_filter
+
+    sig = np.sqrt(45.0 ** 2 - 5.4 ** 2) / 2.3548 / 1.8
+    coarse = np.stack([gaussian_filter(im, sig) for im in te["images"]])[:, 4::8, 4::8]   # 14.4" pixels
+    t = pipe.predict(coarse, pixel_scale=14.4, beam=45.0)
+    lab, proba = np.asarray(t["class"]), np.column_stack([t[f"p_{c}"].value for c in CLASSES])
+    results.setdefault("beam45", {})["shipped"] = real_scores(te["label"], lab, np.nan_to_num(proba, nan=0.25))
+    return coarse
 
 
 def priors_row(results, pipe, te):
@@ -218,31 +248,13 @@ def priors_row(results, pipe, te):
           f"FR {row['fr_accuracy']:.3f} bent {row['bent_recall']:.2f}", flush=True)
 
 
-def figures(theory, pipe, te, xte, x, y, emb_sim, emb_real, results):
+def shipped_figures(pipe, te, xte, results) -> None:
+    """docs/radio_confusion.png and docs/radio_attributions.png of the shipped model."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rng = np.random.default_rng(0)
-    # real and simulated cutouts side by side
-    fig, ax = plt.subplots(4, 8, figsize=(12, 6.4))
-    for r, c in enumerate(CLASSES):
-        sims = np.flatnonzero(y == c)[:4]
-        reals = rng.choice(np.flatnonzero(te["label"] == c), min(4, (te["label"] == c).sum()), replace=False) \
-            if (te["label"] == c).any() else []
-        for k in range(4):
-            for a, img, title in ((ax[r, k], x[sims[k]], f"simulated {c}"),
-                                  (ax[r, 4 + k], xte[reals[k]] if k < len(reals) else None, f"MiraBest {c}")):
-                a.axis("off")
-                if img is not None:
-                    a.imshow(img ** 0.5, origin="lower", cmap="inferno")
-                    a.set_title(title, fontsize=7)
-    fig.suptitle("Simulated (left) and real FIRST (right) cutouts, 64 x 1.8\"; MiraBest has no compact sources",
-                 fontsize=9)
-    fig.tight_layout()
-    fig.savefig(DOCS / "radio_examples.png", dpi=90)
-    plt.close(fig)
     # confusion matrix of the shipped model
     conf = results["shipped_confusion"]
     counts = np.asarray(conf["counts"])
@@ -276,6 +288,34 @@ def figures(theory, pipe, te, xte, x, y, emb_sim, emb_real, results):
     fig.tight_layout()
     fig.savefig(DOCS / "radio_attributions.png", dpi=90)
     plt.close(fig)
+
+
+def figures(theory, pipe, te, xte, x, y, emb_sim, emb_real, results):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rng = np.random.default_rng(0)
+    # real and simulated cutouts side by side
+    fig, ax = plt.subplots(4, 8, figsize=(12, 6.4))
+    for r, c in enumerate(CLASSES):
+        sims = np.flatnonzero(y == c)[:4]
+        reals = rng.choice(np.flatnonzero(te["label"] == c), min(4, (te["label"] == c).sum()), replace=False) \
+            if (te["label"] == c).any() else []
+        for k in range(4):
+            for a, img, title in ((ax[r, k], x[sims[k]], f"simulated {c}"),
+                                  (ax[r, 4 + k], xte[reals[k]] if k < len(reals) else None, f"MiraBest {c}")):
+                a.axis("off")
+                if img is not None:
+                    a.imshow(img ** 0.5, origin="lower", cmap="inferno")
+                    a.set_title(title, fontsize=7)
+    fig.suptitle("Simulated (left) and real FIRST (right) cutouts, 64 x 1.8\"; MiraBest has no compact sources",
+                 fontsize=9)
+    fig.tight_layout()
+    fig.savefig(DOCS / "radio_examples.png", dpi=90)
+    plt.close(fig)
+    shipped_figures(pipe, te, xte, results)
     # latent space: simulations vs real, first two principal components of the theory network
     from sklearn.decomposition import PCA
 
@@ -299,8 +339,23 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true", help="tiny settings, nothing written (checks the script runs)")
     ap.add_argument("--priors-only", action="store_true", help="only the class-priors row, with the shipped model, "
                     "into the existing results")
+    ap.add_argument("--shipped-only", action="store_true", help="only the installed shipped model's rows (and its "
+                    "one-view network), confusion matrix and 45-arcsec row, into the existing results")
     args = ap.parse_args()
-    if args.priors_only:
+    if args.shipped_only:
+        res = json.loads(RESULTS.read_text())
+        sp = mirabest_splits()
+        xc, yc, _ = training_set(3000, seed=1001)
+        kcal = sp["calibration"]["label"] != "Hybrid"
+        xcal = to_grid(sp["calibration"]["images"][kcal], 1.8, 5.4)[0]
+        pipe = load()
+        shipped_rows(res, pipe, sp["test"], to_grid(sp["test"]["images"], 1.8, 5.4)[0],
+                     (xcal, _idx(sp["calibration"]["label"][kcal]), xc, _idx(yc)),
+                     res["rows"].get(SHIPPED, {}).get("seconds", 0.0))      # the training's time, not this run's
+        beam45(res, pipe, sp["test"])
+        RESULTS.write_text(json.dumps(res, indent=1))
+        shipped_figures(pipe, sp["test"], to_grid(sp["test"]["images"], 1.8, 5.4)[0], res)
+    elif args.priors_only:
         res = json.loads(RESULTS.read_text())
         priors_row(res, load(), mirabest_splits()["test"])
         RESULTS.write_text(json.dumps(res, indent=1))

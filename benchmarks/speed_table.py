@@ -136,7 +136,7 @@ def table() -> str:
         alt = r.get("alternated_300")
         if alt:
             notes.append(f"`cube classify` 300 x 300 with the previous commit's code ({alt['commit_before']}) alternated "
-                         f"with this code, 5 runs each: {_span(alt['previous_wall_s'])} against "
+                         f"with this code, {len(alt['this_code_wall_s'])} runs each: {_span(alt['previous_wall_s'])} against "
                          f"{_span(alt['this_code_wall_s'])}.")
         for row in r["runs"]:
             if "before" in row:

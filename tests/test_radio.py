@@ -130,6 +130,42 @@ def test_d4_invariant_backbone_is_exactly_invariant():
         assert change(plain.embed, x, torch.rot90(x, 1, (-2, -1))) > 1e-2
 
 
+def test_rotation_averaged_classifier_is_the_mean_of_its_views(tiny_model):
+    """`radio train` (views=c2 by default) orbit-pools the trained backbone: the logits are the
+    mean of the one-view network's logits over the turns by 0 and 180 deg, exactly invariant to
+    them, and the temperature and "unknown" statistics are refitted for the pooled features; c4
+    averages the four rotations."""
+    import copy
+
+    clf = radio.load(tiny_model).classifier_
+    spec = clf.network_.spec()["backbone"]
+    assert spec["kind"] == "d4" and spec["group"] == "c2" and clf.provenance_["views"] == "c2"
+    x = radio.training_set(24, seed=3)[0]
+    one = copy.deepcopy(clf)
+    one.network_.backbone = one.network_.backbone.inner
+    with torch.no_grad():
+        views = [one.network_(torch.rot90(torch.as_tensor(x), k, (-2, -1))) for k in (0, 2)]
+        np.testing.assert_allclose(clf.network_(torch.as_tensor(x)).numpy(), torch.stack(views).mean(0).numpy(),
+                                   rtol=1e-4, atol=1e-5)
+    # the tiny model's probabilities are near uniform: compare raw logits, relative to how much
+    # the input moves them at all
+    def change(net, a, b):
+        with torch.no_grad():
+            f = lambda v: net(torch.as_tensor(np.ascontiguousarray(v)))        # noqa: E731
+            return float((f(a) - f(b)).abs().max() / (f(a) - f(np.zeros_like(a))).abs().max())
+
+    half, quarter = x[:, ::-1, ::-1], np.rot90(x, 1, (1, 2))
+    assert change(clf.network_, x, half) < 1e-4 and change(clf.network_, x, quarter) > 1e-2
+    # the same network pooled over the four rotations, recalibrated on simulations
+    xc, yc, _ = radio.training_set(120, seed=4)
+    yi = np.array([CLASSES.index(c) for c in yc])
+    c4 = radio.orbit_pooled(one, "c4", xc, yi)
+    assert c4.network_.backbone.group == "c4" and c4.temperature_ != clf.temperature_
+    assert change(c4.network_, x, quarter) < 1e-4 and change(one.network_, x, half) > 1e-2
+    with pytest.raises(InputError, match="views"):
+        radio.train({"n_sims": 40, "n_calibration": 40, "epochs": 1, "real": "none", "views": "c3"}, "unused")
+
+
 def test_nt_xent_matches_its_definition():
     from sim2sky.learn import nt_xent
 

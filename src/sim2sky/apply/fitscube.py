@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import warnings
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import astropy.units as u
@@ -247,6 +249,50 @@ def _runs(idx: np.ndarray) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(starts, ends)]
 
 
+#: FITS BITPIX -> the big-endian dtype of the values on disk
+_DISK_DTYPE = {-32: ">f4", -64: ">f8", 8: "u1", 16: ">i2", 32: ">i4", 64: ">i8"}
+
+
+@lru_cache(maxsize=16)
+def _mapped(path: str, ext: int, stamp: tuple) -> tuple[np.memmap, float, float, int | None]:
+    """Extension ``ext`` of ``path`` as one read-only memory map of the values on disk per process
+    (``stamp``: the file's inode, size and mtime, so a replaced file is mapped anew), with its
+    BSCALE, BZERO and BLANK (physical = BZERO + BSCALE x stored; BLANK -> NaN).
+
+    Why not ``fits.open`` per block: every block then maps the file anew and faults in again the
+    pages it shares with its neighbours; reading the 587 line channels of a 300 x 300 MUSE cube
+    (DATA + STAT) on one thread took 0.83-1.06 s that way and 0.36-0.42 s through one map. A plain
+    ``np.memmap`` is also safe to slice from several threads at once, and unlike astropy's memory
+    map it reads scaled integer cubes (astropy refuses BZERO/BSCALE with ``memmap=True``).
+    """
+    with fits.open(path, memmap=True, do_not_scale_image_data=True) as h:
+        hdr = h[ext].header
+        offset = h.fileinfo(ext)["datLoc"]
+    if hdr["BITPIX"] not in _DISK_DTYPE:
+        raise InputError(f"CUBE: {Path(path).name} extension {ext} has BITPIX = {hdr['BITPIX']}; expected one of "
+                         f"{sorted(_DISK_DTYPE)}")
+    shape = tuple(int(hdr[f"NAXIS{i}"]) for i in range(hdr["NAXIS"], 0, -1))
+    mm = np.memmap(path, dtype=_DISK_DTYPE[hdr["BITPIX"]], mode="r", offset=offset, shape=shape)
+    blank = int(hdr["BLANK"]) if "BLANK" in hdr and hdr["BITPIX"] > 0 else None
+    return mm, float(hdr.get("BSCALE", 1.0)), float(hdr.get("BZERO", 0.0)), blank
+
+
+def _read_runs(path, ext: int, runs: list[slice], ys: slice, xs: slice, dtype) -> np.ndarray:
+    """``data[r, ys, xs]`` for each channel run ``r`` of extension ``ext``, concatenated: values as
+    ``dtype`` (float; scaled and BLANK as NaN), or as stored with ``dtype=None`` (e.g. DQ flags)."""
+    st = os.stat(path)
+    mm, bscale, bzero, blank = _mapped(str(path), int(ext), (st.st_ino, st.st_size, st.st_mtime_ns))
+    raw = [mm[r, ys, xs] for r in runs]
+    if dtype is None:
+        return np.concatenate([np.asarray(x, x.dtype.newbyteorder("=")) for x in raw])
+    out = np.concatenate([np.asarray(x, dtype) for x in raw])
+    if bscale != 1 or bzero != 0:
+        out = out * dtype(bscale) + dtype(bzero)
+    if blank is not None:
+        out[np.concatenate(raw) == blank] = np.nan
+    return out
+
+
 def header_number(spec: CubeSpec, keys) -> float | None:
     """The first numeric value among header keywords ``keys`` (primary header first), or None."""
     found = dict(reversed(spec.header_numbers))       # the primary header wins over the data header
@@ -279,20 +325,14 @@ def read_block(spec: CubeSpec, ys: slice, xs: slice, channels=None):
     wave = spec.wave
     idx = np.arange(spec.shape[0]) if channels is None else np.asarray(channels)
     runs = _runs(idx)
-
-    def read(hdu):
-        return np.concatenate([np.asarray(hdu.data[r, ys, xs], np.float32) for r in runs])
-
-    with fits.open(spec.path, memmap=True) as h:
-        data = read(h[spec.data_ext])
-        var = read(h[spec.stat_ext]) if spec.stat_ext is not None else None
-        if spec.dq_ext is not None:
-            dq = np.concatenate([np.asarray(h[spec.dq_ext].data[r, ys, xs]) for r in runs])
-            if dq.any():
-                data[dq != 0] = np.nan
+    data = _read_runs(spec.path, spec.data_ext, runs, ys, xs, np.float32)
+    var = _read_runs(spec.path, spec.stat_ext, runs, ys, xs, np.float32) if spec.stat_ext is not None else None
+    if spec.dq_ext is not None:
+        dq = _read_runs(spec.path, spec.dq_ext, runs, ys, xs, None)
+        if dq.any():
+            data[dq != 0] = np.nan
     if spec.var_path is not None:
-        with fits.open(spec.var_path, memmap=True) as vh:
-            var = read(vh[spec.var_ext])
+        var = _read_runs(spec.var_path, spec.var_ext, runs, ys, xs, np.float32)
     c, by, bx = data.shape
     flux = np.ascontiguousarray(data.reshape(c, -1).T)
     var = np.ascontiguousarray(var.reshape(c, -1).T) if var is not None else None

@@ -52,7 +52,7 @@ SETTINGS_HELP = {
     "fields": ("kind=gaussian|lognormal|reion21cm|21cmfast, size, dim, box, noise", ""),
     "sbibm": ("task=two_moons|slcp|...", ""),
     "radio": ("survey=FIRST|NVSS|VLASS|LOTSS, hybrid_fraction, neighbours",
-              "n_sims, epochs, n_calibration, real=mirabest|none, finetune_epochs, invariant, seed"),
+              "n_sims, epochs, n_calibration, real=mirabest|none, finetune_epochs, invariant, views=c2|c4|d4|none, seed"),
 }
 
 _SIMULATED_N = {"nebulae": 1000, "spectra": 1300, "supernovae": 200, "lightcurves": 700, "transits": 8,

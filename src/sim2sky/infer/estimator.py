@@ -319,19 +319,20 @@ class NPEEstimator(nn.Module):
         return out
 
     def at_base(self, x: Tensor, z: Tensor) -> Tensor:
-        """theta at base-space points ``z`` (k,) for observations x (batch, *x_shape): tensor (k, batch, 1).
+        """theta at base-space points ``z`` (k, d), or (k,) for one parameter, for observations x
+        (batch, *x_shape): tensor (k, batch, d). No rejection box (its redraws are not points).
 
-        One parameter only: every transform of a one-dimensional flow is increasing (the support
-        map, the standardisation, the monotone splines), so at ``z = ndtri(q)`` this is the exact
+        One parameter: every transform of a one-dimensional flow is increasing (the support map,
+        the standardisation, the monotone splines), so at ``z = ndtri(q)`` this is the exact
         q-quantile of the posterior, without sampling noise and with k inverse passes instead of
-        one per draw.
+        one per draw. Several: the points are any design of the base Gaussian (e.g. the
+        quasi-Monte Carlo points of :meth:`Posterior.moments`).
         """
-        if self.theta_dim != 1 or self.rejection_box:
-            raise ValueError("at_base: exact quantiles need a one-parameter posterior without a rejection box, "
-                             f"got theta_dim={self.theta_dim}, rejection box {self.rejection_box}")
+        if self.rejection_box:
+            raise ValueError("at_base: a posterior with a rejection box is drawn, not evaluated at base points")
         q = self(x)
         base = q.base.base_dist if hasattr(q.base, "base_dist") else q.base
-        z = z.to(base.loc.dtype).reshape(-1, *([1] * base.loc.ndim))
+        z = z.to(base.loc.dtype).reshape(len(z), *([1] * (base.loc.ndim - 1)), self.theta_dim)
         return q.transform.inv(base.loc + base.scale * z)
 
     @torch.no_grad()

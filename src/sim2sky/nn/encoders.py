@@ -9,7 +9,7 @@ Used as classifier backbones (:mod:`sim2sky.learn`) and as NPE embedding network
   :func:`build_encoder` turns back into the same architecture (model folders store it).
 
 Inputs: ``MLP`` takes (..., k) features; ``CNN1d``/``ResNet1d`` take spectra (..., L) (or
-(..., C, L) with ``in_channels=C``); ``CNN2d`` maps (..., H, W) (``D4Invariant`` makes any of them invariant to 90-degree rotations and flips); ``CNN3d`` cubes (..., D, H, W);
+(..., C, L) with ``in_channels=C``); ``CNN2d`` maps (..., H, W) (``D4Invariant`` makes any of them invariant to 90-degree rotations and flips, or to rotations only); ``CNN3d`` cubes (..., D, H, W);
 ``PowerSpectrum`` maps or cubes, reduced to their binned log P(k) (the classical summary).
 """
 
@@ -186,23 +186,35 @@ class CNN2d(nn.Module):
 
 
 class D4Invariant(nn.Module):
-    """Features of ``inner`` averaged over the 8 rotations by 90 deg and reflections of the input's
-    last two axes: exactly invariant to them (orbit pooling, Laptev et al. 2016, arXiv:1604.06318),
-    at 8x the cost of ``inner``. Written here because escnn's equivariant layers cannot be
-    installed on this machine (py3nj needs a Fortran compiler; lie_learn's wheel is for numpy 1)."""
+    """Features of ``inner`` averaged over the views of the input's last two axes that ``group``
+    names: exactly invariant to them (orbit pooling, Laptev et al. 2016, arXiv:1604.06318).
 
-    def __init__(self, inner: dict):
+    ``group``: ``"d4"`` the 8 rotations by 90 deg and reflections (8x the cost of ``inner``),
+    ``"c4"`` the 4 rotations (4x), ``"c2"`` 0 and 180 deg (2x). With a linear head after it,
+    this is the average of the logits over the views: test-time augmentation over the group,
+    which can wrap a network trained without it. Written here because escnn's equivariant
+    layers cannot be installed on this machine (py3nj needs a Fortran compiler; lie_learn's
+    wheel is for numpy 1)."""
+
+    #: group -> (reflections, quarter turns) whose combinations are the views
+    GROUPS = {"d4": ((False, True), (0, 1, 2, 3)), "c4": ((False,), (0, 1, 2, 3)), "c2": ((False,), (0, 2))}
+
+    def __init__(self, inner: dict, group: str = "d4"):
         super().__init__()
+        if group not in self.GROUPS:
+            raise ValueError(f"group: expected one of {sorted(self.GROUPS)}, got {group!r}")
         self.inner = build_encoder(inner)
         self.out_features = self.inner.out_features
+        self.group = group
 
     def forward(self, x: Tensor) -> Tensor:
-        views = [torch.rot90(v, k, (-2, -1)) for v in (x, x.flip(-1)) for k in range(4)]
+        flips, turns = self.GROUPS[self.group]
+        views = [torch.rot90(x.flip(-1) if flip else x, k, (-2, -1)) for flip in flips for k in turns]
         feats = self.inner(torch.stack(views))
         return feats.mean(0)
 
     def spec(self) -> dict:
-        return {"kind": "d4", "inner": self.inner.spec()}
+        return {"kind": "d4", "inner": self.inner.spec(), **({} if self.group == "d4" else {"group": self.group})}
 
 
 class CNN3d(nn.Module):

@@ -47,7 +47,8 @@ class NebulaPipeline:
         Folder with ``classifier/`` and optionally ``hii_params/`` (as written by
         ``sim2sky train nebulae``); ``classifier`` may also be a DANN-adapted model.
     num_samples : int
-        Posterior draws per HII object for the parameter mean and std.
+        Posterior points per HII object for the parameter mean and std (quasi-Monte Carlo:
+        :meth:`~sim2sky.infer.Posterior.moments`).
     class_priors : dict or str, optional
         Expected class fractions in the data (``{"HII": 0.7, ...}`` or ``"HII=0.7,PN=0.05,..."``,
         every class named, any positive scale); see :func:`parse_class_priors`.
@@ -113,9 +114,8 @@ class NebulaPipeline:
         mean, std = np.full((n, p), np.nan), np.full((n, p), np.nan)
         hii = label == "HII"
         if self.posterior is not None and hii.any():
-            gen = torch.Generator().manual_seed(seed)      # private RNG: thread-safe and reproducible
-            samples = self.posterior.sample_batched(x[hii], self.num_samples, generator=gen, max_rows=1 << 16)
-            mean[hii], std[hii] = samples.mean(1), samples.std(1)
+            # quasi-Monte Carlo points scrambled with a private seed: thread-safe and reproducible
+            mean[hii], std[hii] = self.posterior.moments(x[hii], self.num_samples, seed=seed)
         return {"proba": proba, "label": label, "flag": flag, "distance": dist, "param_mean": mean,
                 "param_std": std, "features": x, "valid": valid, "sets": sets, "calibrated": done}
 

@@ -51,9 +51,11 @@ DETECTION_SNR = 3.0
 #: Segmented nebulae: spaxels with S/N(Hα) >= this, regions of at least this many spaxels.
 CATALOGUE_MIN_SNR = 5.0
 CATALOGUE_MIN_AREA = 3
-#: Posterior draws per HII spaxel in cubes (mean/std to ~12% of the std; the flow dominates run time).
-CUBE_POSTERIOR_SAMPLES = 32
-TABLE_POSTERIOR_SAMPLES = 300
+#: Posterior points (scrambled Sobol, :meth:`Posterior.moments`) per HII object for the mean and std:
+#: 16 in cubes (mean to 0.04 sigma, std to ~4% (medians) on mock-cube spaxels; the flow dominates run
+#: time), 256 in tables (benchmarks/results_posterior_points.json).
+CUBE_POSTERIOR_SAMPLES = 16
+TABLE_POSTERIOR_SAMPLES = 256
 #: Spatial block size of cube runs [spaxels]; memory per worker ~ block^2 x 10 kB.
 DEFAULT_BLOCK = 64
 

@@ -32,7 +32,7 @@ from .mirabest import load_mirabest, select_rows, split_indices
 from .observe import simulate_cutouts
 from .preprocess import to_grid
 from .schema import CLASS_PRIOR_PRESETS, CLASSES, SIM_CLASSES, SURVEYS
-from .training import radio_classifier, radio_network, training_set
+from .training import orbit_pooled, radio_classifier, radio_network, training_set
 
 __all__ = ["simulate", "train", "load", "RadioCase", "FLAGS"]
 
@@ -108,17 +108,24 @@ def _write(ds: Dataset, path: Path) -> dict:
 
 def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int = 16000, epochs: int = 20,
           n_calibration: int = 3000, real: str = "mirabest", finetune_epochs: int = 40, invariant: bool = False,
-          seed: int = 1, progress: bool = False) -> Path:
+          views: str = "c2", seed: int = 1, progress: bool = False) -> Path:
     """Train the classifier on ``n_sims`` simulated cutouts; with ``real="mirabest"`` (and the dataset
     available) fine-tune it on the MiraBest training split plus simulations and calibrate the
     temperature and "unknown" threshold on the MiraBest calibration split; ``real="none"`` keeps it
-    theory only (calibrated on ``n_calibration`` simulations). The MiraBest test split is never used."""
+    theory only (calibrated on ``n_calibration`` simulations). The MiraBest test split is never used.
+    ``views``: the trained network then averages over each cutout turned by 0 and 180 deg
+    (``"c2"``, 2 passes; :func:`~.training.orbit_pooled`, recalibrated), its four rotations
+    (``"c4"``), rotations and reflections (``"d4"``, 8 passes) or not at all (``"none"``)."""
     s = train_settings(data_or_config, {}, "radio", ("n_sims", "epochs", "n_calibration", "real", "finetune_epochs",
-                                                     "invariant", "seed"))
+                                                     "invariant", "views", "seed"))
     n_sims, epochs = int(s.get("n_sims", n_sims)), int(s.get("epochs", epochs))
     n_calibration, real = int(s.get("n_calibration", n_calibration)), s.get("real", real)
     finetune_epochs, invariant = int(s.get("finetune_epochs", finetune_epochs)), bool(s.get("invariant", invariant))
-    seed = int(s.get("seed", seed))
+    seed, views = int(s.get("seed", seed)), str(s.get("views", views))
+    if views not in ("none", "c2", "c4", "d4"):
+        raise InputError(f"views: expected none, c2, c4 or d4, got {views!r}")
+    if views != "none" and invariant:
+        raise InputError("views: the invariant network already averages over its views; use views=none with it")
     if real not in ("mirabest", "none"):
         raise InputError(f"real: expected 'mirabest' or 'none', got {real!r}")
     if min(n_sims, n_calibration) < 40 or epochs < 1:
@@ -130,6 +137,7 @@ def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int
     yi, yci = np.array([index[c] for c in y]), np.array([index[c] for c in yc])
     clf = radio_classifier(radio_network(invariant, seed), epochs=epochs, seed=seed, progress=progress)
     clf.fit(x, yi, xc, yci)
+    cal_sets = (xc, yci)
     prov = {"command": "sim2sky radio train", "n_sims": n_sims, "epochs": epochs, "seed": seed, "invariant": invariant,
             "theory": "sim2sky.cases.radio.theory (FRI, FRII, Bent, Compact); 85% FIRST, 15% beams 5.4-45 arcsec",
             "real_data": "none"}
@@ -148,14 +156,19 @@ def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int
         xf = np.concatenate([x[:m], np.repeat(xr, 4, 0)])
         yf = np.concatenate([yi[:m], np.repeat(yr, 4)])
         fine = radio_classifier(clf.network_, epochs=finetune_epochs, learning_rate=1e-3, seed=seed, progress=progress)
-        fine.fit(xf, yf, xrc, yrc, np.concatenate([xrc, xc]), np.concatenate([yrc, yci]))
+        cal_sets = (xrc, yrc, np.concatenate([xrc, xc]), np.concatenate([yrc, yci]))
+        fine.fit(xf, yf, *cal_sets)
         clf = fine
         prov.update(real_data="MiraBest (Porter & Scaife 2023): fine-tuned on the train split, temperature and "
                               "'unknown' threshold on the calibration split (+ simulations for the threshold)",
                     mirabest_split_seed=33, mirabest_train=int(keep_tr.sum()), mirabest_calibration=int(keep_cal.sum()),
                     mirabest_test_rows_sha256=hashlib.sha256(rows["test"].tobytes()).hexdigest(),
                     finetune_epochs=finetune_epochs)
-    clf.save(out, provenance=prov, metrics={"history_loss": [float(v) for v in clf.history_["loss"]]})
+    history = [float(v) for v in clf.history_["loss"]]
+    if views != "none":
+        clf = orbit_pooled(clf, views, *cal_sets)
+    prov["views"] = views
+    clf.save(out, provenance=prov, metrics={"history_loss": history})
     return out
 
 

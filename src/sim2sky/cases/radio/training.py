@@ -8,6 +8,8 @@ meets images like those it was trained on. All pass through
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 
@@ -18,8 +20,8 @@ from .observe import simulate_cutouts
 from .preprocess import to_grid
 from .schema import CLASSES, GRID, IMAGE_FEATURE, SURVEYS, Survey
 
-__all__ = ["training_set", "augment", "strong_augment", "radio_network", "radio_classifier", "real_scores",
-           "fr_probability"]
+__all__ = ["training_set", "augment", "strong_augment", "radio_network", "radio_classifier", "orbit_pooled",
+           "real_scores", "fr_probability"]
 
 
 def training_set(n: int, seed: int = 0, classes=CLASSES, first_fraction: float = 0.85, chunk: int = 2000,
@@ -93,6 +95,28 @@ def radio_classifier(network=None, epochs: int = 15, batch_size: int = 128, lear
     return CalibratedClassifier(network if network is not None else radio_network(seed=seed), CLASSES, cfg,
                                 feature_names=[IMAGE_FEATURE], progress=progress,
                                 augment=augment if augmented else None)
+
+
+def orbit_pooled(clf: CalibratedClassifier, group: str, x_cal, y_cal, x_ref=None, y_ref=None) -> CalibratedClassifier:
+    """A copy of a fitted image classifier whose backbone averages its features over the views of
+    ``group`` (:class:`~sim2sky.nn.encoders.D4Invariant`: ``"c4"`` the four rotations), i.e. the
+    logits averaged over the rotated inputs (the head is linear), with the temperature and the
+    "unknown" statistics refitted on ``(x_cal, y_cal)`` / ``(x_ref, y_ref)`` for the pooled features.
+
+    Why: radio morphology does not depend on orientation, and the averaged network is more often
+    right than one pass. On the MiraBest calibration split (183 images), FRI/FRII accuracy of the
+    shipped network: one view 0.814, 2 views (0 and 180 deg) 0.847, 4 rotations 0.852, 8 (D4)
+    0.842-0.847; in ``benchmarks/results_radio_recipes.json`` 4 rotations beat one view in 6 of 6
+    trained networks (mean +2.6 points). Cost: one network pass per view; the shipped model
+    averages 2 views (``"c2"``: 3,008 cutouts/s cold at 10^5 on 2 cores; ``"c4"`` 1,911/s, under
+    the 2,000/s target).
+    """
+    out = copy.deepcopy(clf)
+    net = out.network_
+    pooled = D4Invariant(net.backbone.spec(), group)
+    pooled.inner.load_state_dict(net.backbone.state_dict())
+    net.backbone = pooled.eval()
+    return out.calibrate(x_cal, y_cal, x_ref, y_ref)
 
 
 def fr_probability(proba: np.ndarray) -> np.ndarray:
