@@ -343,6 +343,20 @@ def test_block_reads_through_one_map_equal_astropy(mock, tmp_path):
         want = np.asarray(h[1].data[channels][:, ys, xs], np.float32).reshape(len(channels), -1).T
     np.testing.assert_array_equal(got, want)
     assert np.abs(want).max() > 100           # really rescaled, not the raw integers
+    # a tile-compressed cube: astropy decompresses it
+    packed = tmp_path / "packed.fits"
+    with fits.open(mock) as h:
+        fits.HDUList([fits.PrimaryHDU(header=h[0].header)] + [
+            fits.CompImageHDU(np.asarray(h[e].data[:, :ys.stop, :xs.stop]), header=h[e].header, name=e,
+                              compression_type="GZIP_1") for e in ("DATA", "STAT")]).writeto(packed)
+    got = read_block(open_cube(packed), ys, xs, channels)
+    with fits.open(packed) as h:        # astropy's values (its float tile compression quantises them)
+        unpacked = [np.asarray(h[e].data[channels][:, ys, xs], np.float32).reshape(len(channels), -1).T
+                    for e in ("DATA", "STAT")]
+    unpacked[1][~(unpacked[1] > 0)] = np.nan
+    np.testing.assert_array_equal(got[0], unpacked[0])
+    np.testing.assert_array_equal(got[1], unpacked[1])
+    assert np.nanmax(np.abs(got[0] - flux)) < 0.05 * np.nanmax(np.abs(flux))         # NaN: DQ-flagged in the mock
     # replace the file at the same path: the new values are read, not the old mapping's
     with fits.open(scaled, memmap=False) as h:
         hdus = fits.HDUList([hh.copy() for hh in h])

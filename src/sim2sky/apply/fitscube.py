@@ -155,7 +155,8 @@ def open_cube(path, var_path=None, workdir=None, spectral: str = "wavelength") -
         shape = tuple(h[f"NAXIS{i}"] for i in (3, 2, 1))
         nbytes = int(np.prod(shape)) * abs(h["BITPIX"]) // 8
         start = hdul.fileinfo(data_ext)["datLoc"]
-        if start + nbytes > path.stat().st_size:
+        # a tile-compressed (fpack) extension holds fewer bytes than its image: astropy checks it on reading
+        if not isinstance(hdul[data_ext], fits.CompImageHDU) and start + nbytes > path.stat().st_size:
             raise InputError(f"CUBE: {path.name} is truncated: the DATA extension needs {nbytes} bytes, "
                              f"the file ends {start + nbytes - path.stat().st_size} bytes early")
         ctypes, expected = _SPECTRAL[spectral]
@@ -254,10 +255,11 @@ _DISK_DTYPE = {-32: ">f4", -64: ">f8", 8: "u1", 16: ">i2", 32: ">i4", 64: ">i8"}
 
 
 @lru_cache(maxsize=16)
-def _mapped(path: str, ext: int, stamp: tuple) -> tuple[np.memmap, float, float, int | None]:
+def _mapped(path: str, ext: int, stamp: tuple) -> tuple[np.memmap, float, float, int | None] | None:
     """Extension ``ext`` of ``path`` as one read-only memory map of the values on disk per process
     (``stamp``: the file's inode, size and mtime, so a replaced file is mapped anew), with its
-    BSCALE, BZERO and BLANK (physical = BZERO + BSCALE x stored; BLANK -> NaN).
+    BSCALE, BZERO and BLANK (physical = BZERO + BSCALE x stored; BLANK -> NaN); None for a
+    tile-compressed extension, whose bytes are not the image (astropy decompresses it).
 
     Why not ``fits.open`` per block: every block then maps the file anew and faults in again the
     pages it shares with its neighbours; reading the 587 line channels of a 300 x 300 MUSE cube
@@ -266,6 +268,8 @@ def _mapped(path: str, ext: int, stamp: tuple) -> tuple[np.memmap, float, float,
     map it reads scaled integer cubes (astropy refuses BZERO/BSCALE with ``memmap=True``).
     """
     with fits.open(path, memmap=True, do_not_scale_image_data=True) as h:
+        if isinstance(h[ext], fits.CompImageHDU):
+            return None
         hdr = h[ext].header
         offset = h.fileinfo(ext)["datLoc"]
     if hdr["BITPIX"] not in _DISK_DTYPE:
@@ -281,7 +285,11 @@ def _read_runs(path, ext: int, runs: list[slice], ys: slice, xs: slice, dtype) -
     """``data[r, ys, xs]`` for each channel run ``r`` of extension ``ext``, concatenated: values as
     ``dtype`` (float; scaled and BLANK as NaN), or as stored with ``dtype=None`` (e.g. DQ flags)."""
     st = os.stat(path)
-    mm, bscale, bzero, blank = _mapped(str(path), int(ext), (st.st_ino, st.st_size, st.st_mtime_ns))
+    mapped = _mapped(str(path), int(ext), (st.st_ino, st.st_size, st.st_mtime_ns))
+    if mapped is None:
+        with fits.open(path) as h:
+            return np.concatenate([np.asarray(h[ext].section[r, ys, xs], dtype) for r in runs])
+    mm, bscale, bzero, blank = mapped
     raw = [mm[r, ys, xs] for r in runs]
     if dtype is None:
         return np.concatenate([np.asarray(x, x.dtype.newbyteorder("=")) for x in raw])
