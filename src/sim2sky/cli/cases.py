@@ -136,7 +136,9 @@ def _simulate(name: str):
 TRAIN_HELP = {
     "radio": ("Train the radio classifier on simulations, then (real=mirabest, the default, where the dataset is "
               "available) fine-tune it on the MiraBest training split and calibrate it on the calibration split; "
-              "write a sealed model folder recording both. real=none: simulations only."),
+              "write a sealed model folder recording both. real=none: simulations only. views=c2 (the default): "
+              "the network then averages each cutout and its 180-degree turn (c4: the four rotations, d4: and "
+              "their reflections, none: one pass), recalibrated."),
 }
 
 
