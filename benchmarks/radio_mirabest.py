@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 import _data  # noqa: F401  (data mirror)
-from sim2sky.cases.radio import (CLASSES, load, mirabest_splits, radio_classifier, radio_network, real_scores,
+from sim2sky.cases.radio import (CLASSES, labelled_grid, load, mirabest_splits, radio_classifier, radio_network, real_scores,
                                  strong_augment, to_grid, train, training_set)
 from sim2sky.learn import DANNConfig, classifier_attributions, fit_dann, pretrain_contrastive, two_sample_test
 from sim2sky.learn.contrastive import ContrastiveConfig
@@ -346,11 +346,9 @@ if __name__ == "__main__":
         res = json.loads(RESULTS.read_text())
         sp = mirabest_splits()
         xc, yc, _ = training_set(3000, seed=1001)
-        kcal = sp["calibration"]["label"] != "Hybrid"
-        xcal = to_grid(sp["calibration"]["images"][kcal], 1.8, 5.4)[0]
         pipe = load()
         shipped_rows(res, pipe, sp["test"], to_grid(sp["test"]["images"], 1.8, 5.4)[0],
-                     (xcal, _idx(sp["calibration"]["label"][kcal]), xc, _idx(yc)),
+                     (*labelled_grid(sp["calibration"]), xc, _idx(yc)),
                      res["rows"].get(SHIPPED, {}).get("seconds", 0.0))      # the training's time, not this run's
         beam45(res, pipe, sp["test"])
         RESULTS.write_text(json.dumps(res, indent=1))

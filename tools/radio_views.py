@@ -2,8 +2,8 @@
 
 The shipped network (``sim2sky radio train``, one view) gets its backbone orbit-pooled over
 0 and 180 deg (:func:`sim2sky.cases.radio.orbit_pooled`, what ``sim2sky radio train`` now does
-by default with ``views=c2``; ``c4`` and ``d4`` on request); its temperature and "unknown" statistics are refitted on the same
-sets the training used: the MiraBest calibration split, plus the 3,000 calibration simulations
+by default with ``views=c2``; ``c4`` and ``d4`` on request); its temperature and "unknown"
+statistics are refitted on the same sets the training used: the MiraBest calibration split, plus the 3,000 calibration simulations
 (``training_set(3000, seed=1001)``) for the "unknown" statistics. The test split is not read.
 
     SIM2SKY_DATA=../shared/data python tools/radio_views.py [c2|c4|d4]
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim2sky.cases.radio import CLASSES, load, mirabest_splits, orbit_pooled, to_grid, training_set
+from sim2sky.cases.radio import CLASSES, labelled_grid, load, mirabest_splits, orbit_pooled, training_set
 
 
 def main(group: str = "c2") -> None:
@@ -26,13 +26,9 @@ def main(group: str = "c2") -> None:
     clf = shipped.classifier_
     if clf.network_.spec()["backbone"]["kind"] == "d4":
         raise SystemExit("the shipped radio classifier is already orbit-pooled")
-    index = {c: i for i, c in enumerate(CLASSES)}
-    cal = mirabest_splits()["calibration"]
-    keep = cal["label"] != "Hybrid"
-    xrc = to_grid(cal["images"][keep], 1.8, 5.4)[0]
-    yrc = np.array([index[c] for c in cal["label"][keep]])
+    xrc, yrc = labelled_grid(mirabest_splits()["calibration"])
     xc, yc, _ = training_set(3000, 1001)
-    yci = np.array([index[c] for c in yc])
+    yci = np.array([CLASSES.index(c) for c in yc])
     pooled = orbit_pooled(clf, group, xrc, yrc, np.concatenate([xrc, xc]), np.concatenate([yrc, yci]))
     prov = {**clf.provenance_, "views": group,
             "views_added": f"orbit pooling over {group} added to the trained network (tools/radio_views.py); temperature "

@@ -13,12 +13,12 @@ from .observe import native_size, observe, render, simulate_cutouts
 from .preprocess import resampling_matrix, to_grid
 from .mirabest import load_mirabest, mirabest_class, mirabest_splits, select_rows, split_indices
 from .io import Cutouts, iter_chunks, read_cutouts
-from .training import augment, fr_probability, orbit_pooled, radio_classifier, radio_network, real_scores, strong_augment, training_set
+from .training import augment, fr_probability, labelled_grid, orbit_pooled, radio_classifier, radio_network, real_scores, strong_augment, training_set
 
 from .case import FLAGS, RadioCase, load, simulate, train
 
 __all__ = ["simulate", "train", "load", "RadioCase", "FLAGS", "CLASSES", "IMAGE_FEATURE", "GRID", "SIM_CLASSES", "SURVEYS", "Grid",
            "Survey", "CLASS_PARAMETERS", "PARAMETERS", "Param", "draw_parameters", "source_particles", "native_size",
            "observe", "render", "simulate_cutouts", "resampling_matrix", "to_grid", "load_mirabest", "mirabest_splits", "select_rows", "mirabest_class",
-           "split_indices", "Cutouts", "iter_chunks", "read_cutouts", "augment", "fr_probability", "orbit_pooled", "radio_classifier",
+           "split_indices", "Cutouts", "iter_chunks", "read_cutouts", "augment", "fr_probability", "labelled_grid", "orbit_pooled", "radio_classifier",
            "radio_network", "real_scores", "strong_augment", "training_set"]

@@ -27,12 +27,13 @@ from ...core.data import available
 from ...core.errors import InputError
 from ...core.tables import read_table, write_table
 from ...learn import CalibratedClassifier, UNKNOWN, classification_check, parse_class_priors
+from ...nn.encoders import D4Invariant
 from .io import iter_chunks, read_cutouts
 from .mirabest import load_mirabest, select_rows, split_indices
 from .observe import simulate_cutouts
 from .preprocess import to_grid
 from .schema import CLASS_PRIOR_PRESETS, CLASSES, SIM_CLASSES, SURVEYS
-from .training import orbit_pooled, radio_classifier, radio_network, training_set
+from .training import labelled_grid, orbit_pooled, radio_classifier, radio_network, training_set
 
 __all__ = ["simulate", "train", "load", "RadioCase", "FLAGS"]
 
@@ -122,8 +123,8 @@ def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int
     n_calibration, real = int(s.get("n_calibration", n_calibration)), s.get("real", real)
     finetune_epochs, invariant = int(s.get("finetune_epochs", finetune_epochs)), bool(s.get("invariant", invariant))
     seed, views = int(s.get("seed", seed)), str(s.get("views", views))
-    if views not in ("none", "c2", "c4", "d4"):
-        raise InputError(f"views: expected none, c2, c4 or d4, got {views!r}")
+    if views != "none" and views not in D4Invariant.GROUPS:
+        raise InputError(f"views: expected none or one of {', '.join(D4Invariant.GROUPS)}, got {views!r}")
     if views != "none" and invariant:
         raise InputError("views: the invariant network already averages over its views; use views=none with it")
     if real not in ("mirabest", "none"):
@@ -145,11 +146,7 @@ def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int
         data = load_mirabest()
         rows = split_indices(data["code"])
         tr, cal = select_rows(data, rows["train"]), select_rows(data, rows["calibration"])
-        keep_tr, keep_cal = tr["label"] != "Hybrid", cal["label"] != "Hybrid"
-        xr = to_grid(tr["images"][keep_tr], 1.8, 5.4)[0]
-        xrc = to_grid(cal["images"][keep_cal], 1.8, 5.4)[0]
-        yr = np.array([index[c] for c in tr["label"][keep_tr]])
-        yrc = np.array([index[c] for c in cal["label"][keep_cal]])
+        (xr, yr), (xrc, yrc) = labelled_grid(tr), labelled_grid(cal)
         # fine-tune on the real training split, repeated 4x, beside a third of the simulations
         # (so that Compact, absent from MiraBest, is not forgotten)
         m = len(x) // 3
@@ -161,7 +158,7 @@ def train(data_or_config=None, out=None, *, overwrite: bool = False, n_sims: int
         clf = fine
         prov.update(real_data="MiraBest (Porter & Scaife 2023): fine-tuned on the train split, temperature and "
                               "'unknown' threshold on the calibration split (+ simulations for the threshold)",
-                    mirabest_split_seed=33, mirabest_train=int(keep_tr.sum()), mirabest_calibration=int(keep_cal.sum()),
+                    mirabest_split_seed=33, mirabest_train=len(yr), mirabest_calibration=len(yrc),
                     mirabest_test_rows_sha256=hashlib.sha256(rows["test"].tobytes()).hexdigest(),
                     finetune_epochs=finetune_epochs)
     history = [float(v) for v in clf.history_["loss"]]

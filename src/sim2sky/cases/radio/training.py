@@ -20,8 +20,8 @@ from .observe import simulate_cutouts
 from .preprocess import to_grid
 from .schema import CLASSES, GRID, IMAGE_FEATURE, SURVEYS, Survey
 
-__all__ = ["training_set", "augment", "strong_augment", "radio_network", "radio_classifier", "orbit_pooled",
-           "real_scores", "fr_probability"]
+__all__ = ["training_set", "labelled_grid", "augment", "strong_augment", "radio_network", "radio_classifier",
+           "orbit_pooled", "real_scores", "fr_probability"]
 
 
 def training_set(n: int, seed: int = 0, classes=CLASSES, first_fraction: float = 0.85, chunk: int = 2000,
@@ -41,6 +41,16 @@ def training_set(n: int, seed: int = 0, classes=CLASSES, first_fraction: float =
         ys.append(labels)
         beams.append(np.full(m, survey.beam_arcsec))
     return np.concatenate(xs), np.concatenate(ys), np.concatenate(beams)
+
+
+def labelled_grid(split: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The non-hybrid FIRST images of a MiraBest split (:func:`~.mirabest.select_rows`) on the grid
+    ``(x (n, 64, 64) float32, class indices (n,) in CLASSES order)``: what training and
+    calibration read from the real data."""
+    keep = split["label"] != "Hybrid"
+    first = SURVEYS["FIRST"]
+    x = to_grid(split["images"][keep], first.pixel_arcsec, first.beam_arcsec)[0]
+    return x, np.array([CLASSES.index(c) for c in split["label"][keep]], dtype=int)
 
 
 def _d4(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
